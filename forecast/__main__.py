@@ -1,0 +1,4 @@
+from forecast.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The `forecast` command line: parse options, call one stage function, format the result.
+
+Thin on purpose, and light: nothing here imports TensorFlow, Keras or matplotlib at module
+level, so `forecast --help` answers at once. Errors become one line on stderr:
+``forecast: error: ...`` with the error's exit code (2 for bad input or usage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from typer.core import TyperGroup
+
+try:  # Typer >= 0.22 vendors Click; older releases depend on it.
+    from typer import _click as click
+except ImportError:  # pragma: no cover
+    import click
+from forecast import __version__
+from forecast.errors import ForecastError
+
+# TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+class ForecastGroup(TyperGroup):
+    """Runs a command and turns every failure into one line and an exit code."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        code = run_guarded(lambda: super(ForecastGroup, self).main(
+            args=argv, prog_name=prog_name or "forecast", complete_var=complete_var,
+            standalone_mode=False, **extra), debug="--debug" in argv)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
+    """Call ``call`` and map its outcome to an exit code, printing errors as one line."""
+    try:
+        result = call()
+        return result if isinstance(result, int) else 0
+    except ForecastError as exc:
+        return fail(exc.message, exc.exit_code, debug)
+    except click.exceptions.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        return fail(f"{exc.format_message()}{hint}", 2, debug)
+    except click.exceptions.ClickException as exc:
+        return fail(exc.format_message(), exc.exit_code, debug)
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
+        return fail("interrupted", 130, debug)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the unflushable stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except MemoryError:
+        return fail("out of memory; try a smaller --batch-size, --window or --units", 1, debug)
+    except Exception as exc:  # a bug, not a user mistake: say so, keep it one line
+        return fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the "
+                    "traceback and report it", 1, debug)
+
+
+def fail(message: str, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"forecast: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+app = typer.Typer(
+    cls=ForecastGroup,
+    help="Forecast stock prices from CSV files with recurrent neural networks.\n\n"
+         "Data goes to stdout as CSV (or JSON with --json); progress and messages to stderr.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"forecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Forecast stock prices from CSV files with recurrent neural networks."""
+
+
+# Options shared by every command that reads a CSV: declared once, used everywhere.
+PricesArg = Annotated[str, typer.Argument(metavar="PRICES",
+                                          help="CSV file with a date column, or - for stdin.")]
+OptPricesArg = Annotated[Optional[str], typer.Argument(
+    metavar="[PRICES]", help="CSV file or - for stdin (default: the model's own data.csv).")]
+TargetOpt = Annotated[Optional[str], typer.Option(
+    "--target", help="Column to forecast (default: Close, else Adj Close, else the only "
+                     "numeric column).")]
+FeaturesOpt = Annotated[Optional[str], typer.Option(
+    "--features", help="Extra input columns, comma-separated (default: the target alone).")]
+DateColumnOpt = Annotated[Optional[str], typer.Option(
+    "--date-column", help="The date column (default: Date, Datetime, timestamp, ...).")]
+MissingOpt = Annotated[str, typer.Option(
+    "--missing", help="Empty cells in used columns: ffill, drop or error.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def split_list(text: Optional[str]) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    """Write a command's result on stdout: JSON with --json, else the command's text form."""
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+    else:
+        sys.stdout.write(text(result).rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+@app.command()
+def inspect(
+    prices: PricesArg,
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    date_column: DateColumnOpt = None,
+    missing: MissingOpt = "ffill",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what forecast reads from PRICES: rows, dates, spacing, columns, target, features."""
+    from forecast.data import describe_file, format_description
+
+    result = describe_file(prices, target=target, features=split_list(features),
+                           date_column=date_column, missing=missing)
+    emit(result, as_json, format_description)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # A closed pipe (`forecast predict ... | head`) ends the program quietly, as in csvkit.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _terminate)
+    typer.main.get_command(app)(prog_name="forecast")
+
+
+def _terminate(signum, frame):
+    # Unwind through `finally` blocks so temporary model directories are removed.
+    print("forecast: error: terminated", file=sys.stderr)
+    raise SystemExit(143)

@@ -1,0 +1,188 @@
+"""Every option of the tool, as dataclasses that round-trip through JSON.
+
+One ``ForecastConfig`` travels from the command line through training into the model
+directory's ``config.json``; ``predict`` rebuilds everything from it. Defaults with a
+meaning live here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from forecast.errors import ModelDirError, UsageError
+
+#: Version of the model-directory layout. Bump on incompatible changes; readers refuse newer.
+FORMAT_VERSION = 1
+
+CELLS = ("lstm", "gru", "rnn")
+TARGET_TRANSFORMS = ("level", "log-return")
+MISSING_POLICIES = ("ffill", "drop", "error")
+DEVICES = ("auto", "cpu", "gpu")
+PRECISIONS = ("float32", "mixed")
+STRATEGIES = ("auto", "one", "mirrored")
+ENGINES = ("auto", "numpy", "keras")
+
+DEFAULT_WINDOW = 20
+DEFAULT_HORIZON = 1
+DEFAULT_TEST_FRACTION = 0.2
+DEFAULT_VAL_FRACTION = 0.1
+DEFAULT_INTERVAL = 0.8
+#: Rows of history for the volatility that scales prediction intervals.
+VOLATILITY_WINDOW = 20
+MODELS_DIR = "models"
+
+
+@dataclass
+class DataConfig:
+    """Which columns of which file, and how they were read."""
+
+    source: str = ""
+    date_column: str | None = None
+    target: str | None = None
+    features: list[str] = field(default_factory=list)
+    missing: str = "ffill"
+
+
+@dataclass
+class ModelConfig:
+    """The network: cell kind, depth, width and the shape of its input and output."""
+
+    cell: str = "lstm"
+    layers: int = 1
+    units: int = 32
+    dropout: float = 0.0
+    bidirectional: bool = False
+    dense_units: int = 0
+    window: int = DEFAULT_WINDOW
+    horizon: int = DEFAULT_HORIZON
+
+
+@dataclass
+class TrainConfig:
+    """How the model is fit, and on which rows."""
+
+    target_transform: str = "log-return"
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 5
+    val_fraction: float = DEFAULT_VAL_FRACTION
+    test_fraction: float = DEFAULT_TEST_FRACTION
+    seed: int = 42
+    device: str = "auto"
+    precision: str = "float32"
+    strategy: str = "auto"
+
+
+@dataclass
+class ForecastConfig:
+    """Everything a model directory needs to be used again: options plus facts about the data."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    #: Input columns in model order; the target is always first.
+    columns: list[str] = field(default_factory=list)
+    #: Facts recorded at train time: rows, date range, sha256, split sizes, versions, ...
+    facts: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def validate(self) -> "ForecastConfig":
+        """Check option values and combinations; raise UsageError naming the flag."""
+        m, t = self.model, self.training
+        _choice("--cell", m.cell, CELLS)
+        _choice("--target-transform", t.target_transform, TARGET_TRANSFORMS)
+        _choice("--missing", self.data.missing, MISSING_POLICIES)
+        _choice("--device", t.device, DEVICES)
+        _choice("--precision", t.precision, PRECISIONS)
+        _choice("--strategy", t.strategy, STRATEGIES)
+        for flag, value in (("--layers", m.layers), ("--units", m.units), ("--window", m.window),
+                            ("--horizon", m.horizon), ("--epochs", t.epochs),
+                            ("--batch-size", t.batch_size)):
+            if value < 1:
+                raise UsageError(f"{flag} must be at least 1, got {value}")
+        if m.dense_units < 0:
+            raise UsageError(f"--dense-units must be 0 or more, got {m.dense_units}")
+        if t.patience < 0:
+            raise UsageError(f"--patience must be 0 or more, got {t.patience}")
+        if not 0.0 <= m.dropout < 1.0:
+            raise UsageError(f"--dropout must be in [0, 1), got {m.dropout}")
+        if not t.learning_rate > 0:
+            raise UsageError(f"--learning-rate must be positive, got {t.learning_rate}")
+        if not 0.0 < t.test_fraction < 1.0:
+            raise UsageError(f"--test-fraction must be in (0, 1), got {t.test_fraction}")
+        if not 0.0 < t.val_fraction < 1.0:
+            raise UsageError(f"--val-fraction must be in (0, 1), got {t.val_fraction}")
+        if t.val_fraction + t.test_fraction >= 0.9:
+            raise UsageError("--val-fraction plus --test-fraction must leave at least 10% of rows "
+                             f"for training, got {t.val_fraction} + {t.test_fraction}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = "config.json") -> "ForecastConfig":
+        """Rebuild from a dict; unknown keys and wrong types are a ModelDirError naming ``source``."""
+        if not isinstance(raw, dict):
+            raise ModelDirError(f"{source} is not a JSON object; retrain the model")
+        version = raw.get("format_version")
+        if not isinstance(version, int):
+            raise ModelDirError(f"{source} has no format_version; it was not written by forecast")
+        if version > FORMAT_VERSION:
+            raise ModelDirError(f"{source} has format version {version}, newer than this forecast "
+                                f"understands ({FORMAT_VERSION}); upgrade forecast or retrain")
+        try:
+            return cls(
+                data=_section(DataConfig, raw.get("data", {})),
+                model=_section(ModelConfig, raw.get("model", {})),
+                training=_section(TrainConfig, raw.get("training", {})),
+                columns=list(raw.get("columns", [])),
+                facts=dict(raw.get("facts", {})),
+                format_version=version,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "config.json") -> "ForecastConfig":
+        try:
+            raw = json.loads(text)
+        except ValueError as exc:
+            raise ModelDirError(f"{source} is not valid JSON ({exc}); retrain the model") from None
+        return cls.from_dict(raw, source)
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"{flag} must be one of {', '.join(allowed)}; got '{value}'")
+
+
+def _section(kind, raw):
+    """Build one dataclass from a dict, checking keys and the types of the defaults."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"section for {kind.__name__} is not an object")
+    names = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = set(raw) - set(names)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}")
+    defaults = kind()
+    for key, value in raw.items():
+        expected = getattr(defaults, key)
+        if expected is not None and value is not None and not _same_kind(expected, value):
+            raise TypeError(f"'{key}' should be {type(expected).__name__}, got {value!r}")
+    return kind(**raw)
+
+
+def _same_kind(expected: Any, value: Any) -> bool:
+    if isinstance(expected, bool) or isinstance(value, bool):
+        return isinstance(expected, bool) and isinstance(value, bool)
+    if isinstance(expected, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(expected))

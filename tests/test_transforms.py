@@ -1,0 +1,83 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import MinMaxScaler as SkMinMaxScaler
+
+from forecast.errors import DataError, ModelDirError
+from forecast.transforms import MinMaxScaler, apply_transform, to_prices, transform_offset
+
+
+def test_scaler_matches_scikit_learn():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)) * [1, 100, 1e6]
+    ours, theirs = MinMaxScaler().fit(X), SkMinMaxScaler().fit(X)
+    np.testing.assert_allclose(ours.transform(X), theirs.transform(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.scale_, theirs.scale_)
+    np.testing.assert_allclose(ours.min_, theirs.min_)
+
+
+def test_constant_column_maps_like_scikit_learn():
+    X = np.array([[1.0, 5.0], [2.0, 5.0]])
+    np.testing.assert_allclose(MinMaxScaler().fit(X).transform(X),
+                               SkMinMaxScaler().fit(X).transform(X))
+
+
+def test_inputs_are_not_mutated():
+    X = np.array([[1.0, 2.0], [3.0, 5.0]])
+    before = X.copy()
+    scaler = MinMaxScaler().fit(X)
+    scaler.transform(X)
+    scaler.inverse_transform(X)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_target_column_inverts_alone_without_padding():
+    rng = np.random.default_rng(2)
+    X = rng.uniform(10, 20, size=(40, 4))
+    scaler = MinMaxScaler().fit(X)
+    scaled = scaler.transform(X)
+    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 0], 0), X[:, 0], atol=1e-9)
+    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 2:3], 2), X[:, 2:3], atol=1e-9)
+
+
+def test_scaler_json_round_trip_is_exact():
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    scaler = MinMaxScaler().fit(X)
+    again = MinMaxScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.transform(X), scaler.transform(X))
+
+
+@pytest.mark.parametrize("raw", [{}, {"kind": "minmax"}, {"kind": "pickle"}, [],
+                                 {"kind": "minmax", "data_min": [0], "data_max": [1, 2]},
+                                 {"kind": "minmax", "data_min": ["x"], "data_max": [1]}])
+def test_damaged_scaler_json_is_a_model_dir_error(raw):
+    with pytest.raises(ModelDirError, match="scaler.json"):
+        MinMaxScaler.from_dict(raw)
+
+
+@pytest.mark.parametrize("kind", ["level", "log-return"])
+def test_transform_scale_and_invert_round_trip(kind):
+    rng = np.random.default_rng(4)
+    prices = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, size=(200, 2)), axis=0))
+    transformed = apply_transform(prices, kind)
+    assert len(transformed) == len(prices) - transform_offset(kind)
+    scaler = MinMaxScaler().fit(transformed[:100])
+    back = scaler.inverse_column(scaler.transform(transformed)[:, 0], 0)
+    off = transform_offset(kind)
+    anchors = prices[off - 1:-1, 0] if off else np.zeros(len(back))
+    rebuilt = to_prices(back[:, None], anchors, kind)[:, 0]
+    np.testing.assert_allclose(rebuilt, prices[off:, 0], rtol=1e-9, atol=1e-9)
+
+
+def test_multi_step_log_returns_compound():
+    steps = np.log(np.array([[1.1, 1.1, 0.5]]))
+    np.testing.assert_allclose(to_prices(steps, np.array([100.0]), "log-return"),
+                               [[110.0, 121.0, 60.5]])
+
+
+def test_log_return_names_the_row_with_a_non_positive_price():
+    prices = np.array([[10.0], [11.0], [0.0], [12.0]])
+    with pytest.raises(DataError, match=r"p.csv line 9, column 'Close'.*not positive"):
+        apply_transform(prices, "log-return", source="p.csv", lines=[2, 5, 9, 11],
+                        columns=["Close"])

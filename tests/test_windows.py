@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+
+from forecast.errors import DataError
+from forecast.windows import (Split, assign_samples, check_rows, make_windows, prepare,
+                              rows_needed, split_rows)
+
+
+def test_windows_on_arange_are_exact():
+    data = np.arange(10, dtype=float).reshape(-1, 1)
+    X, y = make_windows(data, data[:, 0], window=3, horizon=2)
+    assert X.shape == (6, 3, 1) and y.shape == (6, 2)
+    for i in range(6):
+        assert X[i, :, 0].tolist() == [i, i + 1, i + 2]
+        assert y[i].tolist() == [i + 3, i + 4]
+
+
+def test_windows_keep_features_in_order():
+    data = np.stack([np.arange(6), 100 + np.arange(6)], axis=1).astype(float)
+    X, y = make_windows(data, data[:, 0], window=2, horizon=1)
+    assert X[0].tolist() == [[0, 100], [1, 101]]
+    assert X[-1].tolist() == [[3, 103], [4, 104]]
+    assert y[:, 0].tolist() == [2, 3, 4, 5]
+
+
+def test_windows_without_targets_include_the_last_window():
+    data = np.arange(5, dtype=float).reshape(-1, 1)
+    X, y = make_windows(data, None, window=3)
+    assert y is None
+    assert X[:, :, 0].tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+
+
+def test_too_short_gives_empty_arrays():
+    X, y = make_windows(np.zeros((3, 2)), np.zeros(3), window=3, horizon=1)
+    assert X.shape == (0, 3, 2) and y.shape == (0, 1)
+
+
+@pytest.mark.parametrize("window,horizon", [(0, 1), (1, 0)])
+def test_bad_sizes_are_refused(window, horizon):
+    with pytest.raises(ValueError):
+        make_windows(np.zeros((5, 1)), np.zeros(5), window, horizon)
+
+
+def test_split_rows_is_chronological():
+    split = split_rows(100, val_fraction=0.1, test_fraction=0.2)
+    assert (split.train_end, split.val_end, split.rows) == (70, 80, 100)
+    assert (split.n_train, split.n_val, split.n_test) == (70, 10, 20)
+
+
+def test_every_target_row_in_exactly_one_split_for_horizon_one():
+    split = Split(rows=20, train_end=12, val_end=16)
+    first = np.arange(3, 20)
+    masks = assign_samples(first, horizon=1, split=split)
+    total = masks["train"].astype(int) + masks["val"] + masks["test"]
+    assert total.tolist() == [1] * len(first)
+    assert first[masks["train"]].tolist() == list(range(3, 12))
+    assert first[masks["val"]].tolist() == [12, 13, 14, 15]
+    assert first[masks["test"]].tolist() == [16, 17, 18, 19]
+
+
+def test_samples_whose_targets_straddle_a_boundary_are_dropped():
+    split = Split(rows=20, train_end=12, val_end=16)
+    first = np.arange(3, 18)  # horizon 3: last target = first + 2
+    masks = assign_samples(first, horizon=3, split=split)
+    assert first[masks["train"]].tolist() == list(range(3, 10))   # last target <= 11
+    assert first[masks["val"]].tolist() == [12, 13]                # targets within 12..15
+    assert first[masks["test"]].tolist() == [16, 17]
+    assert not (masks["train"] & masks["val"]).any()
+
+
+def test_rows_needed_is_the_least_that_works():
+    need = rows_needed(window=5, horizon=1, offset=1, val_fraction=0.1, test_fraction=0.2)
+    check_rows(need, 5, 1, 1, 0.1, 0.2, "x.csv")
+    with pytest.raises(DataError, match=f"need at least {need}"):
+        check_rows(need - 1, 5, 1, 1, 0.1, 0.2, "x.csv")
+
+
+@pytest.mark.parametrize("kind", ["level", "log-return"])
+def test_scaler_never_sees_a_validation_or_test_row(kind):
+    rng = np.random.default_rng(1)
+    values = 100 + np.cumsum(rng.uniform(0.1, 1, size=(60, 2)), axis=0)
+    split = split_rows(60, 0.1, 0.2)
+    base = prepare(values, kind, window=4, horizon=1, split=split)
+    wild = values.copy()
+    wild[split.train_end:] *= 1000  # only validation and test rows change
+    changed = prepare(wild, kind, window=4, horizon=1, split=split)
+    np.testing.assert_array_equal(base.scaler.data_min_, changed.scaler.data_min_)
+    np.testing.assert_array_equal(base.scaler.data_max_, changed.scaler.data_max_)
+    # Training rows scale into [0, 1]; and the change is visible to the scaler's output.
+    train_rows = base.scaled[: split.train_end - base.offset]
+    assert train_rows.min() == 0.0 and train_rows.max() == 1.0
+    assert not np.allclose(changed.scaled, base.scaled)
+
+
+def test_prepare_aligns_first_target_rows_with_price_rows():
+    values = np.arange(1, 31, dtype=float).reshape(-1, 1)
+    split = split_rows(30, 0.1, 0.2)
+    level = prepare(values, "level", window=3, horizon=1, split=split)
+    # The unscaled target of each sample is the price at its first target row.
+    unscaled = level.scaler.inverse_column(level.y[:, 0])
+    np.testing.assert_allclose(unscaled, values[level.first_rows, 0])
+    logret = prepare(values, "log-return", window=3, horizon=1, split=split)
+    r = logret.scaler.inverse_column(logret.y[:, 0])
+    np.testing.assert_allclose(r, np.log(values[logret.first_rows, 0] /
+                                         values[logret.first_rows - 1, 0]))
