@@ -128,7 +128,8 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     first = next(i for i, row in enumerate(rows) if row.strip())
     delimiter = sniff_delimiter(rows[first])
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                                  skipinitialspace=True))
     except csv.Error as exc:
         raise DataError(f"{name}: not a valid CSV ({exc}); check quoting") from None
     # csv.reader yields one record per logical row; quoted newlines are rare in price files,
