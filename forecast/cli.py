@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
 from forecast.errors import ForecastError
+from forecast.runtime import import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -36,6 +37,8 @@ class ForecastGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
         argv = list(sys.argv[1:] if args is None else args)
+        if "--debug" in argv:
+            os.environ["FORECAST_DEBUG"] = "1"
         code = run_guarded(lambda: super(ForecastGroup, self).main(
             args=argv, prog_name=prog_name or "forecast", complete_var=complete_var,
             standalone_mode=False, **extra), debug="--debug" in argv)
@@ -158,6 +161,86 @@ def inspect(
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, missing=missing)
     emit(result, as_json, format_description)
+
+
+@app.command()
+def train(
+    prices: PricesArg,
+    model_dir: Annotated[Optional[Path], typer.Option(
+        "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = "lstm",
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
+    units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = 32,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers (0 to disable).")] = 0.0,
+    bidirectional: Annotated[bool, typer.Option(
+        "--bidirectional", help="Wrap each recurrent layer in Bidirectional.")] = False,
+    dense_units: Annotated[int, typer.Option(
+        help="Units of a hidden Dense layer before the output (0 for none).")] = 0,
+    window: Annotated[int, typer.Option(help="Rows of history per input window.")] = 20,
+    horizon: Annotated[int, typer.Option(help="Steps forecast at once (direct).")] = 1,
+    target_transform: Annotated[str, typer.Option(
+        help="What the network predicts: log-return (default; see README) or level.")
+    ] = "log-return",
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 64,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+    patience: Annotated[int, typer.Option(
+        help="Epochs without validation improvement before stopping.")] = 5,
+    val_fraction: Annotated[float, typer.Option(
+        help="Share of rows, before the test rows, for validation.")] = 0.1,
+    test_fraction: Annotated[float, typer.Option(
+        help="Share of last rows held out from scaling and training.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same CPU result).")] = 42,
+    device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or gpu.")] = "auto",
+    precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = "float32",
+    strategy: Annotated[str, typer.Option(
+        help="auto (mirrored over several GPUs), one, or mirrored.")] = "auto",
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the model summary on stderr and exit without training.")
+    ] = False,
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    date_column: DateColumnOpt = None,
+    missing: MissingOpt = "ffill",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a model on PRICES and write a self-contained model directory."""
+    from forecast.config import (DataConfig, ForecastConfig, ModelConfig, TrainConfig)
+    from forecast.data import read_prices
+
+    config = ForecastConfig(
+        data=DataConfig(source=prices, date_column=date_column, target=target,
+                        features=split_list(features), missing=missing),
+        model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
+                          bidirectional=bidirectional, dense_units=dense_units, window=window,
+                          horizon=horizon),
+        training=TrainConfig(target_transform=target_transform, epochs=epochs,
+                             batch_size=batch_size, learning_rate=learning_rate,
+                             patience=patience, val_fraction=val_fraction,
+                             test_fraction=test_fraction, seed=seed, device=device,
+                             precision=precision, strategy=strategy),
+    ).validate()
+    data = read_prices(prices, target=target, features=config.data.features,
+                       date_column=date_column, missing=missing)
+    config.data.target, config.data.features = data.target, data.features
+    config.data.date_column = data.frame.index.name
+    config.columns = data.columns
+
+    import_tensorflow_quietly()
+    from forecast.bundle import default_model_dir, write_bundle
+    from forecast.metrics import format_scores
+    from forecast.training import run_training
+
+    trained = run_training(data, config, dry_run=dry_run)
+    if trained is None:
+        return
+    out = write_bundle(model_dir or default_model_dir(data.source, cell), trained, data)
+    test = trained.metrics["test"]
+    print(format_scores(test, title=f"test rows, one step ahead, in {data.target} units:"),
+          file=sys.stderr)
+    print(f"forecast: model written to {out}", file=sys.stderr)
+    if as_json:
+        emit({"model_dir": str(out), **trained.metrics}, True, str)
 
 
 def main() -> None:

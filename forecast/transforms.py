@@ -142,3 +142,18 @@ def to_prices(forecasts: np.ndarray, anchor: np.ndarray, kind: str) -> np.ndarra
     if kind == "level":
         return forecasts.copy()
     return np.asarray(anchor, dtype=float)[:, None] * np.exp(np.cumsum(forecasts, axis=1))
+
+
+def forecasts_to_prices(scaled: np.ndarray, scaler: MinMaxScaler, kind: str,
+                        anchor: np.ndarray) -> np.ndarray:
+    """Model output to prices: undo the target column's scaling, then the transform.
+
+    Args:
+        scaled: (samples, steps) model outputs (scaled, transformed target).
+        scaler: the fitted scaler (the target is column 0).
+        kind: the target transform.
+        anchor: (samples,) the last known price before each sample's first step.
+    Returns:
+        (samples, steps) prices.
+    """
+    return to_prices(scaler.inverse_column(scaled, 0), anchor, kind)

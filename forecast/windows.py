@@ -157,8 +157,9 @@ class Prepared:
     offset: int
 
 
-def prepare(values: np.ndarray, kind: str, window: int, horizon: int, split: Split,
-            scaler: MinMaxScaler | None = None, **where_args) -> Prepared:
+def prepare(values: np.ndarray, kind: str, window: int, horizon: int,
+            split: Split | None = None, scaler: MinMaxScaler | None = None,
+            **where_args) -> Prepared:
     """Transform, scale and window a price frame.
 
     Args:
@@ -167,15 +168,30 @@ def prepare(values: np.ndarray, kind: str, window: int, horizon: int, split: Spl
         window, horizon: sample shape.
         split: row boundaries; without ``scaler`` one is fit on the rows before
             ``split.train_end`` only, so validation and test rows never shape the scaling.
-        scaler: a fitted scaler to reuse (prediction).
+            Without a split, ``masks`` is empty.
+        scaler: a fitted scaler to reuse (prediction); one of split and scaler is needed.
         where_args: source / lines / columns, for error messages.
     """
     offset = transform_offset(kind)
     transformed = apply_transform(values, kind, **where_args)
     if scaler is None:
+        if split is None:
+            raise ValueError("prepare needs a split to fit a scaler, or a fitted scaler")
         scaler = MinMaxScaler().fit(transformed[: max(split.train_end - offset, 1)])
     scaled = scaler.transform(transformed)
     X, y = make_windows(scaled, scaled[:, 0], window, horizon)
     first_rows = np.arange(len(X)) + window + offset
-    return Prepared(X, y, first_rows, assign_samples(first_rows, horizon, split), scaled,
-                    scaler, offset)
+    masks = assign_samples(first_rows, horizon, split) if split is not None else {}
+    return Prepared(X, y, first_rows, masks, scaled, scaler, offset)
+
+
+def origin_windows(scaled: np.ndarray, window: int, offset: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Every input window of a scaled series, including the last one.
+
+    Returns:
+        X (origins, window, features), and (origins,) the price row each window's first
+        forecast is for (the last one equals the row count: the first future row).
+    """
+    X, _ = make_windows(scaled, None, window)
+    return X, np.arange(len(X)) + window + offset

@@ -1,0 +1,219 @@
+"""The model directory: written atomically, read back with every file checked.
+
+Layout (CLI.md): model.keras, config.json, scaler.json, metrics.json, history.csv,
+data.csv, plus calibration.json (interval calibration). Only model.keras is a Keras file,
+and it is loaded in safe mode; everything else is JSON or CSV numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from forecast import __version__
+from forecast.config import MODELS_DIR, ForecastConfig
+from forecast.data import Prices, read_prices
+from forecast.errors import ModelDirError
+from forecast.intervals import Calibration
+from forecast.transforms import MinMaxScaler
+
+FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
+         "data.csv", "calibration.json")
+
+
+@dataclass
+class Bundle:
+    """A model directory read back (all but the Keras model, which loads on demand)."""
+
+    path: Path
+    config: ForecastConfig
+    scaler: MinMaxScaler
+    metrics: dict[str, Any]
+    calibration: Calibration
+    history: pd.DataFrame
+
+    def data(self, warn=None) -> Prices:
+        """The training data as stored in ``data.csv``."""
+        d = self.config.data
+        return read_prices(self.path / "data.csv", target=d.target, features=d.features,
+                           date_column=d.date_column, missing="error", warn=warn)
+
+    def load_keras(self):
+        """The Keras model, loaded in safe mode (no Lambda layers, no arbitrary code)."""
+        import keras
+
+        file = self.path / "model.keras"
+        try:
+            return keras.saving.load_model(file, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many kinds for a damaged or unsafe file
+            reason = " ".join(str(exc).split())[:200]
+            raise ModelDirError(f"{file} cannot be loaded as a safe Keras model ({reason}); "
+                                "retrain the model") from None
+
+
+def default_model_dir(source: str, cell: str) -> Path:
+    """``models/<csv name>-<cell>``, or ``models/stdin-<cell>`` for stdin."""
+    stem = "stdin" if source in ("-", "<stdin>") else Path(source).stem
+    return Path(MODELS_DIR) / f"{stem}-{cell}"
+
+
+def latest_model_dir(root: str | Path = MODELS_DIR) -> Path:
+    """The most recently written model directory under ``root``."""
+    root = Path(root)
+    found = [p.parent for p in root.glob("*/config.json") if not p.parent.name.startswith(".")]
+    if not found:
+        raise ModelDirError(f"no trained model under {root}/; run `forecast train PRICES` "
+                            "first or pass --model DIR")
+    return max(found, key=lambda p: (p / "config.json").stat().st_mtime)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"forecast": __version__, "python": platform.python_version()}
+    for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    return versions
+
+
+def write_bundle(target: str | Path, trained, prices: Prices) -> Path:
+    """Write a complete model directory at ``target``, atomically.
+
+    Everything is written into a hidden temporary directory beside ``target`` and renamed
+    into place under a lock, so readers and concurrent writers never see half a model, and
+    a failure (or Ctrl-C) leaves any older model of the same name as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        config = trained.config
+        config.facts.update({
+            "sha256": hashlib.sha256(prices.raw).hexdigest(),
+            "source": prices.source,
+            "versions": package_versions(),
+            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        })
+        trained.model.save(tmp / "model.keras")
+        _write_text(tmp / "config.json", config.to_json())
+        _write_text(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
+        _write_text(tmp / "metrics.json", json.dumps(trained.metrics, indent=2))
+        _write_text(tmp / "calibration.json", json.dumps(trained.calibration.to_dict()))
+        _write_text(tmp / "history.csv", history_csv(trained.history))
+        prices.frame.to_csv(tmp / "data.csv", date_format=_date_format(prices.frame.index))
+        _fsync_dir(tmp)
+        with _locked(target):
+            replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Put directory ``new`` at ``target``; an existing ``target`` is removed only after."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        if old is not None:
+            os.rename(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    with open(target.parent / f".{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    keys = [k for k in ("loss", "val_loss", "seconds") if k in history]
+    writer.writerow(["epoch", *keys])
+    for i in range(len(history["loss"])):
+        writer.writerow([i + 1, *(f"{history[k][i]:.8g}" for k in keys)])
+    return out.getvalue()
+
+
+def read_bundle(path: str | Path) -> Bundle:
+    """Read and check a model directory; any missing or damaged file is a ModelDirError."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"model directory {path} does not exist; train one with "
+                            f"`forecast train PRICES --model-dir {path}`")
+    missing = [name for name in FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelDirError(f"model directory {path} is incomplete: missing "
+                            f"{', '.join(missing)}; retrain the model")
+    config = ForecastConfig.from_json(_read_text(path / "config.json"), str(path / "config.json"))
+    scaler = MinMaxScaler.from_dict(_read_json(path / "scaler.json"), str(path / "scaler.json"))
+    calibration = Calibration.from_dict(_read_json(path / "calibration.json"),
+                                        str(path / "calibration.json"))
+    metrics = _read_json(path / "metrics.json")
+    if len(scaler.data_min_) != len(config.columns) or not config.columns:
+        raise ModelDirError(f"{path / 'scaler.json'} has {len(scaler.data_min_)} columns but "
+                            f"config.json lists {len(config.columns)}; retrain the model")
+    try:
+        history = pd.read_csv(path / "history.csv")
+    except (ValueError, OSError) as exc:
+        raise ModelDirError(f"{path / 'history.csv'} is damaged ({exc})") from None
+    return Bundle(path, config, scaler, metrics if isinstance(metrics, dict) else {},
+                  calibration, history)
+
+
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"{file} cannot be read ({exc}); retrain the model") from None
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(_read_text(file))
+    except ValueError as exc:
+        raise ModelDirError(f"{file} is not valid JSON ({exc}); retrain the model") from None
+
+
+def _write_text(file: Path, text: str) -> None:
+    with open(file, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _date_format(index: pd.DatetimeIndex) -> str | None:
+    return "%Y-%m-%d" if (index.normalize() == index).all() else None
+
+

@@ -1,0 +1,272 @@
+"""Fit a model on the training windows, stop early on validation loss, and score it.
+
+Progress goes to stderr (a bar on a terminal, a line per epoch otherwise); Keras's own
+progress bar is never used because it writes to stdout.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from forecast import intervals, metrics
+from forecast.config import DEFAULT_INTERVAL, ForecastConfig
+from forecast.data import Prices
+from forecast.devices import DeviceSetup, setup_devices
+from forecast.errors import DataError, TrainingError, where
+from forecast.models import build_model, cudnn_eligible, summary_text
+from forecast.transforms import MinMaxScaler, forecasts_to_prices, transform_offset
+from forecast.windows import Prepared, Split, check_rows, origin_windows, prepare
+
+#: Batches run per call into the compiled training step: fewer Python round trips, which
+#: is most of the cost for the small recurrent models this tool trains.
+STEPS_PER_EXECUTION = 16
+
+
+@dataclass
+class Trained:
+    """What a training run produced, ready for the model directory."""
+
+    model: keras.Model
+    scaler: MinMaxScaler
+    config: ForecastConfig
+    history: dict[str, list[float]]
+    metrics: dict[str, Any]
+    calibration: intervals.Calibration
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same CPU result: Python, NumPy and TensorFlow seeds plus deterministic ops."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def make_dataset(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
+                 seed: int) -> tf.data.Dataset:
+    """A batched, prefetched tf.data pipeline over (samples, window, features) windows."""
+    ds = tf.data.Dataset.from_tensor_slices((np.ascontiguousarray(X, np.float32),
+                                             np.ascontiguousarray(y, np.float32)))
+    if shuffle:
+        ds = ds.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class StderrProgress(keras.callbacks.Callback):
+    """Epoch progress on a stream (stderr): a live bar on a terminal, else a line per epoch.
+
+    Also stops training at the first non-finite loss and records where.
+    """
+
+    def __init__(self, epochs: int, steps: int, stream: IO[str] | None = None):
+        super().__init__()
+        self.epochs, self.steps = epochs, steps
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.nan_epoch: int | None = None
+        self.best = math.inf
+        self._start = self._last_draw = 0.0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop_nan()
+        if self.tty and time.perf_counter() - self._last_draw > 0.1:
+            self._last_draw = time.perf_counter()
+            done = min(batch + 1, self.steps)
+            bar = "#" * (20 * done // self.steps)
+            self.stream.write(f"\repoch {self._epoch + 1}/{self.epochs}  [{bar:<20}] {done}/{self.steps} "
+                              f"loss {float(loss or 0):.6f}")
+            self.stream.flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        loss, val = float(logs.get("loss", math.nan)), float(logs.get("val_loss", math.nan))
+        if not (math.isfinite(loss) and math.isfinite(val)):
+            self._stop_nan()
+        mark = " *" if val < self.best else ""
+        self.best = min(self.best, val)
+        line = (f"epoch {epoch + 1}/{self.epochs}  loss {loss:.6f}  val_loss {val:.6f}  "
+                f"{time.perf_counter() - self._start:.1f}s{mark}")
+        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
+        self.stream.flush()
+
+    def _stop_nan(self):
+        if self.nan_epoch is None:
+            self.nan_epoch = self._epoch + 1
+        self.model.stop_training = True
+
+
+def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: DeviceSetup,
+        stream: IO[str] | None = None) -> dict[str, list[float]]:
+    """Train on the training windows with early stopping on the validation windows.
+
+    Returns:
+        history: "loss", "val_loss" and "seconds" per epoch. The model keeps the weights of
+        the epoch with the lowest validation loss.
+    Raises:
+        TrainingError: the loss became NaN or infinite (nothing is written then).
+    """
+    t = config.training
+    masks = prepared.masks
+    batch = t.batch_size * setup.strategy.num_replicas_in_sync
+    train = make_dataset(prepared.X[masks["train"]], prepared.y[masks["train"]], batch, True,
+                         t.seed)
+    val = make_dataset(prepared.X[masks["val"]], prepared.y[masks["val"]], batch, False, t.seed)
+    steps = math.ceil(int(masks["train"].sum()) / batch)
+    progress = StderrProgress(t.epochs, steps, stream)
+    timer = EpochTimer()
+    callbacks = [progress, timer, keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=t.patience, restore_best_weights=True)]
+    result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
+                       shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
+    if progress.nan_epoch is not None:
+        raise TrainingError(f"the training loss became NaN or infinite in epoch "
+                            f"{progress.nan_epoch}; nothing was written; try a smaller "
+                            "--learning-rate or check the data for extreme values")
+    history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
+    history["seconds"] = timer.seconds
+    return history
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall seconds per epoch (training plus validation)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def compile_model(model: keras.Model, learning_rate: float) -> None:
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
+                  steps_per_execution=STEPS_PER_EXECUTION)
+
+
+def prepare_prices(prices: Prices, config: ForecastConfig) -> tuple[Prepared, Split]:
+    """Check the row count, transform, scale (training rows only) and window; refuse
+    anything non-finite before a model ever sees it."""
+    m, t = config.model, config.training
+    offset = transform_offset(t.target_transform)
+    split = check_rows(len(prices.frame), m.window, m.horizon, offset, t.val_fraction,
+                       t.test_fraction, prices.source)
+    prepared = prepare(prices.frame.to_numpy(float), t.target_transform, m.window, m.horizon,
+                       split=split, source=prices.source, lines=prices.lines,
+                       columns=prices.columns)
+    bad = ~np.isfinite(prepared.scaled)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(f"{where(prices.source, int(prices.lines[row + offset]), prices.columns[col])}"
+                        ": value is too large to scale (it overflows); check the value")
+    return prepared, split
+
+
+def one_step_forecasts(model: keras.Model, prepared: Prepared, prices: np.ndarray, kind: str,
+                       window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Price forecasts from every origin window, in one batched prediction.
+
+    Returns:
+        rows (origins,) the price row of each first step (the last equals len(prices)),
+        and forecasts (origins, horizon) in price units.
+    """
+    X, rows = origin_windows(prepared.scaled, window, prepared.offset)
+    out = model.predict(np.ascontiguousarray(X, np.float32), batch_size=1024, verbose=0)
+    return rows, forecasts_to_prices(out, prepared.scaler, kind, prices[rows - 1])
+
+
+def calibrate(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray,
+              split: Split) -> intervals.Calibration:
+    """Conformal scores for each step from forecasts whose target row is a validation row."""
+    space = intervals.error_space(prices)
+    vol = intervals.volatility(prices, space)
+    step_scores = []
+    for k in range(forecasts.shape[1]):
+        target = rows + k
+        use = (target >= split.train_end) & (target < split.val_end)
+        step_scores.append(intervals.scores(prices[target[use]], forecasts[use, k],
+                                            vol[rows[use] - 1], space))
+    return intervals.Calibration(space, step_scores)
+
+
+def score_split(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, lo: int, hi: int,
+                scale: float, calibration: intervals.Calibration | None = None,
+                level: float = DEFAULT_INTERVAL) -> dict[str, Any]:
+    """One-step scores (model, naive, drift) on price rows [lo, hi), and interval coverage."""
+    use = (rows >= max(lo, 1)) & (rows < hi)
+    out = metrics.compare(prices, rows[use], forecasts[use, 0], scale)
+    if calibration is not None and use.any():
+        vol = intervals.volatility(prices, calibration.space)[rows[use] - 1]
+        lower, upper = intervals.band(forecasts[use, 0], vol, calibration.quantile(level),
+                                      calibration.space)
+        out["interval"] = {"level": level, "coverage": metrics.coverage(prices[rows[use]],
+                                                                        lower, upper),
+                           "mean_width": metrics.mean_width(lower, upper)}
+    return out
+
+
+def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None = None,
+                 dry_run: bool = False) -> Trained | None:
+    """The whole train stage: prepare, pick devices, build, fit, score on held-out rows.
+
+    Returns None for a dry run (after printing the model summary on ``stream``).
+    """
+    stream = stream or sys.stderr
+    m, t = config.model, config.training
+    prepared, split = prepare_prices(prices, config)
+    setup = setup_devices(t.device, t.strategy, t.precision)
+    seed_everything(t.seed)
+    with setup.strategy.scope():
+        model = build_model(m, len(prices.columns), t.precision)
+        compile_model(model, t.learning_rate)
+    cudnn = cudnn_eligible(model)
+    print(f"forecast: {setup.describe(cudnn)}", file=stream)
+    if dry_run:
+        print(summary_text(model), file=stream)
+        return None
+    n = {k: int(v.sum()) for k, v in prepared.masks.items()}
+    print(f"forecast: training on {n['train']} windows, validating on {n['val']}, "
+          f"holding out {split.n_test} test rows ({prices.frame.index[split.val_end].date()} on)",
+          file=stream)
+    started = time.perf_counter()
+    history = fit(model, prepared, config, setup, stream)
+    seconds = time.perf_counter() - started
+
+    target = prices.frame.iloc[:, 0].to_numpy(float)
+    rows, forecasts = one_step_forecasts(model, prepared, target, t.target_transform, m.window)
+    calibration = calibrate(target, rows, forecasts, split)
+    scale = metrics.naive_scale(target[: split.train_end])
+    scores = {
+        "naive_scale": scale,
+        "val": score_split(target, rows, forecasts, split.train_end, split.val_end, scale),
+        "test": score_split(target, rows, forecasts, split.val_end, split.rows, scale,
+                            calibration),
+    }
+    best = int(np.argmin(history["val_loss"])) + 1
+    config.facts.update({
+        "rows": split.rows, "train_rows": split.n_train, "val_rows": split.n_val,
+        "test_rows": split.n_test,
+        "first_date": prices.frame.index[0].isoformat(),
+        "val_start": prices.frame.index[split.train_end].isoformat(),
+        "test_start": prices.frame.index[split.val_end].isoformat(),
+        "last_date": prices.frame.index[-1].isoformat(),
+        "naive_scale": scale, "epochs_run": len(history["loss"]), "best_epoch": best,
+        "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
+        "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
+    })
+    return Trained(model, prepared.scaler, config, history, scores, calibration)
