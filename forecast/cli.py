@@ -59,7 +59,7 @@ def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
         return fail(f"{exc.format_message()}{hint}", 2, debug)
     except click.exceptions.ClickException as exc:
         return fail(exc.format_message(), exc.exit_code, debug)
-    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         return fail("interrupted", 130, debug)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining

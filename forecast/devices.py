@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import tensorflow as tf
 
 from forecast.errors import UsageError
-
-#: Split the CPU into this many logical devices (lets the mirrored path run without GPUs).
-LOGICAL_CPUS_ENV = "FORECAST_LOGICAL_CPUS"
 
 
 @dataclass
@@ -48,7 +44,6 @@ def setup_devices(device: str = "auto", strategy: str = "auto",
             ``mirrored`` (over every GPU, or every logical CPU when there is no GPU).
         precision: ``float32`` or ``mixed`` (GPU only).
     """
-    _split_cpu()
     gpus = tf.config.list_physical_devices("GPU")
     if device == "gpu" and not gpus:
         raise UsageError("--device gpu, but TensorFlow sees no GPU (is the `gpu` extra "
@@ -73,13 +68,3 @@ def setup_devices(device: str = "auto", strategy: str = "auto",
         names = names[:1]
     return DeviceSetup(kind, names, chosen, precision)
 
-
-def _split_cpu() -> None:
-    count = int(os.environ.get(LOGICAL_CPUS_ENV, "0") or 0)
-    if count > 1:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        try:
-            tf.config.set_logical_device_configuration(
-                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(count)])
-        except RuntimeError:  # the runtime already started; keep what it has
-            pass

@@ -154,9 +154,10 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(model: keras.Model, learning_rate: float, mirrored: bool = False) -> None:
+    # Keras 3's multi-step loop fails to trace under MirroredStrategy, so one step there.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
-                  steps_per_execution=STEPS_PER_EXECUTION)
+                  steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
 def prepare_prices(prices: Prices, config: ForecastConfig) -> tuple[Prepared, Split]:
@@ -233,7 +234,7 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
     seed_everything(t.seed)
     with setup.strategy.scope():
         model = build_model(m, len(prices.columns), t.precision)
-        compile_model(model, t.learning_rate)
+        compile_model(model, t.learning_rate, setup.mirrored)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=stream)
     if dry_run:

@@ -73,3 +73,23 @@ def run_forecast(*args, input: bytes | None = None, cwd=None, timeout=300, env=N
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "forecast", *map(str, args)], input=input,
                           capture_output=True, cwd=cwd, timeout=timeout, env=full_env)
+
+
+TINY = ["--window", "5", "--units", "4", "--epochs", "2", "--batch-size", "32"]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny LSTM trained for 2 epochs on 300 rows (shared: treat it as read-only)."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    root = tmp_path_factory.mktemp("tiny")
+    csv = root / "prices.csv"
+    price_frame(300).to_csv(csv, index=False)
+    out = root / "model"
+    result = CliRunner().invoke(app, ["train", str(csv), "--model-dir", str(out), *TINY],
+                                prog_name="forecast")
+    assert result.exit_code == 0, result.stderr
+    return out

@@ -52,3 +52,76 @@ def test_debug_shows_the_traceback(cli):
     result = cli("--debug", "inspect", "missing.csv")
     assert result.exit_code == 2
     assert "Traceback" in result.stderr and "forecast: error:" in result.stderr
+
+
+def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv, tmp_path):
+    from forecast.bundle import FILES
+    from tests.conftest import TINY
+
+    result = cli("train", prices_csv, *TINY)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    out = tmp_path / "models" / "prices-lstm"
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert "model written to models/prices-lstm" in result.stderr
+    assert "naive" in result.stderr and "drift" in result.stderr
+
+
+def test_train_json_is_the_metrics(cli, prices_csv):
+    import json
+    from tests.conftest import TINY
+
+    result = cli("train", prices_csv, *TINY, "--cell", "gru", "--json", "--model-dir", "g")
+    assert result.exit_code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["model_dir"] == "g"
+    assert set(payload["test"]) >= {"model", "naive", "drift", "rows", "up_share"}
+
+
+def test_train_from_stdin_goes_to_models_stdin(cli, prices_csv, tmp_path):
+    from tests.conftest import TINY
+
+    result = cli("train", "-", *TINY, "--cell", "rnn", input=prices_csv.read_text())
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "models" / "stdin-rnn" / "model.keras").is_file()
+
+
+def test_dry_run_prints_the_summary_and_writes_nothing(cli, prices_csv, tmp_path):
+    result = cli("train", prices_csv, "--dry-run", "--layers", "2", "--units", "3")
+    assert result.exit_code == 0, result.stderr
+    assert "lstm_1" in result.stderr and "lstm_2" in result.stderr and result.stdout == ""
+    assert not (tmp_path / "models").exists()
+
+
+TRAIN_ERRORS = [
+    (["--window", "400"], "has 300 rows, but --window 400, --horizon 1 and the "
+                          "validation/test splits need at least"),
+    (["--cell", "tcn"], "--cell must be one of lstm, gru, rnn; got 'tcn'"),
+    (["--device", "gpu"], "--device gpu, but TensorFlow sees no GPU"),
+    (["--precision", "mixed", "--device", "cpu"], "--precision mixed needs a GPU"),
+    (["--test-fraction", "1.5"], "--test-fraction must be in (0, 1)"),
+    (["--target", "Nope"], "no column 'Nope' (--target)"),
+]
+
+
+@pytest.mark.parametrize("args,message", TRAIN_ERRORS, ids=[a[0][0] for a in TRAIN_ERRORS])
+def test_train_errors_are_one_line_exit_2(cli, prices_csv, tmp_path, args, message):
+    result = cli("train", prices_csv, "--epochs", "1", *args)
+    assert result.exit_code == 2, result.stderr
+    error_lines = [l for l in result.stderr.splitlines() if l.startswith("forecast: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not (tmp_path / "models").exists()
+
+
+def test_log_return_with_a_zero_price_names_the_line(cli, tmp_path):
+    from tests.conftest import price_frame
+
+    frame = price_frame(300)
+    frame.loc[100, "Close"] = 0.0
+    path = tmp_path / "zero.csv"
+    frame.to_csv(path, index=False)
+    result = cli("train", path, "--epochs", "1")
+    assert result.exit_code == 2
+    assert "zero.csv line 102, column 'Close': value 0 is not positive" in result.stderr
+    assert "--target-transform level" in result.stderr

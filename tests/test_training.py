@@ -1,0 +1,75 @@
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
+from forecast.data import read_prices
+from forecast.errors import DataError, TrainingError
+from forecast.training import StderrProgress, run_training
+from tests.conftest import TINY, price_frame, run_forecast
+
+
+def tiny_config(**training) -> ForecastConfig:
+    return ForecastConfig(DataConfig(), ModelConfig(window=5, units=4),
+                          TrainConfig(epochs=2, batch_size=32, **training))
+
+
+def test_same_seed_gives_identical_weights_and_metrics(prices_csv):
+    prices = read_prices(prices_csv)
+    runs = [run_training(prices, tiny_config(seed=7), stream=io.StringIO()) for _ in range(2)]
+    for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert json.dumps(runs[0].metrics) == json.dumps(runs[1].metrics)
+    other = run_training(prices, tiny_config(seed=8), stream=io.StringIO())
+    assert not np.array_equal(other.model.get_weights()[0], runs[0].model.get_weights()[0])
+
+
+def test_progress_is_one_line_per_epoch_off_a_terminal(prices_csv):
+    stream = io.StringIO()
+    trained = run_training(read_prices(prices_csv), tiny_config(), stream=stream)
+    lines = [l for l in stream.getvalue().splitlines() if l.startswith("epoch ")]
+    assert len(lines) == len(trained.history["loss"]) == 2
+    assert "loss" in lines[0] and "val_loss" in lines[0]
+
+
+def test_metrics_compare_model_with_baselines_on_the_test_rows(prices_csv):
+    trained = run_training(read_prices(prices_csv), tiny_config(), stream=io.StringIO())
+    test = trained.metrics["test"]
+    assert test["rows"] == trained.config.facts["test_rows"] == 60
+    assert test["naive"]["rel_mae"] == 1.0
+    for name in ("model", "naive", "drift"):
+        assert set(test[name]) >= {"mae", "rmse", "mape", "mase", "directional_accuracy"}
+    assert 0 <= test["interval"]["coverage"] <= 1
+
+
+def test_nan_loss_stops_and_says_so():
+    callback = StderrProgress(epochs=3, steps=1, stream=io.StringIO())
+
+    class Model:
+        stop_training = False
+    callback.set_model(Model())
+    callback.on_epoch_begin(1)
+    callback.on_train_batch_end(0, {"loss": math.nan})
+    assert callback.model.stop_training and callback.nan_epoch == 2
+
+
+def test_a_huge_learning_rate_that_diverges_writes_nothing(prices_csv, tmp_path):
+    frame = price_frame(300)
+    frame.loc[150, "Close"] *= 1e150  # scaling squashes every other return to one value
+    frame.to_csv(prices_csv, index=False)
+    prices = read_prices(prices_csv)
+    with pytest.raises(TrainingError, match="NaN or infinite in epoch 1"):
+        run_training(prices, tiny_config(learning_rate=1e30, target_transform="level"),
+                     stream=io.StringIO())
+
+
+def test_mirrored_strategy_on_two_logical_cpus(prices_csv, tmp_path):
+    out = tmp_path / "mirrored"
+    done = run_forecast("train", prices_csv, "--model-dir", out, "--strategy", "mirrored",
+                        *TINY, env={"FORECAST_LOGICAL_CPUS": "2"})
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"MirroredStrategy" in done.stderr and b"/device:CPU:1" in done.stderr
+    assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
