@@ -23,17 +23,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 from forecast import __version__
 from forecast.config import MODELS_DIR, ForecastConfig
 from forecast.data import Prices, read_prices
+from forecast.engine import NumpyModel, export_model
 from forecast.errors import ModelDirError
 from forecast.intervals import Calibration
 from forecast.transforms import MinMaxScaler
 
 FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
          "data.csv", "calibration.json")
+#: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
+WEIGHTS = "weights.npz"
 
 
 @dataclass
@@ -52,6 +56,19 @@ class Bundle:
         d = self.config.data
         return read_prices(self.path / "data.csv", target=d.target, features=d.features,
                            date_column=d.date_column, missing="error", warn=warn)
+
+    @property
+    def has_numpy_engine(self) -> bool:
+        return bool(self.config.network) and (self.path / WEIGHTS).is_file()
+
+    def load_numpy(self) -> NumpyModel:
+        """The NumPy engine's model, from weights.npz (no pickles: allow_pickle=False)."""
+        file = self.path / WEIGHTS
+        try:
+            with np.load(file, allow_pickle=False) as arrays:
+                return NumpyModel(self.config.network, dict(arrays), str(file))
+        except (OSError, ValueError) as exc:
+            raise ModelDirError(f"{file} cannot be read ({exc}); retrain the model") from None
 
     def load_keras(self):
         """The Keras model, loaded in safe mode (no Lambda layers, no arbitrary code)."""
@@ -110,6 +127,11 @@ def write_bundle(target: str | Path, trained, prices: Prices) -> Path:
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
         trained.model.save(tmp / "model.keras")
+        try:
+            config.network, arrays = export_model(trained.model)
+            np.savez(tmp / WEIGHTS, **arrays)
+        except ValueError:  # an architecture the NumPy engine does not know: Keras only
+            config.network = []
         _write_text(tmp / "config.json", config.to_json())
         _write_text(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
         _write_text(tmp / "metrics.json", json.dumps(trained.metrics, indent=2))

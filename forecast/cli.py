@@ -243,6 +243,115 @@ def train(
         emit({"model_dir": str(out), **trained.metrics}, True, str)
 
 
+ModelOpt = Annotated[Optional[Path], typer.Option(
+    "--model", "-m", help="Model directory (default: the newest under models/).")]
+EngineOpt = Annotated[str, typer.Option(
+    "--engine", help="auto (NumPy when the model has weights.npz, else Keras), numpy or keras.")]
+IntervalOpt = Annotated[Optional[float], typer.Option(
+    "--interval", help="Add lower,upper columns: a prediction interval at this level (e.g. 0.8).")]
+
+
+def open_model(model: Optional[Path]):
+    """Read a model directory (default: the newest under models/, named on stderr)."""
+    from forecast.bundle import latest_model_dir, read_bundle
+
+    if model is None:
+        model = latest_model_dir()
+        print(f"forecast: using model {model}", file=sys.stderr)
+    return read_bundle(model)
+
+
+def load_series(sources: list[str], bundle, warn_missing: bool = True):
+    """The price series to use: each PRICES given, or the model's own data.csv."""
+    from forecast.predict import read_for_model
+
+    if not sources:
+        return [bundle.data()]
+    if sources.count("-") > 1:
+        from forecast.errors import UsageError
+        raise UsageError("stdin (-) can be given only once")
+    return [read_for_model(source, bundle) for source in sources]
+
+
+def write_csv(frames: list[Any], as_json: bool) -> None:
+    """Forecast tables on stdout: CSV (with a leading source column for several inputs),
+    or JSON records with --json."""
+    import pandas as pd
+
+    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    daily = (table["date"].dt.normalize() == table["date"]).all()
+    table = table.assign(date=table["date"].dt.strftime("%Y-%m-%d" if daily else
+                                                        "%Y-%m-%dT%H:%M:%S"))
+    if as_json:
+        sys.stdout.write(table.to_json(orient="records", double_precision=10) + "\n")
+    else:
+        table.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def predict(
+    prices: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[PRICES]...", help="CSV files or - for stdin (default: the model's own "
+                                    "data.csv). Several files give one CSV with a source column.")
+    ] = None,
+    model: ModelOpt = None,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Future steps to forecast (default: the model's horizon).")] = None,
+    backtest: Annotated[bool, typer.Option(
+        "--backtest", help="Walk-forward: the forecast of every row from rows before it.")
+    ] = False,
+    step: Annotated[int, typer.Option(
+        help="With --backtest: the STEP-ahead forecast, made STEP rows earlier.")] = 1,
+    interval: IntervalOpt = None,
+    engine: EngineOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Forecast the next values after the last row, or backtest every row (CSV on stdout)."""
+    from forecast.predict import Forecaster, load_predictor
+
+    bundle = open_model(model)
+    series = load_series(prices or [], bundle)
+    predictor = load_predictor(bundle, engine)
+    frames = []
+    for data in series:
+        forecaster = Forecaster(bundle, data, predictor)
+        frame = (forecaster.backtest(step, interval) if backtest
+                 else forecaster.future(steps, interval))
+        if len(series) > 1:
+            frame.insert(0, "source", data.source)
+        frames.append(frame)
+    write_csv(frames, as_json)
+
+
+@app.command()
+def evaluate(
+    prices: OptPricesArg = None,
+    model: ModelOpt = None,
+    interval: Annotated[float, typer.Option(
+        "--interval", help="Level of the prediction interval whose coverage is reported.")
+    ] = 0.8,
+    engine: EngineOpt = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
+    from forecast.metrics import format_scores
+    from forecast.predict import SEGMENTS, Forecaster, load_predictor
+
+    bundle = open_model(model)
+    data = load_series([prices] if prices else [], bundle)[0]
+    result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(interval)
+
+    def text(res: dict) -> str:
+        titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
+                  "validation": "validation rows (used for early stopping and intervals)",
+                  "test": "test rows (never seen in training)"}
+        parts = [format_scores(res[name], title=f"{titles[name]}:")
+                 for name in ("all", *SEGMENTS) if name in res]
+        return "\n\n".join(parts)
+    emit(result, as_json, text)
+
+
 def main() -> None:
     """Console-script entry point."""
     # A closed pipe (`forecast predict ... | head`) ends the program quietly, as in csvkit.

@@ -88,6 +88,8 @@ class ForecastConfig:
     columns: list[str] = field(default_factory=list)
     #: Facts recorded at train time: rows, date range, sha256, split sizes, versions, ...
     facts: dict[str, Any] = field(default_factory=dict)
+    #: The layers as the NumPy engine runs them (weights in weights.npz); empty if unknown.
+    network: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
 
     def validate(self) -> "ForecastConfig":
@@ -145,6 +147,7 @@ class ForecastConfig:
                 training=_section(TrainConfig, raw.get("training", {})),
                 columns=list(raw.get("columns", [])),
                 facts=dict(raw.get("facts", {})),
+                network=list(raw.get("network", [])),
                 format_version=version,
             )
         except (TypeError, ValueError) as exc:
