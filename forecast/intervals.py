@@ -29,9 +29,7 @@ def volatility(prices: np.ndarray, space: str, window: int = VOLATILITY_WINDOW) 
     Args:
         prices: (n,) the series.
     Returns:
-        (n,) where entry r uses steps up to and including row r (so it is known at r);
-        early rows use what history exists, and zeros or gaps fall back to the whole
-        series' step deviation so that no band collapses to nothing.
+        (n,) where entry r uses steps up to and including row r (so it is known at r).
     """
     prices = np.asarray(prices, dtype=float)
     steps = np.diff(np.log(prices)) if space == "log" else np.diff(prices)
@@ -48,9 +46,14 @@ def volatility(prices: np.ndarray, space: str, window: int = VOLATILITY_WINDOW) 
         with np.errstate(invalid="ignore"):
             sd = np.sqrt(np.maximum(var, 0) * count / np.maximum(count - 1, 1))
         out[1:] = np.where(count >= 2, sd, np.nan)
-    fallback = float(np.std(steps)) if len(steps) else 1.0
-    fallback = fallback if fallback > 0 else 1.0
-    return np.where(np.isfinite(out) & (out > 0), out, fallback)
+    # Rows without two steps of history, or with a flat stretch, take the last usable value
+    # before them (the first one for the very first rows), so that no band collapses to
+    # nothing and no row borrows from far in its future.
+    valid = np.isfinite(out) & (out > 0)
+    if not valid.any():
+        return np.ones(n)
+    last_valid = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+    return out[np.where(last_valid >= 0, last_valid, np.argmax(valid))]
 
 
 def scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, space: str) -> np.ndarray:

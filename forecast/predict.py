@@ -116,7 +116,7 @@ class Forecaster:
         Returns:
             DataFrame with date, predicted (and lower, upper with ``level``).
         """
-        steps = steps or self.horizon
+        steps = self.horizon if steps is None else steps
         if steps < 1:
             raise UsageError(f"--steps must be at least 1, got {steps}")
         if steps > self.horizon and len(self.prices.columns) > 1:

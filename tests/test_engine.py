@@ -1,0 +1,63 @@
+"""The NumPy forward pass agrees with Keras for every architecture the factory builds."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from forecast.config import ModelConfig
+from forecast.engine import NumpyModel, export_model
+from forecast.models import build_model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers", [1, 3])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("horizon,features,dense", [(1, 1, 0), (5, 3, 4)])
+def test_numpy_matches_keras(cell, layers, bidirectional, horizon, features, dense):
+    import keras
+    keras.utils.set_random_seed(layers * 7 + horizon)
+    config = ModelConfig(cell=cell, layers=layers, units=5, dropout=0.1, window=7,
+                         horizon=horizon, bidirectional=bidirectional, dense_units=dense)
+    model = build_model(config, features)
+    # Random weights far from zero exercise every gate.
+    model.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape)
+                       for i, w in enumerate(model.get_weights())])
+    X = np.random.default_rng(0).uniform(0, 1, (16, 7, features)).astype("float32")
+    layers_desc, arrays = export_model(model)
+    ours = NumpyModel(layers_desc, arrays)(X)
+    theirs = model.predict(X, verbose=0)
+    assert ours.shape == (16, horizon)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)
+
+
+def test_numpy_and_keras_backtests_agree_on_sp500(tmp_path):
+    from forecast.bundle import read_bundle
+    from forecast.predict import Forecaster, load_predictor
+    from tests.conftest import SP500, run_forecast
+
+    out = tmp_path / "gru"
+    done = run_forecast("train", SP500, "--model-dir", out, "--cell", "gru", "--layers", "2",
+                        "--units", "6", "--window", "10", "--epochs", "1", "--features",
+                        "High,Volume")
+    assert done.returncode == 0, done.stderr.decode()
+    bundle = read_bundle(out)
+    data = bundle.data()
+    numpy_path = Forecaster(bundle, data, load_predictor(bundle, "numpy"))
+    keras_path = Forecaster(bundle, data, load_predictor(bundle, "keras"))
+    assert numpy_path.outputs.shape == (5031 - 10 - 1 + 1, 1)
+    np.testing.assert_allclose(numpy_path.outputs, keras_path.outputs, atol=1e-5)
+
+
+def test_the_numpy_path_does_not_import_tensorflow(tiny_model):
+    code = (
+        "import sys\n"
+        "from forecast.cli import app\n"
+        "from typer.testing import CliRunner\n"
+        f"r = CliRunner().invoke(app, ['predict', '--model', r'{tiny_model}', '--backtest'])\n"
+        "assert r.exit_code == 0, r.stderr\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "print(heavy); sys.exit(1 if heavy else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
