@@ -4,12 +4,12 @@ import shutil
 import pytest
 
 from forecast import bundle
-from forecast.bundle import FILES, latest_model_dir, read_bundle
+from forecast.bundle import FILES, WEIGHTS, latest_model_dir, read_bundle
 from forecast.errors import ModelDirError
 
 
 def test_a_trained_directory_is_complete_and_reads_back(tiny_model):
-    assert sorted(p.name for p in tiny_model.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in tiny_model.iterdir()) == sorted([*FILES, WEIGHTS])
     b = read_bundle(tiny_model)
     assert b.config.columns == ["Close"] and b.config.model.window == 5
     assert len(b.config.facts["sha256"]) == 64
