@@ -181,6 +181,13 @@ def train(
     target_transform: Annotated[str, typer.Option(
         help="What the network predicts: log-return (default; see README) or level.")
     ] = "log-return",
+    loss: Annotated[str, typer.Option(
+        help="Training loss: mae (default: forecasts the median, as MAE rewards), mse or huber.")
+    ] = "mae",
+    baseline_guard: Annotated[bool, typer.Option(
+        "--baseline-guard/--no-baseline-guard",
+        help="Start from the training mean (the drift forecast) and keep the trained network "
+             "only if it beats that start on validation.")] = True,
     epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 30,
     batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 64,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
@@ -214,7 +221,8 @@ def train(
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon),
-        training=TrainConfig(target_transform=target_transform, epochs=epochs,
+        training=TrainConfig(target_transform=target_transform, loss=loss,
+                             baseline_guard=baseline_guard, epochs=epochs,
                              batch_size=batch_size, learning_rate=learning_rate,
                              patience=patience, val_fraction=val_fraction,
                              test_fraction=test_fraction, seed=seed, device=device,
@@ -350,6 +358,32 @@ def evaluate(
                  for name in ("all", *SEGMENTS) if name in res]
         return "\n\n".join(parts)
     emit(result, as_json, text)
+
+
+@app.command()
+def plot(
+    prices: OptPricesArg = None,
+    model: ModelOpt = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="PNG to write (default: <model dir>/plot.png).")] = None,
+    interval: Annotated[float, typer.Option(
+        "--interval", help="Level of the interval bands drawn.")] = 0.8,
+    steps: Annotated[Optional[int], typer.Option(
+        help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
+    engine: EngineOpt = "auto",
+) -> None:
+    """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG."""
+    from forecast.plotting import draw, plot_data, title_for
+    from forecast.predict import Forecaster, load_predictor
+
+    bundle = open_model(model)
+    data = load_series([prices] if prices else [], bundle)[0]
+    forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
+    figure = plot_data(forecaster, interval, steps)
+    source = bundle.config.facts.get("source", data.source) if not prices else data.source
+    written = draw(figure, title_for(bundle, source, figure["scores"]),
+                   out or bundle.path / "plot.png")
+    print(f"forecast: wrote {written}", file=sys.stderr)
 
 
 def main() -> None:

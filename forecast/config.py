@@ -24,12 +24,16 @@ DEVICES = ("auto", "cpu", "gpu")
 PRECISIONS = ("float32", "mixed")
 STRATEGIES = ("auto", "one", "mirrored")
 ENGINES = ("auto", "numpy", "keras")
+LOSSES = ("mse", "mae", "huber")
 
 DEFAULT_WINDOW = 20
 DEFAULT_HORIZON = 1
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_INTERVAL = 0.8
+#: One-sided z for the baseline guard: the network must beat its starting forecast on
+#: validation with a Diebold-Mariano statistic below -GUARD_Z (5% level) to be kept.
+GUARD_Z = 1.645
 #: Rows of history for the volatility that scales prediction intervals.
 VOLATILITY_WINDOW = 20
 MODELS_DIR = "models"
@@ -65,6 +69,10 @@ class TrainConfig:
     """How the model is fit, and on which rows."""
 
     target_transform: str = "log-return"
+    loss: str = "mae"
+    #: Start the output at the training targets' mean (the drift forecast) and keep the
+    #: trained weights only if they beat that start on validation, significantly.
+    baseline_guard: bool = True
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -98,6 +106,7 @@ class ForecastConfig:
         _choice("--cell", m.cell, CELLS)
         _choice("--target-transform", t.target_transform, TARGET_TRANSFORMS)
         _choice("--missing", self.data.missing, MISSING_POLICIES)
+        _choice("--loss", t.loss, LOSSES)
         _choice("--device", t.device, DEVICES)
         _choice("--precision", t.precision, PRECISIONS)
         _choice("--strategy", t.strategy, STRATEGIES)

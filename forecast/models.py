@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 import keras
+import numpy as np
 
 from forecast.config import ModelConfig
 from forecast.errors import UsageError
@@ -30,13 +31,16 @@ def cell_layer(name: str) -> Callable[..., keras.layers.Layer]:
         raise UsageError(f"unknown cell '{name}'; choose one of: {', '.join(CELLS)}") from None
 
 
-def build_model(config: ModelConfig, n_features: int, precision: str = "float32") -> keras.Model:
+def build_model(config: ModelConfig, n_features: int, precision: str = "float32",
+                output_start: np.ndarray | None = None) -> keras.Model:
     """Build (uncompiled) the stacked recurrent model.
 
     Args:
         config: cell, layers, units, dropout, bidirectional, dense_units, window, horizon.
         n_features: input columns per time step.
         precision: ``float32``, or ``mixed`` (float16 compute; the output layer stays float32).
+        output_start: (horizon,) if given, the output layer starts with a zero kernel and
+            this bias, so the untrained model forecasts exactly this constant.
 
     Returns:
         keras.Model mapping (batch, window, n_features) -> (batch, horizon).
@@ -59,7 +63,11 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, activation="relu", dtype=dtype,
                                name="hidden_dense")(x)
-    outputs = keras.layers.Dense(config.horizon, dtype="float32", name="forecast")(x)
+    start = {}
+    if output_start is not None:
+        start = {"kernel_initializer": "zeros", "bias_initializer":
+                 keras.initializers.Constant(np.asarray(output_start, dtype="float32"))}
+    outputs = keras.layers.Dense(config.horizon, dtype="float32", name="forecast", **start)(x)
     return keras.Model(inputs, outputs, name=f"{config.cell}_forecaster")
 
 

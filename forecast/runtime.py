@@ -33,6 +33,7 @@ def import_tensorflow_quietly() -> None:
 
         split_cpu()
         tf.constant(0)  # the runtime's own start-up notice comes on first use
+        tf.get_logger().setLevel("ERROR")  # e.g. retracing notices: not for users
         import keras  # noqa: F401
     finally:
         os.dup2(saved, 2)

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from forecast import intervals, metrics
-from forecast.config import DEFAULT_INTERVAL, ForecastConfig
+from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig
 from forecast.data import Prices
 from forecast.devices import DeviceSetup, setup_devices
 from forecast.errors import DataError, TrainingError, where
@@ -49,8 +49,14 @@ def seed_everything(seed: int) -> None:
 
 
 def make_dataset(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
-                 seed: int) -> tf.data.Dataset:
-    """A batched, prefetched tf.data pipeline over (samples, window, features) windows."""
+                 seed: int, replicas: int = 1) -> tf.data.Dataset:
+    """A batched, prefetched tf.data pipeline over (samples, window, features) windows.
+
+    With several replicas every batch must split evenly between them (Keras fails on a
+    ragged last batch under MirroredStrategy), so up to ``replicas - 1`` windows are left out.
+    """
+    keep = len(X) - len(X) % replicas
+    X, y = X[:keep], y[:keep]
     ds = tf.data.Dataset.from_tensor_slices((np.ascontiguousarray(X, np.float32),
                                              np.ascontiguousarray(y, np.float32)))
     if shuffle:
@@ -113,22 +119,30 @@ def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: D
     """Train on the training windows with early stopping on the validation windows.
 
     Returns:
-        history: "loss", "val_loss" and "seconds" per epoch. The model keeps the weights of
-        the epoch with the lowest validation loss.
+        history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
+        The model keeps the weights of the epoch with the lowest validation loss, or its
+        starting weights when the baseline guard finds no significant gain.
     Raises:
         TrainingError: the loss became NaN or infinite (nothing is written then).
     """
     t = config.training
     masks = prepared.masks
-    batch = t.batch_size * setup.strategy.num_replicas_in_sync
+    replicas = setup.strategy.num_replicas_in_sync
+    batch = t.batch_size * replicas
     train = make_dataset(prepared.X[masks["train"]], prepared.y[masks["train"]], batch, True,
-                         t.seed)
-    val = make_dataset(prepared.X[masks["val"]], prepared.y[masks["val"]], batch, False, t.seed)
+                         t.seed, replicas)
+    # With the guard on, early stopping picks the epoch on the first half of the validation
+    # windows and the guard tests on the second half, which that choice never saw.
+    stop_rows, guard_rows = split_validation(masks["val"], prepared.y.shape[1]) \
+        if t.baseline_guard else (masks["val"], None)
+    val = make_dataset(prepared.X[stop_rows], prepared.y[stop_rows], batch, False, t.seed,
+                       replicas)
     steps = math.ceil(int(masks["train"].sum()) / batch)
     progress = StderrProgress(t.epochs, steps, stream)
     timer = EpochTimer()
     callbacks = [progress, timer, keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=t.patience, restore_best_weights=True)]
+    start_weights = model.get_weights()
     result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
                        shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
     if progress.nan_epoch is not None:
@@ -137,7 +151,74 @@ def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: D
                             "--learning-rate or check the data for extreme values")
     history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
     history["seconds"] = timer.seconds
+    if t.baseline_guard:
+        history["guard"] = guard(model, start_weights, prepared.X[guard_rows],
+                                 prepared.y[guard_rows], t.loss, stream)
     return history
+
+
+def predict_batched(model: keras.Model, X: np.ndarray, batch: int = 4096) -> np.ndarray:
+    """Model outputs (samples, horizon) as float64, calling the model directly in chunks:
+    unlike ``predict`` this works the same under any distribution strategy."""
+    X = np.ascontiguousarray(X, np.float32)
+    parts = [np.asarray(model(X[i:i + batch], training=False), dtype=float)
+             for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.empty((0, model.output_shape[-1]))
+
+
+def split_validation(val: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Halve the validation mask (samples,) chronologically: (first half, second half),
+    leaving ``horizon - 1`` windows out between them so no target row is in both."""
+    index = np.flatnonzero(val)
+    cut = len(index) // 2
+    first, second = np.zeros_like(val), np.zeros_like(val)
+    first[index[:cut]] = True
+    second[index[cut + horizon - 1:]] = True
+    return first, second
+
+
+def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray, loss: str,
+          stream: IO[str] | None = None) -> dict[str, Any]:
+    """Keep the trained network only if it beats its starting forecast (the training mean:
+    the drift forecast) on the validation windows by a significant margin.
+
+    The test is a one-sided Diebold-Mariano test on per-window losses (in the training
+    loss) over held-out validation windows X (samples, window, features), y (samples,
+    horizon). Otherwise the starting weights are restored and the model forecasts the
+    average step. Returns the statistic, its p-value and which was kept.
+    """
+    trained = predict_batched(model, X)
+    trained_weights = model.get_weights()
+    model.set_weights(start_weights)
+    start = predict_batched(model, X[:1])
+    if loss == "mae":
+        diff = np.abs(y - trained).mean(axis=1) - np.abs(y - start).mean(axis=1)
+    else:
+        diff = ((y - trained) ** 2).mean(axis=1) - ((y - start) ** 2).mean(axis=1)
+    stat = diebold_mariano(diff, y.shape[1])
+    p_value = 0.5 * (1 + math.erf(stat / math.sqrt(2)))
+    kept = "network" if stat < -GUARD_Z else "start"
+    if kept == "network":
+        model.set_weights(trained_weights)
+    else:
+        (stream or sys.stderr).write(
+            f"forecast: the network did not beat its starting forecast (the average step, "
+            f"like drift) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
+            "starting forecast. --no-baseline-guard keeps the network anyway.\n")
+    return {"dm_stat": stat, "p_value": p_value, "kept": kept}
+
+
+def diebold_mariano(diff: np.ndarray, horizon: int = 1) -> float:
+    """DM statistic of a loss differential (n,), with a Newey-West variance over
+    ``horizon - 1`` lags for overlapping multi-step forecasts."""
+    n = len(diff)
+    if n < 2:
+        return 0.0
+    d = diff - diff.mean()
+    var = float(d @ d) / n
+    for lag in range(1, horizon):
+        var += 2 * (1 - lag / horizon) * float(d[lag:] @ d[:-lag]) / n
+    return float(diff.mean() / math.sqrt(var / n)) if var > 0 else 0.0
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -154,9 +235,10 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def compile_model(model: keras.Model, learning_rate: float, mirrored: bool = False) -> None:
+def compile_model(model: keras.Model, learning_rate: float, loss: str = "mse",
+                  mirrored: bool = False) -> None:
     # Keras 3's multi-step loop fails to trace under MirroredStrategy, so one step there.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse",
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
@@ -187,7 +269,7 @@ def one_step_forecasts(model: keras.Model, prepared: Prepared, prices: np.ndarra
         and forecasts (origins, horizon) in price units.
     """
     X, rows = origin_windows(prepared.scaled, window, prepared.offset)
-    out = model.predict(np.ascontiguousarray(X, np.float32), batch_size=1024, verbose=0)
+    out = predict_batched(model, X)
     return rows, forecasts_to_prices(out, prepared.scaler, kind, prices[rows - 1])
 
 
@@ -232,9 +314,12 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
     prepared, split = prepare_prices(prices, config)
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
+    train_y = prepared.y[prepared.masks["train"]]
+    start = (np.median(train_y, axis=0) if t.loss == "mae" else train_y.mean(axis=0)) \
+        if t.baseline_guard else None
     with setup.strategy.scope():
-        model = build_model(m, len(prices.columns), t.precision)
-        compile_model(model, t.learning_rate, setup.mirrored)
+        model = build_model(m, len(prices.columns), t.precision, output_start=start)
+        compile_model(model, t.learning_rate, t.loss, setup.mirrored)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=stream)
     if dry_run:
@@ -258,7 +343,9 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
         "test": score_split(target, rows, forecasts, split.val_end, split.rows, scale,
                             calibration),
     }
-    best = int(np.argmin(history["val_loss"])) + 1
+    guard_result = history.pop("guard", None)
+    kept_start = guard_result is not None and guard_result["kept"] == "start"
+    best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
     config.facts.update({
         "rows": split.rows, "train_rows": split.n_train, "val_rows": split.n_val,
         "test_rows": split.n_test,
@@ -267,6 +354,7 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
         "test_start": prices.frame.index[split.val_end].isoformat(),
         "last_date": prices.frame.index[-1].isoformat(),
         "naive_scale": scale, "epochs_run": len(history["loss"]), "best_epoch": best,
+        "baseline_guard": guard_result,
         "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
         "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
     })

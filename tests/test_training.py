@@ -73,3 +73,44 @@ def test_mirrored_strategy_on_two_logical_cpus(prices_csv, tmp_path):
     assert done.returncode == 0, done.stderr.decode()
     assert b"MirroredStrategy" in done.stderr and b"/device:CPU:1" in done.stderr
     assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
+
+
+def ar_prices(rows: int, phi: float, seed: int = 0) -> "pd.DataFrame":
+    """Prices whose daily log-returns follow an AR(1) with coefficient phi."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 0.01, rows)
+    returns = np.zeros(rows)
+    for t in range(1, rows):
+        returns[t] = phi * returns[t - 1] + noise[t]
+    return pd.DataFrame({"Date": pd.bdate_range("2000-01-03", periods=rows),
+                         "Close": 100 * np.exp(np.cumsum(returns))})
+
+
+@pytest.mark.parametrize("phi,kept", [(0.5, "network"), (0.0, "start")])
+def test_the_baseline_guard_keeps_a_network_only_when_it_has_found_something(tmp_path, phi,
+                                                                             kept):
+    path = tmp_path / "ar.csv"
+    ar_prices(4000, phi).to_csv(path, index=False)  # 200 validation windows for the test
+    config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=8),
+                            TrainConfig(epochs=40, patience=8, learning_rate=1e-2))
+    trained = run_training(read_prices(path), config, stream=io.StringIO())
+    guard = trained.config.facts["baseline_guard"]
+    assert guard["kept"] == kept, guard
+    test = trained.metrics["test"]
+    if kept == "network":
+        assert trained.config.facts["best_epoch"] >= 1
+        assert test["model"]["rel_mae"] < 0.9  # an AR(1) is predictable: it beats naive
+    else:
+        assert trained.config.facts["best_epoch"] == 0
+        # the kept start forecasts the same median step from every window
+        outputs = trained.model.predict(np.random.default_rng(0).uniform(0, 1, (4, 5, 1)),
+                                        verbose=0)
+        np.testing.assert_allclose(outputs, outputs[0:1].repeat(4, axis=0))
+
+
+def test_diebold_mariano_on_a_hand_case():
+    from forecast.training import diebold_mariano
+    diff = np.array([-1.0, -2.0, -3.0])      # mean -2, sample var (ddof 0) 2/3
+    assert diebold_mariano(diff) == pytest.approx(-2 / np.sqrt((2 / 3) / 3))
+    assert diebold_mariano(np.zeros(5)) == 0.0

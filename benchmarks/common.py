@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmark scripts: run configurations, take medians, print tables."""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+SP500 = ROOT / "data" / "sp500.csv"
+sys.path.insert(0, str(ROOT))
+
+
+def config_from(options: dict, features=()) :
+    """A validated ForecastConfig from flat option names as the CLI spells them."""
+    from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
+
+    model_keys = {f for f in ModelConfig.__dataclass_fields__}
+    train_keys = {f for f in TrainConfig.__dataclass_fields__}
+    unknown = set(options) - model_keys - train_keys
+    if unknown:
+        raise ValueError(f"unknown options {unknown}")
+    return ForecastConfig(
+        data=DataConfig(features=list(features)),
+        model=ModelConfig(**{k: v for k, v in options.items() if k in model_keys}),
+        training=TrainConfig(**{k: v for k, v in options.items() if k in train_keys}),
+    ).validate()
+
+
+def train_once(prices, options: dict, seed: int, features=()):
+    """Train one configuration with one seed; returns the Trained result (quietly)."""
+    from forecast.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from forecast.training import run_training
+
+    config = config_from({**options, "seed": seed}, features)
+    config.columns = prices.columns
+    return run_training(prices, config, stream=io.StringIO())
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    """A Markdown table."""
+    cells = [[str(c) for c in r] for r in rows]
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(r) + " |" for r in cells]
+    return "\n".join(out)

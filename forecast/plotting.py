@@ -1,0 +1,164 @@
+"""Report figures in price units: the whole series, the test segment up close, errors and
+the training curves. matplotlib with the Agg backend (headless); nothing here trains.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecast.bundle import Bundle
+from forecast.predict import Forecaster, segments
+
+COLORS = {"actual": "#222222", "model": "#d62728", "naive": "#1f77b4", "future": "#9467bd",
+          "train": "#2ca02c", "validation": "#ff7f0e", "test": "#7f7f7f"}
+
+
+def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | None = None
+              ) -> dict[str, Any]:
+    """Everything the figure draws, in price units.
+
+    Returns:
+        dict with "backtest" (date, actual, predicted, lower, upper, naive, segment),
+        "future" (date, predicted, lower, upper), "history" (epoch, loss, val_loss),
+        "best_epoch" (0: the starting forecast was kept), "bounds" (segment -> (first date, last date)), and "scores"
+        (test MAE of model, naive, drift).
+    """
+    bundle = forecaster.bundle
+    table = forecaster.backtest(1, level)
+    rows = np.flatnonzero(forecaster.prices.frame.index.isin(table["date"]))
+    table["naive"] = forecaster.target[rows - 1]
+    facts = bundle.config.facts
+    table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+    steps = future_steps or max(bundle.config.model.horizon, 20)
+    future = forecaster.future(steps, level) if len(forecaster.prices.columns) == 1 \
+        else forecaster.future(bundle.config.model.horizon, level)
+    bounds = {name: (group["date"].iloc[0], group["date"].iloc[-1])
+              for name, group in table.groupby("segment", sort=False)}
+    test = table[table["segment"] == "test"]
+    scores = {name: float(np.mean(np.abs(test["actual"] - test[col])))
+              for name, col in (("model", "predicted"), ("naive", "naive"))} if len(test) else {}
+    return {"backtest": table, "future": future, "history": bundle.history,
+            "best_epoch": facts.get("best_epoch"),
+            "bounds": bounds, "scores": scores, "level": level}
+
+
+def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
+    """Draw the report figure and write it to ``out`` (PNG) atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    table, future = data["backtest"], data["future"]
+    pct = f"{data['level']:.0%}"
+    fig = plt.figure(figsize=(14, 11), layout="constrained")
+    grid = fig.add_gridspec(3, 3, height_ratios=[3, 3, 2])
+    overview = fig.add_subplot(grid[0, :])
+    zoom = fig.add_subplot(grid[1, :])
+    errors = fig.add_subplot(grid[2, :2], sharex=zoom)
+    losses = fig.add_subplot(grid[2, 2])
+    fig.suptitle(title, fontsize=13)
+
+    # 1. The whole series, segments shaded, future forecast after the last row.
+    overview.plot(table["date"], table["actual"], color=COLORS["actual"], lw=0.8,
+                  label="actual", zorder=3)
+    overview.plot(table["date"], table["predicted"], color=COLORS["model"], lw=0.6,
+                  alpha=0.6, label="model, one step ahead", zorder=2)
+    test = table[table["segment"] == "test"]
+    overview.plot(test["date"], test["naive"], color=COLORS["naive"], lw=0.5, alpha=0.6,
+                  label="naive (last value), test")
+    for name, (start, end) in data["bounds"].items():
+        overview.axvspan(start, end, color=COLORS[name], alpha=0.08, lw=0)
+        overview.text(start, 1.0, f" {name}", transform=overview.get_xaxis_transform(),
+                      va="top", fontsize=9, color=COLORS[name])
+    _future(overview, future, pct)
+    overview.set_ylabel("price")
+    overview.legend(loc="upper left", bbox_to_anchor=(0.0, 0.93), fontsize=8, frameon=False)
+
+    # 2. The test segment up close, with the interval band.
+    zoom_rows = test if len(test) else table
+    zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],
+                      color=COLORS["model"], alpha=0.15, lw=0, label=f"{pct} interval")
+    zoom.plot(zoom_rows["date"], zoom_rows["actual"], color=COLORS["actual"], lw=1.0,
+              label="actual")
+    zoom.plot(zoom_rows["date"], zoom_rows["naive"], color=COLORS["naive"], lw=0.7,
+              alpha=0.8, label="naive")
+    zoom.plot(zoom_rows["date"], zoom_rows["predicted"], color=COLORS["model"], lw=0.8,
+              label="model")
+    _future(zoom, future, pct, legend=False)
+    zoom.set_title("test segment (never seen in training or scaling)", fontsize=10, loc="left")
+    zoom.set_ylabel("price")
+    zoom.legend(loc="upper left", fontsize=8, frameon=False, ncol=4)
+
+    # 3. Absolute errors on the test segment: faint daily values, bold 20-row means.
+    for name, col in (("naive", "naive"), ("model", "predicted")):
+        err = (zoom_rows["actual"] - zoom_rows[col]).abs()
+        errors.plot(zoom_rows["date"], err, color=COLORS[name], lw=0.4, alpha=0.3)
+        errors.plot(zoom_rows["date"], err.rolling(20, min_periods=1).mean(),
+                    color=COLORS[name], lw=1.4, label=f"{name} |error|, 20-row mean")
+    errors.set_ylabel("absolute error")
+    errors.legend(loc="upper left", fontsize=8, frameon=False)
+
+    # 4. Training curves, best epoch marked.
+    hist = data["history"]
+    if len(hist):
+        losses.plot(hist["epoch"], hist["loss"], color=COLORS["train"], label="training")
+        losses.plot(hist["epoch"], hist["val_loss"], color=COLORS["validation"],
+                    label="validation")
+        if data["best_epoch"]:
+            losses.axvline(data["best_epoch"], color="#555555", ls=":", lw=1)
+            losses.text(data["best_epoch"], 1.0, f" best epoch {data['best_epoch']}",
+                        transform=losses.get_xaxis_transform(), va="top", fontsize=8)
+        elif data["best_epoch"] == 0:
+            losses.text(0.02, 0.98, "no significant gain over the start (drift): kept it",
+                        transform=losses.transAxes, va="top", fontsize=8)
+        losses.set_yscale("log")
+        losses.xaxis.set_major_locator(MaxNLocator(integer=True))
+        losses.set_xlabel("epoch")
+        losses.set_title("loss (scaled units)", fontsize=10, loc="left")
+        losses.legend(fontsize=8, frameon=False, loc="center right")
+
+    for ax in (overview, zoom, errors):
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    for ax in (overview, zoom, errors, losses):
+        ax.grid(alpha=0.25, lw=0.5)
+        ax.spines[["top", "right"]].set_visible(False)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi, format="png")
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+def _future(ax, future: pd.DataFrame, pct: str, legend: bool = True) -> None:
+    ax.fill_between(future["date"], future["lower"], future["upper"], color=COLORS["future"],
+                    alpha=0.2, lw=0, label=f"future {pct} interval" if legend else None)
+    ax.plot(future["date"], future["predicted"], color=COLORS["future"], lw=1.4, ls="--",
+            label="future forecast" if legend else None)
+
+
+def title_for(bundle: Bundle, source: str, scores: dict[str, float]) -> str:
+    m = bundle.config.model
+    text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
+            f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")
+    if scores:
+        text += (f"\ntest MAE: model {scores['model']:.2f} vs naive {scores['naive']:.2f} "
+                 f"(ratio {scores['model'] / scores['naive']:.3f})")
+    return text
