@@ -66,9 +66,20 @@ class Bundle:
         file = self.path / WEIGHTS
         try:
             with np.load(file, allow_pickle=False) as arrays:
-                return NumpyModel(self.config.network, dict(arrays), str(file))
-        except (OSError, ValueError) as exc:
+                model = NumpyModel(self.config.network, dict(arrays), str(file))
+        except (OSError, ValueError, EOFError) as exc:
             raise ModelDirError(f"{file} cannot be read ({exc}); retrain the model") from None
+        # A dry run proves the layer list and the arrays fit together and give the
+        # model's output shape, so an edited config.json fails here, clearly.
+        m = self.config.model
+        try:
+            out = model(np.zeros((1, m.window, len(self.config.columns))))
+            if out.shape != (1, m.horizon):
+                raise ValueError(f"output shape {out.shape}, expected (1, {m.horizon})")
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise ModelDirError(f"{self.path / 'config.json'} 'network' does not match "
+                                f"{file} ({exc}); retrain the model") from None
+        return model
 
     def load_keras(self):
         """The Keras model, loaded in safe mode (no Lambda layers, no arbitrary code)."""

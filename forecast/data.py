@@ -135,6 +135,9 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     # csv.reader yields one record per logical row; quoted newlines are rare in price files,
     # so line numbers count physical lines and are exact without them.
     numbered = [(i + 1, rec) for i, rec in enumerate(records) if any(c.strip() for c in rec)]
+    if not numbered:
+        raise DataError(f"{name} has no header row, only separators; expected a CSV with a "
+                        "header row and price rows")
     header_line, header = numbered[0]
     header = [h.strip() for h in header]
     _check_header(header, name, header_line)

@@ -1,0 +1,103 @@
+"""Property-based tests: whatever the bytes, the reader returns a valid frame or raises a
+ForecastError, and `forecast inspect` exits 0 or 2 without a traceback."""
+
+import io
+import string
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecast.data import read_prices
+from forecast.errors import ForecastError
+
+FAST = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def check(raw: bytes, **options) -> None:
+    try:
+        prices = read_prices("-", stdin=io.BytesIO(raw), warn=lambda m: None, **options)
+    except ForecastError as exc:
+        assert exc.message and "\n" not in exc.message
+        assert exc.exit_code in (1, 2)
+        return
+    frame = prices.frame
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    assert frame.index.is_monotonic_increasing and frame.index.is_unique
+    assert len(frame) >= 2 and np.isfinite(frame.to_numpy(float)).all()
+    assert len(prices.lines) == len(frame)
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes(raw):
+    check(raw)
+
+
+@FAST
+@given(st.text(max_size=400))
+def test_arbitrary_text(text):
+    check(text.encode("utf-8"))
+
+
+DATE_FORMATS = ["%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y%m%d", "%d %b %Y", "%Y-%m-%dT%H:%M:%S",
+                "%Y-%m-%d %H:%M:%S+02:00", "%b %d, %Y"]
+NUMBERS = st.one_of(
+    st.floats(min_value=0.01, max_value=1e6).map(lambda v: f"{v:.4f}"),
+    st.floats(min_value=0.01, max_value=1e6).map(lambda v: f"{v:.4f}"),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(min_value=-1e12, max_value=1e12).map(lambda v: f"{v:,.2f}"),
+    st.integers(-10**20, 10**20).map(str),
+    st.sampled_from(["", " ", "NA", "nan", "NaN", "null", "-", ".", "inf", "-inf", "1e400",
+                     "1e-400", "0", "-0", "  12.5  ", '"1,234.5"', "abc", "１２", "٣"]),
+)
+
+
+@st.composite
+def tables(draw):
+    rows = draw(st.integers(0, 12))
+    header_names = st.one_of(st.sampled_from(["Date", "date", "Close", "close", "Adj Close",
+                                              "Open", "Volume", "timestamp", "Ünïcode", ""]),
+                             st.text(alphabet=string.printable, max_size=6))
+    if draw(st.booleans()):  # a plausible price file, so the success path is exercised
+        headers = ["Date", "Close"] + draw(st.lists(st.sampled_from(["Open", "Volume"]),
+                                                    max_size=2, unique=True))
+        draw(st.randoms()).shuffle(headers)
+    else:
+        headers = draw(st.lists(header_names, min_size=1, max_size=4))
+    fmt_per_row = draw(st.booleans())
+    fmt = draw(st.sampled_from(DATE_FORMATS))
+    start = draw(st.datetimes(min_value=pd.Timestamp("1900-01-01").to_pydatetime(),
+                              max_value=pd.Timestamp("2100-01-01").to_pydatetime()))
+    lines = [",".join(headers)]
+    for i in range(rows):
+        day = start + pd.Timedelta(days=draw(st.integers(-5, 40)))
+        row_fmt = draw(st.sampled_from(DATE_FORMATS)) if fmt_per_row else fmt
+        cells = [day.strftime(row_fmt) if h.lower() in ("date", "timestamp") else draw(NUMBERS)
+                 for h in headers]
+        if draw(st.booleans()):
+            cells = [f'"{c}"' if "," in c and not c.startswith('"') else c for c in cells]
+        lines.append(",".join(cells))
+    text = draw(st.sampled_from(["\n", "\r\n"])).join(lines)
+    prefix = draw(st.sampled_from([b"", b"\xef\xbb\xbf"]))
+    return prefix + text.encode("utf-8")
+
+
+@FAST
+@given(tables(), st.sampled_from(["ffill", "drop", "error"]))
+def test_csv_shaped_tables(raw, missing):
+    check(raw, missing=missing)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.one_of(tables(), st.binary(max_size=200)))
+def test_inspect_exits_0_or_2_never_a_traceback(cli, raw):
+    result = cli("inspect", "-", input=raw)
+    assert result.exit_code in (0, 2), result.stderr
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 2:
+        assert result.stderr.startswith("forecast: error: ")
+        assert result.stdout == ""
