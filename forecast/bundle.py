@@ -17,6 +17,7 @@ import os
 import platform
 import shutil
 import uuid
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -67,7 +68,7 @@ class Bundle:
         try:
             with np.load(file, allow_pickle=False) as arrays:
                 model = NumpyModel(self.config.network, dict(arrays), str(file))
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ModelDirError(f"{file} cannot be read ({exc}); retrain the model") from None
         # A dry run proves the layer list and the arrays fit together and give the
         # model's output shape, so an edited config.json fails here, clearly.
