@@ -87,6 +87,9 @@ class Bundle:
         import keras
 
         file = self.path / "model.keras"
+        if not zipfile.is_zipfile(file):
+            raise ModelDirError(f"{file} is not a Keras model file (not a .keras zip "
+                                "archive); retrain the model")
         try:
             return keras.saving.load_model(file, compile=False, safe_mode=True)
         except Exception as exc:  # Keras raises many kinds for a damaged or unsafe file

@@ -269,7 +269,7 @@ def open_model(model: Optional[Path]):
     return read_bundle(model)
 
 
-def load_series(sources: list[str], bundle, warn_missing: bool = True):
+def load_series(sources: list[str], bundle):
     """The price series to use: each PRICES given, or the model's own data.csv."""
     from forecast.predict import read_for_model
 
