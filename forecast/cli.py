@@ -370,6 +370,7 @@ def plot(
         "--interval", help="Level of the interval bands drawn.")] = 0.8,
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
+    dpi: Annotated[int, typer.Option(help="Resolution: 100 gives 1400x1100 pixels.")] = 100,
     engine: EngineOpt = "auto",
 ) -> None:
     """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG."""
@@ -382,7 +383,7 @@ def plot(
     figure = plot_data(forecaster, interval, steps)
     source = bundle.config.facts.get("source", data.source) if not prices else data.source
     written = draw(figure, title_for(bundle, source, figure["scores"]),
-                   out or bundle.path / "plot.png")
+                   out or bundle.path / "plot.png", dpi=dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 
 

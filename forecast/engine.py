@@ -85,11 +85,16 @@ class NumpyModel:
             raise ModelDirError(f"{source} lacks weights the model needs ({exc}); "
                                 "retrain the model") from None
 
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        x = np.asarray(X, dtype=np.float64)
-        for layer, weights in zip(self.layers, self.weights):
-            x = _apply(layer, weights, x)
-        return x
+    def __call__(self, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+        # In chunks: the input projection of every time step at once is
+        # (batch, window, 4 * units) float64, which would dominate memory on long series.
+        parts = []
+        for start in range(0, max(len(X), 1), batch):
+            x = np.asarray(X[start:start + batch], dtype=np.float64)
+            for layer, weights in zip(self.layers, self.weights):
+                x = _apply(layer, weights, x)
+            parts.append(x)
+        return np.concatenate(parts)
 
 
 def _apply(layer: dict[str, Any], weights: list[np.ndarray], x: np.ndarray) -> np.ndarray:

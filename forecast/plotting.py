@@ -109,6 +109,7 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
 
     # 4. Training curves, best epoch marked.
     hist = data["history"]
+    title = "loss (scaled units)"
     if len(hist):
         losses.plot(hist["epoch"], hist["loss"], color=COLORS["train"], label="training")
         losses.plot(hist["epoch"], hist["val_loss"], color=COLORS["validation"],
@@ -118,13 +119,12 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
             losses.text(data["best_epoch"], 1.0, f" best epoch {data['best_epoch']}",
                         transform=losses.get_xaxis_transform(), va="top", fontsize=8)
         elif data["best_epoch"] == 0:
-            losses.text(0.02, 0.98, "no significant gain over the start (drift): kept it",
-                        transform=losses.transAxes, va="top", fontsize=8)
+            title = "loss (scaled units)\nno significant gain over the start: start kept"
         losses.set_yscale("log")
         losses.xaxis.set_major_locator(MaxNLocator(integer=True))
         losses.set_xlabel("epoch")
-        losses.set_title("loss (scaled units)", fontsize=10, loc="left")
-        losses.legend(fontsize=8, frameon=False, loc="center right")
+        losses.set_title(title, fontsize=10, loc="left")
+        losses.legend(fontsize=8, frameon=False, loc="best")
 
     for ax in (overview, zoom, errors):
         locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
@@ -139,6 +139,9 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=dpi, format="png")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(tmp, out)
     finally:
         plt.close(fig)
@@ -158,6 +161,8 @@ def title_for(bundle: Bundle, source: str, scores: dict[str, float]) -> str:
     m = bundle.config.model
     text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
             f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")
+    if bundle.config.facts.get("best_epoch") == 0:
+        text += " (network not kept: it forecasts the median step)"
     if scores:
         text += (f"\ntest MAE: model {scores['model']:.2f} vs naive {scores['naive']:.2f} "
                  f"(ratio {scores['model'] / scores['naive']:.3f})")

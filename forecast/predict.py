@@ -6,6 +6,7 @@ every input window of the series, never a Python loop calling the model per row.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -79,12 +80,21 @@ class Forecaster:
             raise DataError(f"{prices.source} has {len(self.target)} rows; the model needs at "
                             f"least {needed} ({self.window} for --window"
                             f"{' plus 1 for the log-return' if self.prepared.offset else ''})")
-        X, self.rows = origin_windows(self.prepared.scaled, self.window, self.prepared.offset)
-        self.outputs = np.asarray(predictor(X), dtype=np.float64)
-        self.forecasts = forecasts_to_prices(self.outputs, bundle.scaler, self.kind,
-                                             self.target[self.rows - 1])
+        self.windows, self.rows = origin_windows(self.prepared.scaled, self.window,
+                                                 self.prepared.offset)
         space = bundle.calibration.space
         self.volatility = intervals.volatility(self.target, space)
+
+    @functools.cached_property
+    def outputs(self) -> np.ndarray:
+        """(origins, horizon) model outputs for every input window, in one batched call."""
+        return np.asarray(self.predictor(self.windows), dtype=np.float64)
+
+    @functools.cached_property
+    def forecasts(self) -> np.ndarray:
+        """(origins, horizon) the same in price units."""
+        return forecasts_to_prices(self.outputs, self.bundle.scaler, self.kind,
+                                   self.target[self.rows - 1])
 
     def backtest(self, step: int = 1, level: float | None = None) -> pd.DataFrame:
         """The ``step``-ahead forecast of every row that has one, made ``step`` rows earlier.
@@ -124,7 +134,9 @@ class Forecaster:
                              f"and the model also reads {', '.join(self.prices.columns[1:])}, "
                              "whose future values are unknown; use --steps "
                              f"{self.horizon} or train with a longer --horizon")
-        outputs = list(self.outputs[-1])          # the direct forecast: steps 1..horizon
+        last = self.outputs[-1] if "outputs" in self.__dict__ else \
+            np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0]
+        outputs = list(last)                       # the direct forecast: steps 1..horizon
         history = self.prepared.scaled[:, 0]
         while len(outputs) < steps:                # beyond it: feed forecasts back in
             series = np.concatenate([history, outputs])

@@ -202,8 +202,9 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
         model.set_weights(trained_weights)
     else:
         (stream or sys.stderr).write(
-            f"forecast: the network did not beat its starting forecast (the average step, "
-            f"like drift) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
+            f"forecast: the network did not beat its starting forecast (the "
+            f"{'median' if loss == 'mae' else 'mean'} training step, close to the drift "
+            f"forecast) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
             "starting forecast. --no-baseline-guard keeps the network anyway.\n")
     return {"dm_stat": stat, "p_value": p_value, "kept": kept}
 
