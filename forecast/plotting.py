@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecast import metrics
 from forecast.bundle import Bundle
 from forecast.predict import Forecaster, segments
 
@@ -41,8 +42,12 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     bounds = {name: (group["date"].iloc[0], group["date"].iloc[-1])
               for name, group in table.groupby("segment", sort=False)}
     test = table[table["segment"] == "test"]
-    scores = {name: float(np.mean(np.abs(test["actual"] - test[col])))
-              for name, col in (("model", "predicted"), ("naive", "naive"))} if len(test) else {}
+    test_rows = rows[(table["segment"] == "test").to_numpy()]
+    scores = {} if not len(test) else {
+        "model": metrics.mae(test["actual"], test["predicted"]),
+        "naive": metrics.mae(test["actual"], test["naive"]),
+        "drift": metrics.mae(test["actual"],
+                             metrics.drift_forecast(forecaster.target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
             "best_epoch": facts.get("best_epoch"),
             "bounds": bounds, "scores": scores, "level": level}
@@ -164,6 +169,6 @@ def title_for(bundle: Bundle, source: str, scores: dict[str, float]) -> str:
     if bundle.config.facts.get("best_epoch") == 0:
         text += " (network not kept: it forecasts the median step)"
     if scores:
-        text += (f"\ntest MAE: model {scores['model']:.2f} vs naive {scores['naive']:.2f} "
-                 f"(ratio {scores['model'] / scores['naive']:.3f})")
+        text += (f"\ntest MAE: model {scores['model']:.2f}, naive {scores['naive']:.2f}, "
+                 f"drift {scores['drift']:.2f} (model / naive {scores['model'] / scores['naive']:.4f})")
     return text

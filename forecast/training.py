@@ -253,11 +253,18 @@ def prepare_prices(prices: Prices, config: ForecastConfig) -> tuple[Prepared, Sp
     prepared = prepare(prices.frame.to_numpy(float), t.target_transform, m.window, m.horizon,
                        split=split, source=prices.source, lines=prices.lines,
                        columns=prices.columns)
+    span = prepared.scaler.data_max_ - prepared.scaler.data_min_
     bad = ~np.isfinite(prepared.scaled)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise DataError(f"{where(prices.source, int(prices.lines[row + offset]), prices.columns[col])}"
-                        ": value is too large to scale (it overflows); check the value")
+    if bad.any() or not np.all(np.isfinite(span)):
+        # The row to name: the first non-finite scaled value, or the most extreme value of
+        # a column whose training span overflows (its scale would silently become 0).
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+        else:
+            col = int(np.argmax(~np.isfinite(span)))
+            row = int(np.argmax(np.abs(prices.frame.to_numpy(float)[offset:, col])))
+        place = where(prices.source, int(prices.lines[row + offset]), prices.columns[col])
+        raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
     return prepared, split
 
 

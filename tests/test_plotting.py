@@ -48,3 +48,12 @@ def test_plot_command(cli, tiny_model, tmp_path):
     assert png_size(model / "plot.png") == (1400, 1100)
     result = cli("plot", "--model", model, "--out", "figs/x.png")
     assert result.exit_code == 0 and png_size(tmp_path / "figs" / "x.png") == (1400, 1100)
+
+
+def test_title_names_the_file_cell_window_and_the_three_test_maes(tiny_model):
+    bundle = read_bundle(tiny_model)
+    data = plot_data(Forecaster(bundle, bundle.data(), load_predictor(bundle)))
+    title = title_for(bundle, "prices.csv", data["scores"])
+    assert title.startswith("prices.csv: LSTM x1 (4 units), window 5, horizon 1")
+    for name in ("model", "naive", "drift"):
+        assert f"{name} {data['scores'][name]:.2f}" in title

@@ -114,3 +114,15 @@ def test_diebold_mariano_on_a_hand_case():
     diff = np.array([-1.0, -2.0, -3.0])      # mean -2, sample var (ddof 0) 2/3
     assert diebold_mariano(diff) == pytest.approx(-2 / np.sqrt((2 / 3) / 3))
     assert diebold_mariano(np.zeros(5)) == 0.0
+
+
+def test_values_that_overflow_when_scaled_are_refused_with_the_line(tmp_path):
+    frame = price_frame(300)
+    frame["Close"] = frame["Close"].astype(object)
+    frame.loc[10, "Close"] = "1e308"
+    frame.loc[20, "Close"] = "-1e308"   # the span overflows to inf: nothing can be scaled
+    path = tmp_path / "huge.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"huge.csv line \d+, column 'Close': value is too large"):
+        run_training(read_prices(path), tiny_config(target_transform="level"),
+                     stream=io.StringIO())
