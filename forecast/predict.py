@@ -7,6 +7,7 @@ every input window of the series, never a Python loop calling the model per row.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -201,7 +202,9 @@ def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
     last = index[-1]
     if describe_spacing(index) == "business days":
         return pd.bdate_range(last + pd.offsets.BDay(1), periods=steps)
-    freq = pd.infer_freq(index[-min(len(index), 30):]) if len(index) >= 3 else None
+    with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset;
+        warnings.simplefilter("ignore")  # date_range takes either
+        freq = pd.infer_freq(index[-min(len(index), 30):]) if len(index) >= 3 else None
     if freq:
         return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
     step = pd.Timedelta(np.median(np.diff(index.to_numpy())))
