@@ -1,4 +1,3 @@
-import io
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +13,7 @@ from forecast.errors import DataError, UsageError
 from forecast.intervals import Calibration
 from forecast.predict import Forecaster, future_dates, load_predictor
 from forecast.transforms import MinMaxScaler, apply_transform
-from tests.conftest import TINY, price_frame, run_forecast
+from tests.conftest import TINY, price_frame
 
 
 def hand_bundle(prices, kind="level", window=3, horizon=1) -> Bundle:

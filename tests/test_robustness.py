@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from forecast.bundle import read_bundle
-from tests.conftest import ROOT, TINY, price_frame
+from tests.conftest import ROOT, price_frame
 
 
 @pytest.fixture

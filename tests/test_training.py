@@ -75,7 +75,7 @@ def test_mirrored_strategy_on_two_logical_cpus(prices_csv, tmp_path):
     assert (out / "model.keras").is_file() and (out / "metrics.json").is_file()
 
 
-def ar_prices(rows: int, phi: float, seed: int = 0) -> "pd.DataFrame":
+def ar_prices(rows: int, phi: float, seed: int = 0):
     """Prices whose daily log-returns follow an AR(1) with coefficient phi."""
     import pandas as pd
     rng = np.random.default_rng(seed)
