@@ -135,9 +135,8 @@ class Forecaster:
                              f"and the model also reads {', '.join(self.prices.columns[1:])}, "
                              "whose future values are unknown; use --steps "
                              f"{self.horizon} or train with a longer --horizon")
-        last = self.outputs[-1] if "outputs" in self.__dict__ else \
-            np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0]
-        outputs = list(last)                       # the direct forecast: steps 1..horizon
+        # The direct forecast (steps 1..horizon) needs the last window only.
+        outputs = list(np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0])
         history = self.prepared.scaled[:, 0]
         while len(outputs) < steps:                # beyond it: feed forecasts back in
             series = np.concatenate([history, outputs])

@@ -253,7 +253,8 @@ def prepare_prices(prices: Prices, config: ForecastConfig) -> tuple[Prepared, Sp
     prepared = prepare(prices.frame.to_numpy(float), t.target_transform, m.window, m.horizon,
                        split=split, source=prices.source, lines=prices.lines,
                        columns=prices.columns)
-    span = prepared.scaler.data_max_ - prepared.scaler.data_min_
+    with np.errstate(over="ignore"):
+        span = prepared.scaler.data_max_ - prepared.scaler.data_min_
     bad = ~np.isfinite(prepared.scaled)
     if bad.any() or not np.all(np.isfinite(span)):
         # The row to name: the first non-finite scaled value, or the most extreme value of

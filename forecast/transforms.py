@@ -38,7 +38,9 @@ class MinMaxScaler:
 
     @property
     def scale_(self) -> np.ndarray:
-        span = self._fitted()[1] - self._fitted()[0]
+        data_min, data_max = self._fitted()
+        with np.errstate(over="ignore"):  # an overflowing span is refused by the caller
+            span = data_max - data_min
         # A constant column maps to 0, as scikit-learn's handle_zeros_in_scale does.
         return 1.0 / np.where(span == 0.0, 1.0, span)
 
@@ -48,7 +50,8 @@ class MinMaxScaler:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(rows, features) -> (rows, features) in [0, 1] on the fit rows."""
-        return np.asarray(X, dtype=float) * self.scale_ + self.min_
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are checked
+            return np.asarray(X, dtype=float) * self.scale_ + self.min_
 
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """Exact inverse of ``transform`` for (rows, features)."""

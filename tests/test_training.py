@@ -126,3 +126,18 @@ def test_values_that_overflow_when_scaled_are_refused_with_the_line(tmp_path):
     with pytest.raises(DataError, match=r"huge.csv line \d+, column 'Close': value is too large"):
         run_training(read_prices(path), tiny_config(target_transform="level"),
                      stream=io.StringIO())
+
+
+def test_progress_on_a_terminal_draws_a_bar_then_the_epoch_line():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    callback = StderrProgress(epochs=2, steps=4, stream=stream)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(1, {"loss": 0.5})
+    callback.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.25})
+    text = stream.getvalue()
+    assert text.startswith("\repoch 1/2  [##########          ] 2/4 loss 0.500000")
+    assert text.endswith("\r\033[Kepoch 1/2  loss 0.500000  val_loss 0.250000  0.0s *\n")
