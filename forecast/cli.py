@@ -290,11 +290,8 @@ def write_csv(frames: list[Any], as_json: bool) -> None:
     daily = (table["date"].dt.normalize() == table["date"]).all()
     table = table.assign(date=table["date"].dt.strftime("%Y-%m-%d" if daily else
                                                         "%Y-%m-%dT%H:%M:%S"))
-    if as_json:
-        sys.stdout.write(table.to_json(orient="records", double_precision=10) + "\n")
-    else:
-        table.to_csv(sys.stdout, index=False, float_format="%.10g", lineterminator="\n")
-    sys.stdout.flush()
+    emit(table.to_dict(orient="records"), as_json,
+         lambda _: table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
 
 
 @app.command()
