@@ -23,6 +23,7 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
+from forecast.config import DEFAULT_INTERVAL, DataConfig, ModelConfig, TrainConfig
 from forecast.errors import ForecastError
 from forecast.runtime import import_tensorflow_quietly
 
@@ -80,6 +81,9 @@ def fail(message: str, code: int, debug: bool) -> int:
     print(f"forecast: error: {' '.join(message.split())}", file=sys.stderr)
     return code
 
+
+# Option defaults come from the config dataclasses, the one place they are defined.
+DATA, MODEL, TRAIN = DataConfig(), ModelConfig(), TrainConfig()
 
 app = typer.Typer(
     cls=ForecastGroup,
@@ -152,7 +156,7 @@ def inspect(
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
-    missing: MissingOpt = "ffill",
+    missing: MissingOpt = DATA.missing,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, dates, spacing, columns, target, features."""
@@ -168,51 +172,52 @@ def train(
     prices: PricesArg,
     model_dir: Annotated[Optional[Path], typer.Option(
         "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = "lstm",
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 1,
-    units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = 32,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers (0 to disable).")] = 0.0,
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = MODEL.cell,
+    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = MODEL.layers,
+    units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = MODEL.units,
+    dropout: Annotated[float, typer.Option(help="Dropout between layers (0 to disable).")] = MODEL.dropout,
     bidirectional: Annotated[bool, typer.Option(
-        "--bidirectional", help="Wrap each recurrent layer in Bidirectional.")] = False,
+        "--bidirectional", help="Wrap each recurrent layer in Bidirectional.")] = MODEL.bidirectional,
     dense_units: Annotated[int, typer.Option(
-        help="Units of a hidden Dense layer before the output (0 for none).")] = 0,
-    window: Annotated[int, typer.Option(help="Rows of history per input window.")] = 20,
-    horizon: Annotated[int, typer.Option(help="Steps forecast at once (direct).")] = 1,
+        help="Units of a hidden Dense layer before the output (0 for none).")] = MODEL.dense_units,
+    window: Annotated[int, typer.Option(help="Rows of history per input window.")] = MODEL.window,
+    horizon: Annotated[int, typer.Option(help="Steps forecast at once (direct).")] = MODEL.horizon,
     target_transform: Annotated[str, typer.Option(
         help="What the network predicts: log-return (default; see README) or level.")
-    ] = "log-return",
+    ] = TRAIN.target_transform,
     loss: Annotated[str, typer.Option(
         help="Training loss: mae (default: forecasts the median, as MAE rewards), mse or huber.")
-    ] = "mae",
+    ] = TRAIN.loss,
     baseline_guard: Annotated[bool, typer.Option(
         "--baseline-guard/--no-baseline-guard",
-        help="Start from the training mean (the drift forecast) and keep the trained network "
-             "only if it beats that start on validation.")] = True,
-    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = 64,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 1e-3,
+        help="Start from the median (mse: mean) training step, a drift-like forecast, and keep "
+             "the trained network only if it beats that start significantly on held-out "
+             "validation windows.")] = TRAIN.baseline_guard,
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = TRAIN.epochs,
+    batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = TRAIN.batch_size,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = TRAIN.learning_rate,
     patience: Annotated[int, typer.Option(
-        help="Epochs without validation improvement before stopping.")] = 5,
+        help="Epochs without validation improvement before stopping.")] = TRAIN.patience,
     val_fraction: Annotated[float, typer.Option(
-        help="Share of rows, before the test rows, for validation.")] = 0.1,
+        help="Share of rows, before the test rows, for validation.")] = TRAIN.val_fraction,
     test_fraction: Annotated[float, typer.Option(
-        help="Share of last rows held out from scaling and training.")] = 0.2,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same CPU result).")] = 42,
-    device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or gpu.")] = "auto",
-    precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = "float32",
+        help="Share of last rows held out from scaling and training.")] = TRAIN.test_fraction,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same CPU result).")] = TRAIN.seed,
+    device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or gpu.")] = TRAIN.device,
+    precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = TRAIN.precision,
     strategy: Annotated[str, typer.Option(
-        help="auto (mirrored over several GPUs), one, or mirrored.")] = "auto",
+        help="auto (mirrored over several GPUs), one, or mirrored.")] = TRAIN.strategy,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the model summary on stderr and exit without training.")
     ] = False,
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
-    missing: MissingOpt = "ffill",
+    missing: MissingOpt = DATA.missing,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model on PRICES and write a self-contained model directory."""
-    from forecast.config import (DataConfig, ForecastConfig, ModelConfig, TrainConfig)
+    from forecast.config import ForecastConfig
     from forecast.data import read_prices
 
     config = ForecastConfig(
@@ -335,7 +340,7 @@ def evaluate(
     model: ModelOpt = None,
     interval: Annotated[float, typer.Option(
         "--interval", help="Level of the prediction interval whose coverage is reported.")
-    ] = 0.8,
+    ] = DEFAULT_INTERVAL,
     engine: EngineOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -364,7 +369,7 @@ def plot(
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="PNG to write (default: <model dir>/plot.png).")] = None,
     interval: Annotated[float, typer.Option(
-        "--interval", help="Level of the interval bands drawn.")] = 0.8,
+        "--interval", help="Level of the interval bands drawn.")] = DEFAULT_INTERVAL,
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
     dpi: Annotated[int, typer.Option(help="Resolution: 100 gives 1400x1100 pixels.")] = 100,

@@ -32,7 +32,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     """
     bundle = forecaster.bundle
     table = forecaster.backtest(1, level)
-    rows = np.flatnonzero(forecaster.prices.frame.index.isin(table["date"]))
+    rows = forecaster.backtest_rows(1)[1]
     table["naive"] = forecaster.target[rows - 1]
     facts = bundle.config.facts
     table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from forecast import intervals, metrics
 from forecast.bundle import Bundle
+from forecast.config import ENGINES
 from forecast.data import Prices, describe_spacing, prices_from_table, read_table
 from forecast.errors import DataError, UsageError
 from forecast.transforms import forecasts_to_prices
@@ -35,8 +36,8 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
             raise UsageError(f"{bundle.path} has no weights.npz for the NumPy engine; "
                              "use --engine keras or retrain")
         return bundle.load_numpy()
-    if engine not in ("auto", "keras"):
-        raise UsageError(f"--engine must be one of auto, numpy, keras; got '{engine}'")
+    if engine not in ENGINES:
+        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got '{engine}'")
     from forecast.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -97,11 +98,11 @@ class Forecaster:
         return forecasts_to_prices(self.outputs, self.bundle.scaler, self.kind,
                                    self.target[self.rows - 1])
 
-    def backtest(self, step: int = 1, level: float | None = None) -> pd.DataFrame:
-        """The ``step``-ahead forecast of every row that has one, made ``step`` rows earlier.
+    def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Which origins have a ``step``-ahead target inside the data, and those price rows.
 
         Returns:
-            DataFrame with date, actual, predicted (and lower, upper with ``level``).
+            use (origins,) bool, and rows (backtested rows,) in the order ``backtest`` gives.
         """
         if not 1 <= step <= self.horizon:
             raise UsageError(f"--step must be between 1 and the model's horizon "
@@ -111,7 +112,15 @@ class Forecaster:
         if not use.any():
             raise DataError(f"{self.prices.source} has {len(self.target)} rows: none has a full "
                             f"window of {self.window} rows before it; pass more rows")
-        rows = target_rows[use]
+        return use, target_rows[use]
+
+    def backtest(self, step: int = 1, level: float | None = None) -> pd.DataFrame:
+        """The ``step``-ahead forecast of every row that has one, made ``step`` rows earlier.
+
+        Returns:
+            DataFrame with date, actual, predicted (and lower, upper with ``level``).
+        """
+        use, rows = self.backtest_rows(step)
         out = pd.DataFrame({"date": self.prices.frame.index[rows],
                             "actual": self.target[rows],
                             "predicted": self.forecasts[use, step - 1]})
@@ -155,7 +164,7 @@ class Forecaster:
         """One-step scores of model, naive and drift: on all rows, and per segment of the
         training data (train / validation / test, by date; rows after it count as test)."""
         table = self.backtest(1, level)
-        rows = np.flatnonzero(self.prices.frame.index.isin(table["date"]))
+        rows = self.backtest_rows(1)[1]
         scale = float(self.bundle.config.facts.get("naive_scale") or
                       metrics.naive_scale(self.target))
         facts = self.bundle.config.facts

@@ -282,11 +282,14 @@ def one_step_forecasts(model: keras.Model, prepared: Prepared, prices: np.ndarra
     return rows, forecasts_to_prices(out, prepared.scaler, kind, prices[rows - 1])
 
 
-def calibrate(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray,
-              split: Split) -> intervals.Calibration:
-    """Conformal scores for each step from forecasts whose target row is a validation row."""
+def calibrate(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, split: Split,
+              vol: np.ndarray | None = None) -> intervals.Calibration:
+    """Conformal scores for each step from forecasts whose target row is a validation row.
+
+    ``vol`` (n,) is ``intervals.volatility`` of ``prices``, computed here if not given."""
     space = intervals.error_space(prices)
-    vol = intervals.volatility(prices, space)
+    if vol is None:
+        vol = intervals.volatility(prices, space)
     step_scores = []
     for k in range(forecasts.shape[1]):
         target = rows + k
@@ -298,13 +301,15 @@ def calibrate(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray,
 
 def score_split(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, lo: int, hi: int,
                 scale: float, calibration: intervals.Calibration | None = None,
+                vol: np.ndarray | None = None,
                 level: float = DEFAULT_INTERVAL) -> dict[str, Any]:
-    """One-step scores (model, naive, drift) on price rows [lo, hi), and interval coverage."""
+    """One-step scores (model, naive, drift) on price rows [lo, hi), and, with a calibration
+    and the series' volatility ``vol`` (n,), the interval coverage."""
     use = (rows >= max(lo, 1)) & (rows < hi)
     out = metrics.compare(prices, rows[use], forecasts[use, 0], scale)
-    if calibration is not None and use.any():
-        vol = intervals.volatility(prices, calibration.space)[rows[use] - 1]
-        lower, upper = intervals.band(forecasts[use, 0], vol, calibration.quantile(level),
+    if calibration is not None and vol is not None and use.any():
+        lower, upper = intervals.band(forecasts[use, 0], vol[rows[use] - 1],
+                                      calibration.quantile(level),
                                       calibration.space)
         out["interval"] = {"level": level, "coverage": metrics.coverage(prices[rows[use]],
                                                                         lower, upper),
@@ -344,13 +349,14 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
 
     target = prices.frame.iloc[:, 0].to_numpy(float)
     rows, forecasts = one_step_forecasts(model, prepared, target, t.target_transform, m.window)
-    calibration = calibrate(target, rows, forecasts, split)
+    vol = intervals.volatility(target, intervals.error_space(target))
+    calibration = calibrate(target, rows, forecasts, split, vol)
     scale = metrics.naive_scale(target[: split.train_end])
     scores = {
         "naive_scale": scale,
         "val": score_split(target, rows, forecasts, split.train_end, split.val_end, scale),
         "test": score_split(target, rows, forecasts, split.val_end, split.rows, scale,
-                            calibration),
+                            calibration, vol),
     }
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
