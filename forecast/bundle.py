@@ -8,6 +8,7 @@ and it is loaded in safe mode; everything else is JSON or CSV numbers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv
 import fcntl
 import hashlib
@@ -29,11 +30,11 @@ import pandas as pd
 
 from forecast import __version__
 from forecast.config import MODELS_DIR, ForecastConfig
-from forecast.data import Prices, read_prices
+from forecast.data import Panel, read_panel, source_stem
 from forecast.engine import NumpyModel, export_model
 from forecast.errors import ModelDirError
 from forecast.intervals import Calibration
-from forecast.transforms import MinMaxScaler
+from forecast.transforms import SeriesScaler
 
 FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
          "data.csv", "calibration.json")
@@ -47,16 +48,26 @@ class Bundle:
 
     path: Path
     config: ForecastConfig
-    scaler: MinMaxScaler
+    scaler: SeriesScaler
     metrics: dict[str, Any]
     calibration: Calibration
     history: pd.DataFrame
 
-    def data(self, warn=None) -> Prices:
-        """The training data as stored in ``data.csv``."""
+    @property
+    def multi(self) -> bool:
+        """Whether the model was trained on a panel (its outputs carry a series column)."""
+        return self.config.data.layout != "single"
+
+    def data(self, warn=None) -> Panel:
+        """The training data as stored in ``data.csv`` (a long file for a panel)."""
         d = self.config.data
-        return read_prices(self.path / "data.csv", target=d.target, features=d.features,
-                           date_column=d.date_column, missing="error", warn=warn)
+        panel = read_panel([self.path / "data.csv"], target=self.config.columns[0],
+                           features=self.config.columns[1:], date_column=d.date_column,
+                           series_column="series" if self.multi else None,
+                           missing="error", warn=warn)
+        if not self.multi:  # one series: it keeps the name it was trained under
+            return dataclasses.replace(panel, names=list(self.scaler.names[:1]))
+        return dataclasses.replace(panel, layout=d.layout)
 
     @property
     def has_numpy_engine(self) -> bool:
@@ -98,10 +109,13 @@ class Bundle:
                                 "retrain the model") from None
 
 
-def default_model_dir(source: str, cell: str) -> Path:
-    """``models/<csv name>-<cell>``, or ``models/stdin-<cell>`` for stdin."""
-    stem = "stdin" if source in ("-", "<stdin>") else Path(source).stem
-    return Path(MODELS_DIR) / f"{stem}-{cell}"
+def default_model_dir(sources: str | list[str], cell: str) -> Path:
+    """``models/<csv name>-<cell>``, ``models/stdin-<cell>`` for stdin, and
+    ``models/<first csv name>-and-<n>-more-<cell>`` for several files."""
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    stem = source_stem(sources[0])
+    more = f"-and-{len(sources) - 1}-more" if len(sources) > 1 else ""
+    return Path(MODELS_DIR) / f"{stem}{more}-{cell}"
 
 
 def latest_model_dir(root: str | Path = MODELS_DIR) -> Path:
@@ -122,7 +136,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_bundle(target: str | Path, trained, prices: Prices) -> Path:
+def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
     """Write a complete model directory at ``target``, atomically.
 
     Everything is written into a hidden temporary directory beside ``target`` and renamed
@@ -137,6 +151,8 @@ def write_bundle(target: str | Path, trained, prices: Prices) -> Path:
         config = trained.config
         config.facts.update({
             "sha256": hashlib.sha256(prices.raw).hexdigest(),
+            "files": [{"path": src, "sha256": hashlib.sha256(raw).hexdigest()}
+                      for src, raw in zip(dict.fromkeys(prices.sources), prices.raws)],
             "source": prices.source,
             "versions": package_versions(),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -152,7 +168,7 @@ def write_bundle(target: str | Path, trained, prices: Prices) -> Path:
         _write_text(tmp / "metrics.json", json.dumps(trained.metrics, indent=2))
         _write_text(tmp / "calibration.json", json.dumps(trained.calibration.to_dict()))
         _write_text(tmp / "history.csv", history_csv(trained.history))
-        prices.frame.to_csv(tmp / "data.csv", date_format=_date_format(prices.frame.index))
+        write_data_csv(tmp / "data.csv", prices)
         _fsync_dir(tmp)
         with _locked(target):
             replace_dir(tmp, target)
@@ -185,6 +201,15 @@ def _locked(target: Path) -> Iterator[None]:
         yield
 
 
+def write_data_csv(file: Path, panel: Panel) -> None:
+    """The columns a model used, as read: one series as before, a panel as a long file
+    (``date,series,...``)."""
+    frame = panel.frame
+    if panel.multi:
+        frame.insert(0, "series", np.repeat(panel.names, panel.lengths))
+    frame.to_csv(file, date_format=_date_format(panel.dates))
+
+
 def history_csv(history: dict[str, list[float]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -206,12 +231,12 @@ def read_bundle(path: str | Path) -> Bundle:
         raise ModelDirError(f"model directory {path} is incomplete: missing "
                             f"{', '.join(missing)}; retrain the model")
     config = ForecastConfig.from_json(_read_text(path / "config.json"), str(path / "config.json"))
-    scaler = MinMaxScaler.from_dict(_read_json(path / "scaler.json"), str(path / "scaler.json"))
+    scaler = SeriesScaler.from_dict(_read_json(path / "scaler.json"), str(path / "scaler.json"))
     calibration = Calibration.from_dict(_read_json(path / "calibration.json"),
                                         str(path / "calibration.json"))
     metrics = _read_json(path / "metrics.json")
-    if len(scaler.data_min_) != len(config.columns) or not config.columns:
-        raise ModelDirError(f"{path / 'scaler.json'} has {len(scaler.data_min_)} columns but "
+    if scaler.data_min_.shape[1] != len(config.columns) or not config.columns:
+        raise ModelDirError(f"{path / 'scaler.json'} has {scaler.data_min_.shape[1]} columns but "
                             f"config.json lists {len(config.columns)}; retrain the model")
     try:
         history = pd.read_csv(path / "history.csv")

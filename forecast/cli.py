@@ -113,10 +113,22 @@ def _root(
 
 
 # Options shared by every command that reads a CSV: declared once, used everywhere.
-PricesArg = Annotated[str, typer.Argument(metavar="PRICES",
-                                          help="CSV file with a date column, or - for stdin.")]
-OptPricesArg = Annotated[Optional[str], typer.Argument(
-    metavar="[PRICES]", help="CSV file or - for stdin (default: the model's own data.csv).")]
+PricesArg = Annotated[list[str], typer.Argument(
+    metavar="PRICES...", help="CSV files with a date column, or - for stdin: one series each, "
+                              "a long file (a series column) or, with --wide, one series per "
+                              "column.")]
+OptPricesArg = Annotated[Optional[list[str]], typer.Argument(
+    metavar="[PRICES]...", help="CSV files or - for stdin (default: the model's own data.csv). "
+                                "Several files or a long file give a leading series column.")]
+SeriesColumnOpt = Annotated[Optional[str], typer.Option(
+    "--series-column", help="The column naming each row's series (ticker) in a long file "
+                            "(default: detected, e.g. symbol or ticker).")]
+WideOpt = Annotated[Optional[bool], typer.Option(
+    "--wide/--no-wide", help="Each numeric column is one series of the same quantity "
+                             "(default: no; for predict and co. the model's own layout).",
+    show_default=False)]
+SeriesOpt = Annotated[Optional[str], typer.Option(
+    "--series", help="Only these series, comma-separated (default: all).")]
 TargetOpt = Annotated[Optional[str], typer.Option(
     "--target", help="Column to forecast (default: Close, else Adj Close, else the only "
                      "numeric column).")]
@@ -156,14 +168,17 @@ def inspect(
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
     missing: MissingOpt = DATA.missing,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what forecast reads from PRICES: rows, dates, spacing, columns, target, features."""
+    """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
     from forecast.data import describe_file, format_description
 
     result = describe_file(prices, target=target, features=split_list(features),
-                           date_column=date_column, missing=missing)
+                           date_column=date_column, series_column=series_column,
+                           wide=bool(wide), missing=missing)
     emit(result, as_json, format_description)
 
 
@@ -201,7 +216,12 @@ def train(
     val_fraction: Annotated[float, typer.Option(
         help="Share of rows, before the test rows, for validation.")] = TRAIN.val_fraction,
     test_fraction: Annotated[float, typer.Option(
-        help="Share of last rows held out from scaling and training.")] = TRAIN.test_fraction,
+        help="Share of last dates held out from scaling and training.")] = TRAIN.test_fraction,
+    val_start: Annotated[Optional[str], typer.Option(
+        "--val-start", help="First validation date (default: from --val-fraction).")] = None,
+    test_start: Annotated[Optional[str], typer.Option(
+        "--test-start", help="First test date: rows from it are never seen in training "
+                             "(default: from --test-fraction).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same CPU result).")] = TRAIN.seed,
     device: Annotated[str, typer.Option(help="auto (GPU if present), cpu or gpu.")] = TRAIN.device,
     precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = TRAIN.precision,
@@ -213,16 +233,20 @@ def train(
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
+    series: SeriesOpt = None,
     missing: MissingOpt = DATA.missing,
     as_json: JsonOpt = False,
 ) -> None:
-    """Train a model on PRICES and write a self-contained model directory."""
+    """Train one model on PRICES (one series or a panel) and write a model directory."""
     from forecast.config import ForecastConfig
-    from forecast.data import read_prices
+    from forecast.data import read_panel
 
     config = ForecastConfig(
-        data=DataConfig(source=prices, date_column=date_column, target=target,
-                        features=split_list(features), missing=missing),
+        data=DataConfig(source=", ".join(prices), date_column=date_column, target=target,
+                        features=split_list(features), missing=missing,
+                        series_column=series_column, wide=bool(wide)),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon),
@@ -230,30 +254,36 @@ def train(
                              baseline_guard=baseline_guard, epochs=epochs,
                              batch_size=batch_size, learning_rate=learning_rate,
                              patience=patience, val_fraction=val_fraction,
-                             test_fraction=test_fraction, seed=seed, device=device,
+                             test_fraction=test_fraction, val_start=val_start,
+                             test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    data = read_prices(prices, target=target, features=config.data.features,
-                       date_column=date_column, missing=missing)
+    data = read_panel(prices, target=target, features=config.data.features,
+                      date_column=date_column, series_column=series_column, wide=bool(wide),
+                      missing=missing)
+    if series:
+        data = data.select(split_list(series))
     config.data.target, config.data.features = data.target, data.features
-    config.data.date_column = data.frame.index.name
+    config.data.date_column = data.date_column
+    config.data.layout = data.layout
+    config.data.series_column = data.series_column
     config.columns = data.columns
 
     import_tensorflow_quietly()
     from forecast.bundle import default_model_dir, write_bundle
-    from forecast.metrics import format_scores
     from forecast.training import run_training
 
     trained = run_training(data, config, dry_run=dry_run)
     if trained is None:
         return
-    out = write_bundle(model_dir or default_model_dir(data.source, cell), trained, data)
-    test = trained.metrics["test"]
-    print(format_scores(test, title=f"test rows, one step ahead, in {data.target} units:"),
+    out = write_bundle(model_dir or default_model_dir(prices, cell), trained, data)
+    print(format_segment(trained.metrics["test"], data.multi,
+                         f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
     print(f"forecast: model written to {out}", file=sys.stderr)
     if as_json:
-        emit({"model_dir": str(out), **trained.metrics}, True, str)
+        emit({"model_dir": str(out), **single_series_view(trained.metrics, data.multi)}, True,
+             str)
 
 
 ModelOpt = Annotated[Optional[Path], typer.Option(
@@ -262,6 +292,27 @@ EngineOpt = Annotated[str, typer.Option(
     "--engine", help="auto (NumPy when the model has weights.npz, else Keras), numpy or keras.")]
 IntervalOpt = Annotated[Optional[float], typer.Option(
     "--interval", help="Add lower,upper columns: a prediction interval at this level (e.g. 0.8).")]
+
+
+def format_segment(segment: dict, multi: bool, title: str, per_series: bool = False) -> str:
+    """One segment's scores as text: the familiar table for one series; for a panel the
+    aggregate over series (and, with ``per_series``, a row per series)."""
+    from forecast.metrics import format_aggregate, format_per_series, format_scores
+
+    if not multi:
+        return format_scores(next(iter(segment["series"].values())), title=title)
+    text = format_aggregate(segment["aggregate"], title=title)
+    if per_series:
+        text += "\n" + format_per_series(segment["series"])
+    return text
+
+
+def single_series_view(result: dict, multi: bool) -> dict:
+    """For a one-series model, each segment is that series' scores, as before panels."""
+    if multi:
+        return result
+    return {k: (next(iter(v["series"].values())) if isinstance(v, dict) and "series" in v
+                else v) for k, v in result.items()}
 
 
 def open_model(model: Optional[Path]):
@@ -274,24 +325,20 @@ def open_model(model: Optional[Path]):
     return read_bundle(model)
 
 
-def load_series(sources: list[str], bundle):
-    """The price series to use: each PRICES given, or the model's own data.csv."""
+def load_panel(sources: Optional[list[str]], bundle, series: Optional[str] = None,
+               series_column: Optional[str] = None, wide: Optional[bool] = None):
+    """The prices to use: PRICES as given (one panel), or the model's own data.csv;
+    ``--series`` restricts it."""
     from forecast.predict import read_for_model
 
-    if not sources:
-        return [bundle.data()]
-    if sources.count("-") > 1:
-        from forecast.errors import UsageError
-        raise UsageError("stdin (-) can be given only once")
-    return [read_for_model(source, bundle) for source in sources]
+    panel = read_for_model(sources, bundle, series_column=series_column, wide=wide) \
+        if sources else bundle.data()
+    return panel.select(split_list(series)) if series else panel
 
 
-def write_csv(frames: list[Any], as_json: bool) -> None:
-    """Forecast tables on stdout: CSV (with a leading source column for several inputs),
-    or JSON records with --json."""
-    import pandas as pd
-
-    table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+def write_csv(table: Any, as_json: bool) -> None:
+    """A forecast table on stdout: CSV (a leading series column for a panel), or JSON
+    records with --json."""
     daily = (table["date"].dt.normalize() == table["date"]).all()
     table = table.assign(date=table["date"].dt.strftime("%Y-%m-%d" if daily else
                                                         "%Y-%m-%dT%H:%M:%S"))
@@ -301,10 +348,7 @@ def write_csv(frames: list[Any], as_json: bool) -> None:
 
 @app.command()
 def predict(
-    prices: Annotated[Optional[list[str]], typer.Argument(
-        metavar="[PRICES]...", help="CSV files or - for stdin (default: the model's own "
-                                    "data.csv). Several files give one CSV with a source column.")
-    ] = None,
+    prices: OptPricesArg = None,
     model: ModelOpt = None,
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps to forecast (default: the model's horizon).")] = None,
@@ -314,6 +358,9 @@ def predict(
     step: Annotated[int, typer.Option(
         help="With --backtest: the STEP-ahead forecast, made STEP rows earlier.")] = 1,
     interval: IntervalOpt = None,
+    series: SeriesOpt = None,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
     engine: EngineOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
@@ -321,17 +368,10 @@ def predict(
     from forecast.predict import Forecaster, load_predictor
 
     bundle = open_model(model)
-    series = load_series(prices or [], bundle)
-    predictor = load_predictor(bundle, engine)
-    frames = []
-    for data in series:
-        forecaster = Forecaster(bundle, data, predictor)
-        frame = (forecaster.backtest(step, interval) if backtest
-                 else forecaster.future(steps, interval))
-        if len(series) > 1:
-            frame.insert(0, "source", data.source)
-        frames.append(frame)
-    write_csv(frames, as_json)
+    data = load_panel(prices, bundle, series, series_column, wide)
+    forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
+    write_csv(forecaster.backtest(step, interval) if backtest
+              else forecaster.future(steps, interval), as_json)
 
 
 @app.command()
@@ -341,25 +381,31 @@ def evaluate(
     interval: Annotated[float, typer.Option(
         "--interval", help="Level of the prediction interval whose coverage is reported.")
     ] = DEFAULT_INTERVAL,
+    series: SeriesOpt = None,
+    per_series: Annotated[bool, typer.Option(
+        "--per-series", help="For a panel, also one row per series.")] = False,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
     engine: EngineOpt = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
-    from forecast.metrics import format_scores
     from forecast.predict import SEGMENTS, Forecaster, load_predictor
 
     bundle = open_model(model)
-    data = load_series([prices] if prices else [], bundle)[0]
+    data = load_panel(prices, bundle, series, series_column, wide)
     result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(interval)
+    titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
+              "validation": "validation rows (used for early stopping and intervals)",
+              "test": "test rows (never seen in training)"}
 
     def text(res: dict) -> str:
-        titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
-                  "validation": "validation rows (used for early stopping and intervals)",
-                  "test": "test rows (never seen in training)"}
-        parts = [format_scores(res[name], title=f"{titles[name]}:")
-                 for name in ("all", *SEGMENTS) if name in res]
-        return "\n\n".join(parts)
-    emit(result, as_json, text)
+        return "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
+                            for name in ("all", *SEGMENTS) if name in res)
+    if as_json:
+        emit(single_series_view(result, data.multi), True, str)
+    else:
+        emit(result, False, text)
 
 
 @app.command()
@@ -373,19 +419,22 @@ def plot(
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
     dpi: Annotated[int, typer.Option(help="Resolution: 100 gives 1400x1100 pixels.")] = 100,
+    series: SeriesOpt = None,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
     engine: EngineOpt = "auto",
 ) -> None:
-    """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG."""
-    from forecast.plotting import draw, plot_data, title_for
+    """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG
+    (for a panel: small multiples of the test segment and the spread of MAE / naive)."""
+    from forecast.plotting import draw_figure
     from forecast.predict import Forecaster, load_predictor
 
     bundle = open_model(model)
-    data = load_series([prices] if prices else [], bundle)[0]
+    data = load_panel(prices, bundle, series, series_column, wide)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
-    figure = plot_data(forecaster, interval, steps)
     source = bundle.config.facts.get("source", data.source) if not prices else data.source
-    written = draw(figure, title_for(bundle, source, figure["scores"]),
-                   out or bundle.path / "plot.png", dpi=dpi)
+    written = draw_figure(forecaster, source, out or bundle.path / "plot.png", interval,
+                          steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from forecast.errors import ModelDirError, UsageError
 
 #: Version of the model-directory layout. Bump on incompatible changes; readers refuse newer.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 CELLS = ("lstm", "gru", "rnn")
 TARGET_TRANSFORMS = ("level", "log-return")
@@ -48,6 +48,12 @@ class DataConfig:
     target: str | None = None
     features: list[str] = field(default_factory=list)
     missing: str = "ffill"
+    #: The long layout's series column as given (None: detected, or no series column).
+    series_column: str | None = None
+    #: Read every numeric column as one series (the wide layout).
+    wide: bool = False
+    #: How the training data was laid out: single, long, wide or files (see data.Panel).
+    layout: str = "single"
 
 
 @dataclass
@@ -79,6 +85,9 @@ class TrainConfig:
     patience: int = 5
     val_fraction: float = DEFAULT_VAL_FRACTION
     test_fraction: float = DEFAULT_TEST_FRACTION
+    #: Cut dates (ISO); when given they replace the fractions.
+    val_start: str | None = None
+    test_start: str | None = None
     seed: int = 42
     device: str = "auto"
     precision: str = "float32"
@@ -127,6 +136,14 @@ class ForecastConfig:
             raise UsageError(f"--test-fraction must be in (0, 1), got {t.test_fraction}")
         if not 0.0 < t.val_fraction < 1.0:
             raise UsageError(f"--val-fraction must be in (0, 1), got {t.val_fraction}")
+        for flag, value in (("--val-start", t.val_start), ("--test-start", t.test_start)):
+            if value is not None:
+                try:
+                    import pandas as pd
+                    pd.Timestamp(value)
+                except (ValueError, TypeError):
+                    raise UsageError(f"{flag} must be a date such as 2016-01-01, got "
+                                     f"'{value}'") from None
         if t.val_fraction + t.test_fraction >= 0.9:
             raise UsageError("--val-fraction plus --test-fraction must leave at least 10% of rows "
                              f"for training, got {t.val_fraction} + {t.test_fraction}")

@@ -10,9 +10,10 @@ import csv
 import io
 import re
 import sys
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,33 +46,6 @@ class Table:
     lines: np.ndarray
     delimiter: str
     raw: bytes = b""
-
-
-@dataclass
-class Prices:
-    """The columns a model uses, as floats, indexed by date in ascending order.
-
-    Attributes:
-        frame: DataFrame (rows, 1 + len(features)); the target column first.
-        target: the target column name as spelled in the file.
-        features: extra input columns, as spelled in the file.
-        source: the name used in messages.
-        lines: 1-based file line of each row of ``frame`` (after sorting).
-        filled: how many cells the missing-value policy filled or dropped.
-        raw: the bytes read, for hashing.
-    """
-
-    frame: pd.DataFrame
-    target: str
-    features: list[str]
-    source: str
-    lines: np.ndarray
-    filled: int = 0
-    raw: bytes = field(default=b"", repr=False)
-
-    @property
-    def columns(self) -> list[str]:
-        return [self.target, *self.features]
 
 
 def source_name(source: str | Path) -> str:
@@ -249,15 +223,17 @@ def numeric_columns(table: Table, date_column: str) -> list[str]:
     return out
 
 
-def choose_target(table: Table, date_column: str, target: str | None) -> str:
-    """``--target`` if given; else Close, else Adj Close, else the only numeric column."""
+def choose_target(table: Table, date_column: str, target: str | None,
+                  exclude: str | None = None) -> str:
+    """``--target`` if given; else Close, else Adj Close, else the only numeric column
+    (besides ``exclude``, the series column)."""
     if target:
         return resolve_column(table, target, "--target")
     lower = {c.lower(): c for c in table.cells.columns}
     for name in DEFAULT_TARGETS:
         if name in lower:
             return lower[name]
-    candidates = numeric_columns(table, date_column)
+    candidates = [c for c in numeric_columns(table, date_column) if c != exclude]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -267,103 +243,423 @@ def choose_target(table: Table, date_column: str, target: str | None) -> str:
                     f"one of: {', '.join(candidates)}")
 
 
-def read_prices(source: str | Path, *, target: str | None = None,
-                features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
-                missing: str = "ffill", stdin: IO[bytes] | None = None,
-                warn: Callable[[str], None] | None = None) -> Prices:
-    """Read ``source`` into the columns a model uses, sorted by date.
+@dataclass
+class Panel:
+    """One or many price series, each on its own ascending dates, stored end to end.
+
+    A CSV of one ticker is a panel of one series: there is no other data shape.
+
+    Attributes:
+        values: (rows, columns) float64, C-contiguous; series s is rows
+            ``offsets[s]:offsets[s + 1]``. Column 0 is the target.
+        dates: (rows,) DatetimeIndex, ascending within each series.
+        offsets: (series + 1,) int64 row boundaries.
+        names: (series,) series names: the series column's values, the wide file's column
+            names, or the file stems.
+        target: the target column name as spelled in the (first) file.
+        features: extra input columns, as spelled in the (first) file.
+        source: the name used in messages (the file, or the files joined by ", ").
+        lines: (rows,) 1-based line in its own file of each row.
+        sources: (series,) the file each series came from.
+        layout: ``single`` (one file, one series, no series column), ``long``, ``wide`` or
+            ``files``. Every layout but ``single`` gives outputs a ``series`` column.
+        date_column: the date column's name.
+        series_column: the long layout's series column, else None.
+        filled: cells the missing-value policy filled, or rows it dropped.
+        raws: the bytes of each file read, for hashing.
+    """
+
+    values: np.ndarray
+    dates: pd.DatetimeIndex
+    offsets: np.ndarray
+    names: list[str]
+    target: str
+    features: list[str]
+    source: str
+    lines: np.ndarray
+    sources: list[str]
+    layout: str = "single"
+    date_column: str = "Date"
+    series_column: str | None = None
+    filled: int = 0
+    raws: list[bytes] = field(default_factory=list, repr=False)
+
+    @property
+    def columns(self) -> list[str]:
+        return [self.target, *self.features]
+
+    @property
+    def n_series(self) -> int:
+        return len(self.names)
+
+    @property
+    def multi(self) -> bool:
+        """Whether outputs carry a ``series`` column (every layout but one plain file)."""
+        return self.layout != "single"
+
+    @property
+    def raw(self) -> bytes:
+        return b"".join(self.raws)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """(series,) rows per series."""
+        return np.diff(self.offsets)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """All rows as a DataFrame indexed by date (one series: the familiar price frame)."""
+        frame = pd.DataFrame(self.values, index=self.dates, columns=self.columns)
+        frame.index.name = self.date_column
+        return frame
+
+    def rows(self, s: int) -> slice:
+        """The rows of series ``s``."""
+        return slice(int(self.offsets[s]), int(self.offsets[s + 1]))
+
+    def series_of_rows(self) -> np.ndarray:
+        """(rows,) the series index of every row."""
+        return np.repeat(np.arange(self.n_series), self.lengths)
+
+    def target_of(self, s: int) -> np.ndarray:
+        """(rows of s,) the target prices of series ``s`` (a view)."""
+        return self.values[self.rows(s), 0]
+
+    def select(self, names: Sequence[str], flag: str = "--series") -> "Panel":
+        """The panel restricted to ``names`` (in that order); unknown names list the known."""
+        known = {name: i for i, name in enumerate(self.names)}
+        lower = {name.lower(): i for i, name in enumerate(self.names)}
+        picked = []
+        for name in names:
+            i = known.get(name, lower.get(name.lower()))
+            if i is None:
+                shown = ", ".join(self.names[:20]) + (", ..." if self.n_series > 20 else "")
+                raise UsageError(f"{flag}: no series '{name}' in {self.source}; series are: "
+                                 f"{shown}")
+            picked.append(i)
+        return self.take(picked)
+
+    def take(self, picked: Sequence[int]) -> "Panel":
+        """The panel of series ``picked`` (indices), in that order."""
+        picked = [int(i) for i in picked]
+        if picked == list(range(self.n_series)):
+            return self
+        index = np.concatenate([np.arange(self.offsets[i], self.offsets[i + 1])
+                                for i in picked]) if picked else np.empty(0, np.int64)
+        lengths = self.lengths[picked]
+        return dataclasses.replace(
+            self, values=np.ascontiguousarray(self.values[index]), dates=self.dates[index],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            names=[self.names[i] for i in picked], lines=self.lines[index],
+            sources=[self.sources[i] for i in picked])
+
+
+def source_stem(source: str) -> str:
+    """The series name a plain file gives: its stem, or ``stdin``."""
+    return "stdin" if source in ("-", "<stdin>") else Path(source).stem
+
+
+def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
+               features: Sequence[str] = (), date_column: str | None = None,
+               series_column: str | None = None, wide: bool = False, missing: str = "ffill",
+               stdin: IO[bytes] | None = None,
+               warn: Callable[[str], None] | None = None) -> Panel:
+    """Read one or several files (paths, or ``-`` for stdin once) into one Panel.
 
     Args:
-        source: a path, or ``-`` for stdin.
-        target: the column to forecast (default rule in ``choose_target``).
-        features: extra input columns.
-        date_column: the date column (default: detected by name).
+        sources: the files; each is one series (named by its stem), a long file (a series
+            column, given or detected) or, with ``wide``, one series per numeric column.
+        target, features, date_column: as in ``prices_from_table``.
+        series_column: the long layout's series column (default: detected).
+        wide: every numeric column besides the date is one series of the same quantity.
         missing: ``ffill`` (warns how many cells), ``drop`` or ``error``.
-        stdin: a byte stream to read for ``-`` (default ``sys.stdin.buffer``).
-        warn: where warnings go (default: stderr, prefixed ``forecast: warning:``).
-
-    Returns:
-        Prices with ``frame`` of shape (rows, 1 + len(features)).
     """
     if missing not in MISSING_POLICIES:
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
-    table = read_table(source, stdin)
-    return prices_from_table(table, target=target, features=features, date_column=date_column,
-                             missing=missing, warn=warn)
+    sources = [str(s) for s in sources]
+    if not sources:
+        raise UsageError("no PRICES given; pass a CSV file or - for stdin")
+    if sources.count("-") > 1:
+        raise UsageError("stdin (-) can be given only once")
+    tables = [read_table(source, stdin) for source in sources]
+    return panel_from_tables(tables, target=target, features=features, date_column=date_column,
+                             series_column=series_column, wide=wide, missing=missing,
+                             warn=warn)
 
 
-def prices_from_table(table: Table, *, target: str | None = None,
-                      features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
+def read_prices(source: str | Path, **options) -> Panel:
+    """Read one file into a Panel (see ``read_panel``)."""
+    return read_panel([source], **options)
+
+
+def prices_from_table(table: Table, **options) -> Panel:
+    """The Panel of one already-read table (see ``panel_from_tables``)."""
+    return panel_from_tables([table], **options)
+
+
+@dataclass
+class _Rows:
+    """One table's rows in long form, before sorting: the reader's one intermediate shape."""
+
+    codes: np.ndarray          # (rows,) series index within this table
+    names: list[str]
+    dates: pd.DatetimeIndex    # (rows,)
+    values: np.ndarray         # (rows, columns)
+    lines: np.ndarray          # (rows,)
+    columns: list[str]
+    date_column: str
+    layout: str
+    series_column: str | None = None
+
+
+def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
+                      features: Sequence[str] = (), date_column: str | None = None,
+                      series_column: str | None = None, wide: bool = False,
                       missing: str = "ffill",
-                      warn: Callable[[str], None] | None = None) -> Prices:
-    """The validated, sorted price frame of an already-read table (see ``read_prices``)."""
+                      warn: Callable[[str], None] | None = None) -> Panel:
+    """Validate, sort and clean already-read tables into one Panel.
+
+    Rows are sorted by date within each series (any input order), duplicate dates within a
+    series are an error naming both lines, and ``missing`` applies within each series only.
+    """
     warn = warn or _warn_stderr
+    parts: list[_Rows] = []
+    for table in tables:
+        if parts:  # later files use the first file's columns, by name
+            first = parts[0]
+            target, features = first.columns[0], first.columns[1:]
+        parts.append(_table_rows(table, target, list(features), date_column, series_column,
+                                 wide))
+    names: list[str] = []
+    series_source: list[str] = []
+    for table, part in zip(tables, parts):
+        part_names = [source_stem(table.source)] if part.layout == "single" else part.names
+        for name in part_names:
+            if name in names:
+                other = series_source[names.index(name)]
+                raise DataError(f"two series are named '{name}' ({other} and {table.source}); "
+                                "rename one file or series")
+            names.append(name)
+            series_source.append(table.source)
+    starts = np.cumsum([0] + [len(p.names) for p in parts])
+    codes = np.concatenate([p.codes + s for p, s in zip(parts, starts)])
+    dates = pd.DatetimeIndex(np.concatenate([p.dates.to_numpy() for p in parts]))
+    values = np.concatenate([p.values for p in parts])
+    lines = np.concatenate([p.lines for p in parts])
+    layout = parts[0].layout if len(parts) == 1 else "files"
+    source = ", ".join(t.source for t in tables)
+
+    order = np.lexsort((dates.asi8, codes))
+    codes, dates, values, lines = codes[order], dates[order], values[order], lines[order]
+    _check_duplicates(codes, dates, lines, names, series_source, parts[0].date_column, layout)
+    values, codes, dates, lines, filled, note = apply_missing(
+        values, codes, dates, lines, missing, names, series_source, parts[0].columns)
+    counts = np.bincount(codes, minlength=len(names))
+    if counts.max(initial=0) < 2:
+        per = "" if layout == "single" else " in its longest series"
+        raise DataError(f"{source} has {int(counts.max(initial=0))} usable row(s){per}; "
+                        "need at least 2")
+    empty = [names[i] for i in np.flatnonzero(counts == 0)]
+    if empty:
+        warn(f"left out {len(empty)} series with no usable rows: {', '.join(empty[:10])}")
+    if note:
+        warn(note)
+    keep = np.flatnonzero(counts > 0)
+    panel = Panel(np.ascontiguousarray(values, dtype=np.float64), dates,
+                  np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), names,
+                  parts[0].columns[0], parts[0].columns[1:], source, lines, series_source,
+                  layout, parts[0].date_column, parts[0].series_column, filled,
+                  [t.raw for t in tables])
+    panel = panel.take(keep)
+    _check_spacing(panel)
+    return panel
+
+
+def _table_rows(table: Table, target: str | None, features: list[str], date_column: str | None,
+                series_column: str | None, wide: bool) -> _Rows:
+    """One table in long form: parse dates and the used columns, find the series."""
     date_col = find_date_column(table, date_column)
-    target_col = choose_target(table, date_col, target)
+    dates = parse_dates(table, date_col)
+    if wide:
+        return _wide_rows(table, date_col, dates, target, features, series_column)
+    series_col = find_series_column(table, date_col, dates, series_column)
+    target_col = choose_target(table, date_col, target, exclude=series_col)
     feature_cols = [resolve_column(table, f, "--features") for f in features if f.strip()]
     columns = list(dict.fromkeys([target_col, *feature_cols]))
-    if date_col in columns:
-        raise UsageError(f"'{date_col}' is the date column; it cannot be a target or feature")
+    for col in (date_col, series_col):
+        if col is not None and col in columns:
+            raise UsageError(f"'{col}' is the {'date' if col == date_col else 'series'} "
+                             "column; it cannot be a target or feature")
+    values = np.column_stack([_numbers_or_fail(table, col) for col in columns])
+    if series_col is None:
+        return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
+                     values, table.lines, columns, date_col, "single")
+    labels = table.cells[series_col].astype(str).str.strip()
+    blank = labels.eq("").to_numpy()
+    if blank.any():
+        i = int(np.argmax(blank))
+        raise DataError(f"{where(table.source, table.lines[i], series_col)}: empty series name; "
+                        "every row of a long file needs one")
+    codes, uniques = pd.factorize(labels, sort=False)
+    return _Rows(codes.astype(np.int64), [str(u) for u in uniques], dates, values,
+                 table.lines, columns, date_col, "long", series_col)
 
-    dates = parse_dates(table, date_col)
-    values = {}
-    for col in columns:
-        numbers, invalid = parse_numbers(table, col)
+
+def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str | None,
+               features: list[str], series_column: str | None) -> _Rows:
+    """A wide table: one series per numeric column. Leading blanks mean "not listed yet" and
+    trailing ones "delisted": they shorten the series; blanks inside it stay for --missing."""
+    if [f for f in features if f.strip()]:
+        raise UsageError("--features cannot be used with --wide: every numeric column of a "
+                         "wide file is one series of the same quantity")
+    if series_column:
+        raise UsageError("--series-column is for long files; a --wide file has one column "
+                         "per series")
+    names, blocks = [], []
+    for col in table.cells.columns:
+        if col == date_col:
+            continue
+        values, invalid = parse_numbers(table, col)
         if invalid.any():
             i = int(np.argmax(invalid))
             cell = str(table.cells[col].iloc[i]).strip()
             raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                            "finite number; fix or blank the cell (blanks follow --missing)")
-        values[col] = numbers
-    frame = pd.DataFrame(values, index=dates)
-    frame.index.name = date_col
-    order = np.argsort(frame.index.to_numpy(), kind="stable")
-    frame, lines = frame.iloc[order], table.lines[order]
-    _check_duplicates(frame.index, lines, table.source, date_col)
-    frame, lines, filled = apply_missing(frame, lines, missing, table.source, warn)
-    if len(frame) < 2:
-        raise DataError(f"{table.source} has {len(frame)} usable row(s); need at least 2")
-    return Prices(frame, target_col, [c for c in columns if c != target_col], table.source,
-                  lines, filled, table.raw)
+                            "number; with --wide every column besides the date is one series")
+        present = np.flatnonzero(np.isfinite(values))
+        if present.size:
+            names.append(col)
+            blocks.append((present[0], present[-1] + 1, values))
+    if not names:
+        raise DataError(f"{table.source} has no numeric column to read with --wide; columns "
+                        f"are: {', '.join(table.cells.columns)}")
+    index = np.concatenate([np.arange(a, b) for a, b, _ in blocks])
+    codes = np.repeat(np.arange(len(names)), [b - a for a, b, _ in blocks])
+    values = np.concatenate([v[a:b] for a, b, v in blocks])[:, None]
+    return _Rows(codes, names, dates[index], values, table.lines[index],
+                 [target or "close"], date_col, "wide")
 
 
-def _check_duplicates(index: pd.DatetimeIndex, lines: np.ndarray, source: str, col: str) -> None:
-    dup = index.duplicated(keep="first")
+SERIES_NAMES = ("symbol", "ticker", "name", "series", "id", "unique_id", "code", "asset",
+                "instrument", "stock", "security")
+
+
+def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
+                       series_column: str | None = None) -> str | None:
+    """The long layout's series column: ``--series-column``, or a text column whose values
+    repeat across dates (names such as symbol or ticker first). None: a single series."""
+    if series_column:
+        col = resolve_column(table, series_column, "--series-column")
+        if col == date_col:
+            raise UsageError(f"--series-column '{col}' is the date column; name the column "
+                             "that holds the ticker")
+        values, invalid = parse_numbers(table, col)
+        if not invalid.any() and np.isfinite(values).any():
+            raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers, "
+                            "not series names; name the column that holds the ticker")
+        return col
+    text = [c for c in table.cells.columns
+            if c != date_col and parse_numbers(table, c)[1].any()]
+    preferred = [c for c in text if c.lower() in SERIES_NAMES]
+    repeated = dates.duplicated().any()
+    for col in preferred + [c for c in text if c not in preferred]:
+        labels = table.cells[col].astype(str).str.strip()
+        if labels.nunique() < 2:
+            continue
+        if not repeated and col not in preferred:
+            continue
+        pairs = pd.MultiIndex.from_arrays([labels.to_numpy(), dates])
+        if not pairs.duplicated().any() or col in preferred:
+            return col
+    return None
+
+
+def _numbers_or_fail(table: Table, col: str) -> np.ndarray:
+    numbers, invalid = parse_numbers(table, col)
+    if invalid.any():
+        i = int(np.argmax(invalid))
+        cell = str(table.cells[col].iloc[i]).strip()
+        raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
+                        "finite number; fix or blank the cell (blanks follow --missing)")
+    return numbers
+
+
+def _check_duplicates(codes: np.ndarray, dates: pd.DatetimeIndex, lines: np.ndarray,
+                      names: list[str], sources: list[str], col: str, layout: str) -> None:
+    """Duplicate dates within one series (rows sorted by series, then date) are an error."""
+    stamps = dates.asi8
+    dup = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
     if dup.any():
-        i = int(np.argmax(dup))
-        first = lines[np.flatnonzero(index == index[i])[0]]
-        raise DataError(f"{where(source, lines[i], col)}: duplicate date {index[i].date()} "
-                        f"(also on line {first}); keep one row per date")
+        i = int(np.argmax(dup)) + 1
+        series = "" if layout == "single" else f" in series '{names[codes[i]]}'"
+        raise DataError(f"{where(sources[codes[i]], lines[i], col)}: duplicate date "
+                        f"{dates[i].date()}{series} (also on line {lines[i - 1]}); keep one "
+                        "row per date")
 
 
-def apply_missing(frame: pd.DataFrame, lines: np.ndarray, policy: str, source: str,
-                  warn: Callable[[str], None]) -> tuple[pd.DataFrame, np.ndarray, int]:
-    """Apply ``--missing`` to the used columns.
+def apply_missing(values: np.ndarray, codes: np.ndarray, dates: pd.DatetimeIndex,
+                  lines: np.ndarray, policy: str, names: list[str], sources: list[str],
+                  columns: list[str]):
+    """Apply ``--missing`` within each series (never filling from another series).
 
     Returns:
-        the frame with no NaN left, its file lines, and how many cells were filled or
-        (for ``drop``) how many rows were dropped.
+        values, codes, dates, lines with no NaN left, how many cells were filled (or rows
+        dropped), and the warning to print ("" when nothing was missing).
     """
-    mask = frame.isna().to_numpy()
+    mask = np.isnan(values)
     count = int(mask.sum())
     if count == 0:
-        return frame, lines, 0
+        return values, codes, dates, lines, 0, ""
     if policy == "error":
         row, col = np.argwhere(mask)[0]
-        raise DataError(f"{where(source, lines[row], frame.columns[col])}: empty cell; fill it, "
-                        "or pass --missing ffill or --missing drop")
+        raise DataError(f"{where(sources[codes[row]], lines[row], columns[col])}: empty cell; "
+                        "fill it, or pass --missing ffill or --missing drop")
+    where_from = sources[0] if len(set(sources)) == 1 else "the input files"
     if policy == "drop":
         keep = ~mask.any(axis=1)
-        warn(f"dropped {int((~keep).sum())} row(s) with empty cells in {source} (--missing drop)")
-        return frame[keep], lines[keep], int((~keep).sum())
-    filled = frame.ffill()
-    leading = filled.isna().any(axis=1).to_numpy()
-    message = f"filled {count - int(filled.isna().to_numpy().sum())} empty cell(s) in {source} " \
-              "with the previous row's value (--missing ffill)"
+        dropped = int((~keep).sum())
+        return (values[keep], codes[keep], dates[keep], lines[keep], dropped,
+                f"dropped {dropped} row(s) with empty cells in {where_from} (--missing drop)")
+    filled = pd.DataFrame(values).groupby(codes, sort=False).ffill().to_numpy()
+    leading = np.isnan(filled).any(axis=1)
+    n_filled = count - int(np.isnan(filled).sum())
+    message = ""
+    if n_filled:
+        message = (f"filled {n_filled} empty cell(s) in {where_from} with the previous row's "
+                   "value (--missing ffill)")
     if leading.any():
-        message += f"; dropped {int(leading.sum())} leading row(s) with nothing to fill from"
-    warn(message)
-    return filled[~leading], lines[~leading], count
+        message += ("; " if message else "") + \
+            f"dropped {int(leading.sum())} leading row(s) with nothing to fill from"
+    keep = ~leading
+    return values[keep], codes[keep], dates[keep], lines[keep], count, message
+
+
+def series_step(dates: pd.DatetimeIndex) -> float:
+    """Median seconds between consecutive rows (NaN for fewer than two rows)."""
+    if len(dates) < 2:
+        return float("nan")
+    return float(np.median(np.diff(dates.asi8))) / 1e9
+
+
+def _check_spacing(panel: Panel) -> None:
+    """Every series must share one spacing (daily, weekly, ...): a global model reads windows
+    of rows, so a window must mean the same span of time in every series."""
+    if panel.n_series < 2:
+        return
+    steps = np.array([series_step(panel.dates[panel.rows(s)]) if panel.lengths[s] >= 3
+                      else np.nan for s in range(panel.n_series)])
+    ok = np.isfinite(steps)
+    if ok.sum() < 2:
+        return
+    base = np.median(steps[ok])
+    bad = ok & ((steps > 1.8 * base) | (steps < base / 1.8))
+    if bad.any():
+        s = int(np.argmax(bad))
+        t = int(np.argmax(ok & ~bad))
+        raise DataError(
+            f"{panel.sources[s]}: series '{panel.names[s]}' is spaced "
+            f"{describe_spacing(panel.dates[panel.rows(s)])} but series '{panel.names[t]}' is "
+            f"{describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one spacing: "
+            "resample first or pass --series to choose some")
 
 
 def _warn_stderr(message: str) -> None:
@@ -389,55 +685,76 @@ def describe_spacing(index: pd.DatetimeIndex) -> str:
     return f"every {pd.Timedelta(seconds=median)}"
 
 
-def describe_file(source: str | Path, *, target: str | None = None,
-                  features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
+def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | None = None,
+                  features: Sequence[str] = (), date_column: str | None = None,
+                  series_column: str | None = None, wide: bool = False,
                   missing: str = "ffill", stdin: IO[bytes] | None = None) -> dict:
-    """What ``train`` would read from ``source``: rows, dates, spacing, columns, choices."""
-    table = read_table(source, stdin)
+    """What ``train`` would read: rows, series, dates, spacing, columns, choices."""
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    if missing not in MISSING_POLICIES:
+        raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
+    tables = [read_table(source, stdin) for source in sources]
     notes: list[str] = []
 
     def note(message: str) -> None:
         notes.append(message)
         _warn_stderr(message)
 
-    prices = prices_from_table(table, target=target, features=features,
-                               date_column=date_column, missing=missing, warn=note)
-    date_col = prices.frame.index.name
+    panel = panel_from_tables(tables, target=target, features=features,
+                              date_column=date_column, series_column=series_column, wide=wide,
+                              missing=missing, warn=note)
+    table = tables[0]
     columns = []
     for col in table.cells.columns:
-        if col == date_col:
+        if col == panel.date_column:
             kind, n_missing = "date", 0
         else:
             values, invalid = parse_numbers(table, col)
             kind = "text" if invalid.any() else "number"
             n_missing = int(np.isnan(values).sum() - invalid.sum())
-        role = ("date" if col == date_col else "target" if col == prices.target
-                else "feature" if col in prices.features else "")
+        role = ("date" if col == panel.date_column else "series" if col == panel.series_column
+                or panel.layout == "wide" else "target" if col == panel.target
+                else "feature" if col in panel.features else "")
         columns.append({"name": col, "role": role, "type": kind, "missing": n_missing})
-    index = prices.frame.index
+    index = panel.dates
+    series = [{"name": name, "rows": int(panel.lengths[s]),
+               "first_date": format_date(index[panel.offsets[s]], index),
+               "last_date": format_date(index[panel.offsets[s + 1] - 1], index)}
+              for s, name in enumerate(panel.names)]
     return {
-        "source": table.source,
-        "rows": int(len(prices.frame)),
-        "rows_in_file": int(len(table.cells)),
-        "first_date": format_date(index[0], index),
-        "last_date": format_date(index[-1], index),
-        "spacing": describe_spacing(index),
+        "source": panel.source,
+        "layout": panel.layout,
+        "rows": int(len(panel.values)),
+        "rows_in_file": int(sum(len(t.cells) for t in tables)),
+        "series_count": panel.n_series,
+        "series_column": panel.series_column,
+        "first_date": format_date(index.min(), index),
+        "last_date": format_date(index.max(), index),
+        "spacing": describe_spacing(index[panel.rows(int(np.argmax(panel.lengths)))]),
         "delimiter": table.delimiter,
-        "date_column": date_col,
-        "target": prices.target,
-        "features": prices.features,
+        "date_column": panel.date_column,
+        "target": panel.target,
+        "features": panel.features,
         "missing_policy": missing,
         "notes": notes,
         "columns": columns,
+        "series": series,
     }
 
 
 def format_description(info: dict) -> str:
-    """The human form of ``describe_file``: a short summary, then the columns as CSV."""
+    """The human form of ``describe_file``: a short summary, then the columns as CSV
+    (and, for a panel, one row per series)."""
     lines = [
         f"source: {info['source']}",
         f"rows: {info['rows']} used of {info['rows_in_file']}",
         f"dates: {info['first_date']} to {info['last_date']} ({info['spacing']})",
+    ]
+    if info["layout"] != "single":
+        by = f", series column '{info['series_column']}'" if info["series_column"] else ""
+        lines.append(f"series: {info['series_count']} ({info['layout']} layout{by})")
+    lines += [
         f"target: {info['target']}",
         f"features: {', '.join(info['features']) or '(none besides the target)'}",
         *(f"note: {n}" for n in info["notes"]),
@@ -446,6 +763,10 @@ def format_description(info: dict) -> str:
         *(f"{_csv_cell(c['name'])},{c['role']},{c['type']},{c['missing']}"
           for c in info["columns"]),
     ]
+    if info["layout"] != "single":
+        lines += ["", "series,rows,first_date,last_date",
+                  *(f"{_csv_cell(s['name'])},{s['rows']},{s['first_date']},{s['last_date']}"
+                    for s in info["series"])]
     return "\n".join(lines)
 
 

@@ -158,3 +158,72 @@ def _fmt(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def interval_summary(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     level: float) -> dict[str, float]:
+    """Coverage and mean width of a band over (rows,) arrays, with its row count."""
+    return {"level": level, "coverage": coverage(actual, lower, upper),
+            "mean_width": mean_width(lower, upper), "rows": int(len(np.asarray(actual)))}
+
+
+def aggregate(per_series: dict[str, dict]) -> dict:
+    """Summarise ``compare`` results over the series of a panel.
+
+    MAE in price units cannot be pooled across series, so the summary is of each series'
+    MAE / naive: its median and mean per forecast, and the share of series where a forecast
+    is at or below naive (1.0). Interval coverage is pooled over every row.
+
+    Args:
+        per_series: series name -> ``compare`` result (with "interval" where scored).
+    """
+    names = list(per_series)
+    out: dict = {"series": len(names), "rows": int(sum(per_series[n]["rows"] for n in names))}
+    for forecast in ("model", *BASELINES):
+        rel = np.array([per_series[n][forecast]["rel_mae"] for n in names], dtype=float)
+        rel = rel[np.isfinite(rel)]
+        out[forecast] = {
+            "median_rel_mae": float(np.median(rel)) if rel.size else float("nan"),
+            "mean_rel_mae": float(np.mean(rel)) if rel.size else float("nan"),
+            "share_at_or_below_naive": float(np.mean(rel <= 1.0)) if rel.size else float("nan"),
+        }
+    scored = [per_series[n]["interval"] for n in names if "interval" in per_series[n]]
+    if scored:
+        rows = np.array([iv["rows"] for iv in scored], dtype=float)
+        cov = np.array([iv["coverage"] for iv in scored], dtype=float)
+        out["interval"] = {"level": scored[0]["level"],
+                           "coverage": float((cov * rows).sum() / rows.sum())}
+    return out
+
+
+def format_aggregate(summary: dict, title: str = "") -> str:
+    """A fixed-width table of ``aggregate``: one row per forecast."""
+    lines = [title] if title else []
+    headers = ["forecast", "median MAE/naive", "mean MAE/naive", "series <= naive"]
+    lines.append(headers[0].ljust(9) + "".join(h.rjust(18) for h in headers[1:]))
+    for name in ("model", *BASELINES):
+        s = summary[name]
+        lines.append(name.ljust(9) + _fmt(s["median_rel_mae"]).rjust(18)
+                     + _fmt(s["mean_rel_mae"]).rjust(18)
+                     + f"{s['share_at_or_below_naive']:.0%}".rjust(18))
+    footer = f"{summary['series']} series, {summary['rows']} rows"
+    if "interval" in summary:
+        iv = summary["interval"]
+        footer += f"; {iv['level']:.0%} interval covered {iv['coverage']:.1%} (pooled)"
+    lines.append(footer)
+    return "\n".join(lines)
+
+
+def format_per_series(per_series: dict[str, dict], title: str = "") -> str:
+    """One row per series: MAE / naive of model and drift, direction, coverage."""
+    lines = [title] if title else []
+    lines.append("series".ljust(12) + "".join(h.rjust(12) for h in
+                                               ("rows", "model/naive", "drift/naive",
+                                                "direction", "coverage")))
+    for name, s in per_series.items():
+        cov = s.get("interval", {}).get("coverage", float("nan"))
+        lines.append(str(name)[:12].ljust(12) + f"{s['rows']}".rjust(12)
+                     + "".join(_fmt(v).rjust(12) for v in (
+                         s["model"]["rel_mae"], s["drift"]["rel_mae"],
+                         s["model"]["directional_accuracy"], cov)))
+    return "\n".join(lines)

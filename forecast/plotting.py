@@ -22,23 +22,28 @@ COLORS = {"actual": "#222222", "model": "#d62728", "naive": "#1f77b4", "future":
 
 def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | None = None
               ) -> dict[str, Any]:
-    """Everything the figure draws, in price units.
+    """Everything the one-series figure draws, in price units (the panel's first series).
 
     Returns:
         dict with "backtest" (date, actual, predicted, lower, upper, naive, segment),
         "future" (date, predicted, lower, upper), "history" (epoch, loss, val_loss),
-        "best_epoch" (0: the starting forecast was kept), "bounds" (segment -> (first date, last date)), and "scores"
-        (test MAE of model, naive, drift).
+        "best_epoch" (0: the starting forecast was kept), "bounds" (segment -> (first date,
+        last date)), and "scores" (test MAE of model, naive, drift).
     """
     bundle = forecaster.bundle
     table = forecaster.backtest(1, level)
-    rows = forecaster.backtest_rows(1)[1]
-    table["naive"] = forecaster.target[rows - 1]
+    _, series, rows = forecaster.backtest_rows(1)
+    first = series == 0
+    table, rows = table[first].reset_index(drop=True), rows[first]
+    target = forecaster.prices.target_of(0)
+    table["naive"] = target[rows - 1]
     facts = bundle.config.facts
     table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
     steps = future_steps or max(bundle.config.model.horizon, 20)
     future = forecaster.future(steps, level) if len(forecaster.prices.columns) == 1 \
         else forecaster.future(bundle.config.model.horizon, level)
+    if "series" in future:
+        future = future[future["series"] == forecaster.prices.names[0]]
     bounds = {name: (group["date"].iloc[0], group["date"].iloc[-1])
               for name, group in table.groupby("segment", sort=False)}
     test = table[table["segment"] == "test"]
@@ -46,11 +51,121 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     scores = {} if not len(test) else {
         "model": metrics.mae(test["actual"], test["predicted"]),
         "naive": metrics.mae(test["actual"], test["naive"]),
-        "drift": metrics.mae(test["actual"],
-                             metrics.drift_forecast(forecaster.target, test_rows))}
+        "drift": metrics.mae(test["actual"], metrics.drift_forecast(target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
             "best_epoch": facts.get("best_epoch"),
             "bounds": bounds, "scores": scores, "level": level}
+
+
+def draw_figure(forecaster: Forecaster, source: str, out: Path, level: float = 0.8,
+                future_steps: int | None = None, dpi: int = 100) -> Path:
+    """The report figure for a model and its data: the four-panel one-series figure, or
+    for a panel, small multiples of the test segment and the spread of MAE / naive."""
+    if not forecaster.prices.multi:
+        data = plot_data(forecaster, level, future_steps)
+        return draw(data, title_for(forecaster.bundle, source, data["scores"]), out, dpi=dpi)
+    data = panel_plot_data(forecaster, level)
+    return draw_panel(data, panel_title(forecaster.bundle, source, data), out, dpi=dpi)
+
+
+#: Most series drawn as small multiples (``--series`` chooses which).
+SMALL_MULTIPLES = 12
+
+
+def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any]:
+    """What the panel figure draws: the test-segment backtest of up to SMALL_MULTIPLES
+    series (in price units, with the naive forecast and the band) and every series' test
+    MAE / naive for model and drift.
+
+    Returns:
+        dict with "backtest" (series, date, actual, predicted, lower, upper, naive, segment),
+        "shown" (series names drawn), "rel_mae" (DataFrame: series, model, drift), "level".
+    """
+    table = forecaster.backtest(1, level)
+    _, series, rows = forecaster.backtest_rows(1)
+    at = forecaster.prices.offsets[series] + rows
+    table["naive"] = forecaster.target[at - 1]
+    facts = forecaster.bundle.config.facts
+    table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+    test = table[table["segment"] == "test"]
+    rel = []
+    for name, group in test.groupby("series", sort=False):
+        naive = metrics.mae(group["actual"], group["naive"])
+        s = forecaster.prices.names.index(name)
+        drift = metrics.drift_forecast(forecaster.prices.target_of(s),
+                                       rows[(series == s) & (table["segment"] == "test").to_numpy()])
+        rel.append({"series": name,
+                    "model": metrics.mae(group["actual"], group["predicted"]) / naive,
+                    "drift": metrics.mae(group["actual"], drift) / naive})
+    shown = list(dict.fromkeys(test["series"]))[:SMALL_MULTIPLES]
+    return {"backtest": test[test["series"].isin(shown)], "shown": shown,
+            "rel_mae": pd.DataFrame(rel, columns=["series", "model", "drift"]), "level": level}
+
+
+def panel_title(bundle: Bundle, source: str, data: dict[str, Any]) -> str:
+    m = bundle.config.model
+    rel = data["rel_mae"]
+    text = (f"{Path(source.split(', ')[0]).name}: one {m.cell.upper()} x{m.layers} "
+            f"({m.units} units) over {len(rel)} series, window {m.window}")
+    if bundle.config.facts.get("best_epoch") == 0:
+        text += " (network not kept: it forecasts the median step)"
+    if len(rel):
+        text += (f"\ntest MAE / naive, median over series: model {rel['model'].median():.4f}, "
+                 f"drift {rel['drift'].median():.4f}; model at or below naive on "
+                 f"{(rel['model'] <= 1).mean():.0%} of series")
+    return text
+
+
+def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
+    """Small multiples of the test segment (actual, model, naive, band) and a histogram of
+    per-series test MAE / naive, written to ``out`` atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    shown = data["shown"]
+    cols = 4 if len(shown) > 4 else max(len(shown), 1)
+    grid_rows = -(-len(shown) // cols) if shown else 1
+    fig = plt.figure(figsize=(4 * cols + 1, 2.6 * grid_rows + 3.2), layout="constrained")
+    grid = fig.add_gridspec(grid_rows + 1, cols, height_ratios=[3] * grid_rows + [3.2])
+    fig.suptitle(title, fontsize=12)
+    pct = f"{data['level']:.0%}"
+    table = data["backtest"]
+    for i, name in enumerate(shown):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        rows = table[table["series"] == name]
+        ax.fill_between(rows["date"], rows["lower"], rows["upper"], color=COLORS["model"],
+                        alpha=0.15, lw=0, label=f"{pct} interval")
+        ax.plot(rows["date"], rows["actual"], color=COLORS["actual"], lw=0.8, label="actual")
+        ax.plot(rows["date"], rows["naive"], color=COLORS["naive"], lw=0.6, alpha=0.7,
+                label="naive")
+        ax.plot(rows["date"], rows["predicted"], color=COLORS["model"], lw=0.7, label="model")
+        ax.set_title(str(name), fontsize=9, loc="left")
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.25, lw=0.5)
+        ax.spines[["top", "right"]].set_visible(False)
+        if i == 0:
+            ax.legend(fontsize=7, frameon=False, loc="upper left")
+    hist = fig.add_subplot(grid[grid_rows, :])
+    rel = data["rel_mae"]
+    if len(rel):
+        values = np.concatenate([rel["model"], rel["drift"]])
+        bins = np.linspace(values.min(), values.max(), 30) if np.ptp(values) > 0 else 10
+        hist.hist(rel["model"], bins=bins, color=COLORS["model"], alpha=0.6, label="model")
+        hist.hist(rel["drift"], bins=bins, color=COLORS["naive"], alpha=0.4, label="drift")
+        hist.axvline(1.0, color="#555555", ls=":", lw=1)
+        hist.text(1.0, 1.0, " naive", transform=hist.get_xaxis_transform(), va="top",
+                  fontsize=8)
+    hist.set_xlabel("test MAE / naive MAE, per series (below 1: better than naive)")
+    hist.set_ylabel("series")
+    hist.legend(fontsize=8, frameon=False)
+    hist.grid(alpha=0.25, lw=0.5)
+    return save_figure(fig, out, dpi)
 
 
 def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
@@ -138,6 +253,13 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     for ax in (overview, zoom, errors, losses):
         ax.grid(alpha=0.25, lw=0.5)
         ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, out, dpi)
+
+
+def save_figure(fig, out: Path, dpi: int) -> Path:
+    """Write ``fig`` as PNG to ``out`` atomically (a temporary file renamed into place)."""
+    import matplotlib.pyplot as plt
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)

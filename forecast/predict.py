@@ -7,8 +7,9 @@ every input window of the series, never a Python loop calling the model per row.
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -16,10 +17,11 @@ import pandas as pd
 from forecast import intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import ENGINES
-from forecast.data import Prices, describe_spacing, prices_from_table, read_table
+from forecast.data import Panel, describe_spacing, panel_from_tables, read_table
 from forecast.errors import DataError, UsageError
-from forecast.transforms import forecasts_to_prices
-from forecast.windows import origin_windows, prepare
+from forecast.transforms import (SeriesScaler, outputs_to_prices, transform_offset,
+                                 transform_panel)
+from forecast.windows import origin_prices, predict_windows, prepare_panel, series_centers
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 SEGMENTS = ("train", "validation", "test")
@@ -49,92 +51,168 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     return predict
 
 
-def read_for_model(source: str, bundle: Bundle, stdin=None) -> Prices:
-    """Read PRICES with the model's columns (case-insensitive); say which are missing."""
+def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str | None = None,
+                   wide: bool | None = None, stdin=None, warn=None) -> Panel:
+    """Read PRICES with the model's columns (case-insensitive); say which are missing.
+
+    The layout options default to the model's own (a model trained ``--wide`` reads wide
+    files); a long file's series column is detected as in training.
+    """
     d = bundle.config.data
-    table = read_table(source, stdin)
-    known = {c.lower() for c in table.cells.columns}
-    absent = [c for c in bundle.config.columns if c.lower() not in known]
-    if absent:
-        raise DataError(f"{table.source} lacks column(s) {', '.join(absent)} that the model in "
-                        f"{bundle.path} was trained on; columns are: "
-                        f"{', '.join(table.cells.columns)}")
+    wide = d.wide if wide is None else wide
+    if len(sources) > 1 and list(sources).count("-") > 1:
+        raise UsageError("stdin (-) can be given only once")
+    tables = [read_table(source, stdin) for source in sources]
+    for table in tables:
+        known = {c.lower() for c in table.cells.columns}
+        absent = [c for c in bundle.config.columns if c.lower() not in known]
+        if absent and not wide:
+            raise DataError(f"{table.source} lacks column(s) {', '.join(absent)} that the model "
+                            f"in {bundle.path} was trained on; columns are: "
+                            f"{', '.join(table.cells.columns)}")
+    known = {c.lower() for c in tables[0].cells.columns}
     date_column = d.date_column if d.date_column and d.date_column.lower() in known else None
-    return prices_from_table(table, target=bundle.config.columns[0],
-                             features=bundle.config.columns[1:], date_column=date_column,
-                             missing=d.missing)
+    if series_column is None and d.series_column and d.series_column.lower() in known:
+        series_column = d.series_column
+    return panel_from_tables(tables, target=bundle.config.columns[0],
+                             features=[] if wide else bundle.config.columns[1:],
+                             date_column=date_column, series_column=series_column, wide=wide,
+                             missing=d.missing, warn=warn)
+
+
+def _warn(message: str) -> None:
+    print(f"forecast: warning: {message}", file=sys.stderr)
+
+
+def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
+    """The scaling of each series of ``panel``: the stored one for series the model was
+    trained on, else (a new ticker) one fit on that series' own rows dated before the
+    model's test start (all its rows when it has too few there). A one-series model applied
+    to one series uses its own scaling whatever the file is called."""
+    trained = bundle.scaler
+    if not bundle.multi and not panel.multi:
+        return trained.subset([0], names=panel.names)
+    picked = [trained.index(name) for name in panel.names]
+    new = [name for name, s in zip(panel.names, picked) if s is None]
+    if not new:
+        return trained.subset(picked, names=panel.names)
+    kind = bundle.config.training.target_transform
+    offset = transform_offset(kind)
+    transformed, offsets = transform_panel(panel.values, panel.offsets, kind,
+                                           source=panel.source, lines=panel.lines,
+                                           columns=panel.columns, sources=panel.sources)
+    test_start = bundle.config.facts.get("test_start")
+    cut = pd.Timestamp(test_start) if test_start else panel.dates.max() + pd.Timedelta(1)
+    before = np.array([np.searchsorted(panel.dates.asi8[panel.rows(s)], cut.value) - offset
+                       for s in range(panel.n_series)])
+    own = np.diff(offsets)
+    fit_rows = np.where(before >= 2, before, own)
+    fallback = SeriesScaler.fit(transformed, offsets, fit_rows, panel.names)
+    series = np.repeat(np.arange(panel.n_series), own)
+    local = np.arange(len(transformed)) - np.repeat(offsets[:-1], own)
+    use = local < fit_rows[series]
+    scaled = fallback.transform(transformed, series)[:, 0]
+    statistic = "median" if bundle.config.training.loss == "mae" else "mean"
+    fallback = fallback.with_center(series_centers(scaled, series, use, panel.n_series,
+                                                   statistic))
+    (warn or _warn)(f"{len(new)} series not in the model's training data ({', '.join(new[:10])}"
+                    f"{', ...' if len(new) > 10 else ''}): each is scaled on its own rows "
+                    f"dated before {cut.date()} (all its rows where it has fewer)")
+    return trained.subset(picked, fallback, names=panel.names)
 
 
 class Forecaster:
-    """A model directory, its predictor and one price series: forecasts from every origin."""
+    """A model directory, its predictor and a panel: forecasts from every origin of every
+    series, in price units."""
 
-    def __init__(self, bundle: Bundle, prices: Prices, predictor: Predictor):
-        self.bundle, self.prices, self.predictor = bundle, prices, predictor
+    def __init__(self, bundle: Bundle, prices: Panel, predictor: Predictor, warn=None):
         cfg = bundle.config
+        self.bundle, self.predictor = bundle, predictor
         self.window, self.horizon = cfg.model.window, cfg.model.horizon
         self.kind = cfg.training.target_transform
-        self.target = prices.frame.iloc[:, 0].to_numpy(float)
-        self.prepared = prepare(prices.frame.to_numpy(float), self.kind, self.window,
-                                self.horizon, scaler=bundle.scaler, source=prices.source,
-                                lines=prices.lines, columns=prices.columns)
-        needed = self.window + self.prepared.offset
-        if len(self.target) < needed:
-            raise DataError(f"{prices.source} has {len(self.target)} rows; the model needs at "
+        needed = self.window + transform_offset(self.kind)
+        short = prices.lengths < needed
+        if short.all() or (short.any() and not prices.multi):
+            longest = int(prices.lengths.max())
+            per = " in its longest series" if prices.multi else ""
+            raise DataError(f"{prices.source} has {longest} rows{per}; the model needs at "
                             f"least {needed} ({self.window} for --window"
-                            f"{' plus 1 for the log-return' if self.prepared.offset else ''})")
-        self.windows, self.rows = origin_windows(self.prepared.scaled, self.window,
-                                                 self.prepared.offset)
-        space = bundle.calibration.space
-        self.volatility = intervals.volatility(self.target, space)
+                            f"{' plus 1 for the log-return' if needed > self.window else ''})")
+        if short.any():
+            names = [prices.names[s] for s in np.flatnonzero(short)]
+            (warn or _warn)(f"left out {len(names)} series shorter than the model's window "
+                            f"({needed} rows): {', '.join(names[:10])}")
+            prices = prices.take(np.flatnonzero(~short))
+        self.prices = prices
+        self.scaler = scaler_for(bundle, prices, warn)
+        self.prepared = prepare_panel(prices, self.kind, self.window, self.horizon,
+                                      scaler=self.scaler)
+
+    @property
+    def target(self) -> np.ndarray:
+        """(rows,) the target prices of every series, end to end."""
+        return self.prices.values[:, 0]
 
     @functools.cached_property
-    def outputs(self) -> np.ndarray:
-        """(origins, horizon) model outputs for every input window, in one batched call."""
-        return np.asarray(self.predictor(self.windows), dtype=np.float64)
+    def volatility(self) -> np.ndarray:
+        """(rows,) each row's recent volatility within its own series."""
+        space = self.bundle.calibration.space
+        return np.concatenate([intervals.volatility(self.prices.target_of(s), space)
+                               for s in range(self.prices.n_series)])
 
     @functools.cached_property
-    def forecasts(self) -> np.ndarray:
-        """(origins, horizon) the same in price units."""
-        return forecasts_to_prices(self.outputs, self.bundle.scaler, self.kind,
-                                   self.target[self.rows - 1])
+    def origins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """starts, series, rows of every origin (see ``Prepared.origins``)."""
+        return self.prepared.origins()
 
-    def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Which origins have a ``step``-ahead target inside the data, and those price rows.
+    def forecasts_from(self, use: np.ndarray) -> np.ndarray:
+        """(k, horizon) price forecasts from the origins selected by ``use`` (origins,)."""
+        starts, series, rows = (a[use] for a in self.origins)
+        outputs = predict_windows(self.predictor, self.prepared, starts)
+        return origin_prices(self.prepared, self.prices, self.kind, outputs, series, rows)
+
+    def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which origins have a ``step``-ahead target inside their series.
 
         Returns:
-            use (origins,) bool, and rows (backtested rows,) in the order ``backtest`` gives.
+            use (origins,) bool; and for the backtested rows, in the order ``backtest``
+            gives them: series (k,) and rows (k,), the price row within each series.
         """
         if not 1 <= step <= self.horizon:
             raise UsageError(f"--step must be between 1 and the model's horizon "
                              f"({self.horizon}); got {step}")
-        target_rows = self.rows + step - 1
-        use = target_rows < len(self.target)
+        _, series, rows = self.origins
+        target_rows = rows + step - 1
+        use = target_rows < self.prices.lengths[series]
         if not use.any():
-            raise DataError(f"{self.prices.source} has {len(self.target)} rows: none has a full "
-                            f"window of {self.window} rows before it; pass more rows")
-        return use, target_rows[use]
+            raise DataError(f"{self.prices.source} has {int(self.prices.lengths.max())} rows: "
+                            f"none has a full window of {self.window} rows before it; pass "
+                            "more rows")
+        return use, series[use], target_rows[use]
 
     def backtest(self, step: int = 1, level: float | None = None) -> pd.DataFrame:
         """The ``step``-ahead forecast of every row that has one, made ``step`` rows earlier.
 
         Returns:
-            DataFrame with date, actual, predicted (and lower, upper with ``level``).
+            DataFrame with [series,] date, actual, predicted (and lower, upper with ``level``).
         """
-        use, rows = self.backtest_rows(step)
-        out = pd.DataFrame({"date": self.prices.frame.index[rows],
-                            "actual": self.target[rows],
-                            "predicted": self.forecasts[use, step - 1]})
+        use, series, rows = self.backtest_rows(step)
+        at = self.prices.offsets[series] + rows
+        predicted = self.forecasts_from(use)[:, step - 1]
+        out = pd.DataFrame({"date": self.prices.dates[at], "actual": self.target[at],
+                            "predicted": predicted})
+        if self.prices.multi:
+            out.insert(0, "series", np.asarray(self.prices.names, dtype=object)[series])
         if level is not None:
-            out["lower"], out["upper"] = self._band(out["predicted"].to_numpy(),
-                                                    self.rows[use] - 1, level, step)
+            out["lower"], out["upper"] = self._band(predicted, at - step, level, step)
         return out
 
     def future(self, steps: int | None = None, level: float | None = None) -> pd.DataFrame:
-        """The next ``steps`` values after the last row: direct up to the horizon, then
-        recursively feeding forecasts back (univariate models only).
+        """The next ``steps`` values after each series' last row: direct up to the horizon,
+        then recursively feeding forecasts back (univariate models only).
 
         Returns:
-            DataFrame with date, predicted (and lower, upper with ``level``).
+            DataFrame with [series,] date, predicted (and lower, upper with ``level``).
         """
         steps = self.horizon if steps is None else steps
         if steps < 1:
@@ -144,54 +222,86 @@ class Forecaster:
                              f"and the model also reads {', '.join(self.prices.columns[1:])}, "
                              "whose future values are unknown; use --steps "
                              f"{self.horizon} or train with a longer --horizon")
-        # The direct forecast (steps 1..horizon) needs the last window only.
-        outputs = list(np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0])
-        history = self.prepared.scaled[:, 0]
-        while len(outputs) < steps:                # beyond it: feed forecasts back in
-            series = np.concatenate([history, outputs])
-            outputs.extend(self.predictor(series[-self.window:][None, :, None])[0])
-        predicted = forecasts_to_prices(np.asarray(outputs[:steps])[None], self.bundle.scaler,
-                                        self.kind, self.target[-1:])[0]
-        out = pd.DataFrame({"date": future_dates(self.prices.frame.index, steps),
-                            "predicted": predicted})
+        prepared, panel = self.prepared, self.prices
+        last = prepared.offsets[1:] - self.window     # each series' last window
+        windows = prepared.inputs(last)
+        outputs = np.asarray(self.predictor(windows), dtype=np.float64)
+        history = windows[:, :, 0]
+        while outputs.shape[1] < steps:                # beyond it: feed forecasts back in
+            recent = np.concatenate([history, outputs], axis=1)[:, -self.window:]
+            outputs = np.concatenate([outputs, np.asarray(
+                self.predictor(recent[:, :, None]), dtype=np.float64)], axis=1)
+        series = np.arange(panel.n_series)
+        ends = panel.offsets[1:] - 1
+        predicted = outputs_to_prices(outputs[:, :steps], series, self.scaler, self.kind,
+                                      self.target[ends])
+        dates = [future_dates(panel.dates[panel.rows(s)], steps) for s in series]
+        out = pd.DataFrame({"date": np.concatenate([d.to_numpy() for d in dates]),
+                            "predicted": predicted.ravel()})
+        if panel.multi:
+            out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
         if level is not None:
-            origin = np.full(steps, len(self.target) - 1)
-            out["lower"], out["upper"] = self._band(predicted, origin, level,
-                                                    np.arange(1, steps + 1))
+            out["lower"], out["upper"] = self._band(
+                predicted.ravel(), np.repeat(ends, steps), level,
+                np.tile(np.arange(1, steps + 1), panel.n_series))
         return out
 
+    def naive_scale(self, s: int) -> float:
+        """MASE's denominator for series ``s``: stored at training, else the naive MAE of
+        its own rows dated before the model's test start (all rows if none)."""
+        facts = self.bundle.config.facts
+        name = self.prices.names[s]
+        stored = facts.get("naive_scales", {})
+        if not self.bundle.multi and not self.prices.multi and stored:
+            return float(next(iter(stored.values())))
+        if name in stored:
+            return float(stored[name])
+        if "naive_scale" in facts and not self.bundle.multi:  # format 1
+            return float(facts["naive_scale"])
+        target = self.prices.target_of(s)
+        test_start = facts.get("test_start")
+        cut = np.searchsorted(self.prices.dates.asi8[self.prices.rows(s)],
+                              pd.Timestamp(test_start).value) if test_start else len(target)
+        return metrics.naive_scale(target[:cut] if cut >= 2 else target)
+
     def evaluate(self, level: float) -> dict:
-        """One-step scores of model, naive and drift: on all rows, and per segment of the
-        training data (train / validation / test, by date; rows after it count as test)."""
+        """One-step scores of model, naive and drift per series: on all rows, and per
+        segment of the training data (train / validation / test, by date; rows after it
+        count as test), each with their aggregate over series."""
         table = self.backtest(1, level)
-        rows = self.backtest_rows(1)[1]
-        scale = float(self.bundle.config.facts.get("naive_scale") or
-                      metrics.naive_scale(self.target))
+        _, series, rows = self.backtest_rows(1)
         facts = self.bundle.config.facts
         segment = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+        predicted = table["predicted"].to_numpy()
+        lower, upper = table["lower"].to_numpy(), table["upper"].to_numpy()
         result = {"source": self.prices.source, "model_dir": str(self.bundle.path)}
+        scales = [self.naive_scale(s) for s in range(self.prices.n_series)]
         for name, mask in [("all", np.ones(len(rows), bool))] + [
                 (s, segment == s) for s in SEGMENTS]:
-            if mask.any():
-                scores = metrics.compare(self.target, rows[mask],
-                                         table["predicted"].to_numpy()[mask], scale)
-                scores["interval"] = {
-                    "level": level,
-                    "coverage": metrics.coverage(table["actual"][mask], table["lower"][mask],
-                                                 table["upper"][mask]),
-                    "mean_width": metrics.mean_width(table["lower"][mask], table["upper"][mask])}
-                result[name] = scores
+            if not mask.any():
+                continue
+            per_series = {}
+            for s in np.unique(series[mask]):
+                use = mask & (series == s)
+                target = self.prices.target_of(int(s))
+                scores = metrics.compare(target, rows[use], predicted[use], scales[s])
+                scores["interval"] = metrics.interval_summary(target[rows[use]], lower[use],
+                                                              upper[use], level)
+                per_series[self.prices.names[s]] = scores
+            result[name] = {"series": per_series, "aggregate": metrics.aggregate(per_series)}
         return result
 
     def _band(self, predicted, origins, level, steps):
-        """(lower, upper) for forecasts made at ``origins`` (price rows), ``steps`` ahead
-        (an int, or one per forecast)."""
+        """(lower, upper) for forecasts made at ``origins`` (rows of the panel), ``steps``
+        ahead (an int, or one per forecast)."""
         if not 0 < level < 1:
             raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
         cal = self.bundle.calibration
-        q = np.array([cal.quantile(level, int(k))
-                      for k in np.broadcast_to(steps, np.shape(predicted))])
-        return intervals.band(predicted, self.volatility[origins] * q, 1.0, cal.space)
+        steps = np.broadcast_to(steps, np.shape(predicted))
+        q = {int(k): cal.quantile(level, int(k)) for k in np.unique(steps)}
+        scale = np.array([q[int(k)] for k in steps]) if len(q) > 1 else \
+            np.full(np.shape(predicted), next(iter(q.values())) if q else 0.0)
+        return intervals.band(predicted, self.volatility[origins] * scale, 1.0, cal.space)
 
 
 def segments(dates: pd.Series, val_start: str | None, test_start: str | None) -> np.ndarray:

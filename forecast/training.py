@@ -10,7 +10,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 import keras
 import numpy as np
@@ -18,12 +18,13 @@ import tensorflow as tf
 
 from forecast import intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig
-from forecast.data import Prices
+from forecast.data import Panel
 from forecast.devices import DeviceSetup, setup_devices
 from forecast.errors import DataError, TrainingError, where
 from forecast.models import build_model, cudnn_eligible, summary_text
-from forecast.transforms import MinMaxScaler, forecasts_to_prices, transform_offset
-from forecast.windows import Prepared, Split, check_rows, origin_windows, prepare
+from forecast.transforms import SeriesScaler, transform_offset
+from forecast.windows import (DateSplit, Prepared, origin_prices, predict_windows,
+                              prepare_panel, rows_needed, split_dates)
 
 #: Batches run per call into the compiled training step: fewer Python round trips, which
 #: is most of the cost for the small recurrent models this tool trains.
@@ -35,7 +36,7 @@ class Trained:
     """What a training run produced, ready for the model directory."""
 
     model: keras.Model
-    scaler: MinMaxScaler
+    scaler: SeriesScaler
     config: ForecastConfig
     history: dict[str, list[float]]
     metrics: dict[str, Any]
@@ -48,20 +49,40 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def make_dataset(X: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool,
-                 seed: int, replicas: int = 1) -> tf.data.Dataset:
-    """A batched, prefetched tf.data pipeline over (samples, window, features) windows.
+def make_dataset(prepared: Prepared, starts: np.ndarray, batch_size: int, shuffle: bool,
+                 seed: int, replicas: int = 1, data: tf.Tensor | None = None) -> tf.data.Dataset:
+    """A batched, prefetched tf.data pipeline of (window, target) pairs gathered by index.
+
+    Only the (samples,) start rows travel through the pipeline; each batch of
+    (batch, window, features) inputs and (batch, horizon) targets is gathered from the
+    panel's one contiguous array, so no window is ever materialised beyond its batch.
+    ``data`` is that array as a tensor (pass one to share it between datasets).
 
     With several replicas every batch must split evenly between them (Keras fails on a
     ragged last batch under MirroredStrategy), so up to ``replicas - 1`` windows are left out.
     """
-    keep = len(X) - len(X) % replicas
-    X, y = X[:keep], y[:keep]
-    ds = tf.data.Dataset.from_tensor_slices((np.ascontiguousarray(X, np.float32),
-                                             np.ascontiguousarray(y, np.float32)))
+    starts = np.asarray(starts, dtype=np.int64)
+    starts = starts[: len(starts) - len(starts) % replicas]
+    if data is None:
+        data = dataset_tensor(prepared)
+    window, span = prepared.window, prepared.window + prepared.horizon
+    features = prepared.scaled.shape[1]
+
+    def gather(index):
+        block = tf.gather(data, index[:, None] + tf.range(span, dtype=tf.int64))
+        return block[:, :window, :features], block[:, window:, features]
+
+    ds = tf.data.Dataset.from_tensor_slices(starts)
     if shuffle:
-        ds = ds.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
+                                    deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def dataset_tensor(prepared: Prepared) -> tf.Tensor:
+    """The panel as one (trows, features + 1) float32 tensor: the scaled inputs, then the
+    network's target column (see ``Prepared.target``)."""
+    return tf.constant(np.column_stack([prepared.scaled, prepared.target]), dtype=tf.float32)
 
 
 class StderrProgress(keras.callbacks.Callback):
@@ -114,9 +135,14 @@ class StderrProgress(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
-def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: DeviceSetup,
-        stream: IO[str] | None = None) -> dict[str, list[float]]:
+def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
+        config: ForecastConfig, setup: DeviceSetup,
+        stream: IO[str] | None = None) -> dict[str, Any]:
     """Train on the training windows with early stopping on the validation windows.
+
+    Args:
+        sample_dates: (samples,) int64 date of each sample's first target (for the guard,
+            which pools the series of a panel date by date).
 
     Returns:
         history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
@@ -129,14 +155,15 @@ def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: D
     masks = prepared.masks
     replicas = setup.strategy.num_replicas_in_sync
     batch = t.batch_size * replicas
-    train = make_dataset(prepared.X[masks["train"]], prepared.y[masks["train"]], batch, True,
-                         t.seed, replicas)
+    data = dataset_tensor(prepared)
+    train = make_dataset(prepared, prepared.starts[masks["train"]], batch, True, t.seed,
+                         replicas, data)
     # With the guard on, early stopping picks the epoch on the first half of the validation
-    # windows and the guard tests on the second half, which that choice never saw.
-    stop_rows, guard_rows = split_validation(masks["val"], prepared.y.shape[1]) \
+    # dates and the guard tests on the second half, which that choice never saw.
+    stop_rows, guard_rows = split_validation(masks["val"], prepared.horizon, sample_dates) \
         if t.baseline_guard else (masks["val"], None)
-    val = make_dataset(prepared.X[stop_rows], prepared.y[stop_rows], batch, False, t.seed,
-                       replicas)
+    val = make_dataset(prepared, prepared.starts[stop_rows], batch, False, t.seed, replicas,
+                       data)
     steps = math.ceil(int(masks["train"].sum()) / batch)
     progress = StderrProgress(t.epochs, steps, stream)
     timer = EpochTimer()
@@ -152,8 +179,10 @@ def fit(model: keras.Model, prepared: Prepared, config: ForecastConfig, setup: D
     history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
     history["seconds"] = timer.seconds
     if t.baseline_guard:
-        history["guard"] = guard(model, start_weights, prepared.X[guard_rows],
-                                 prepared.y[guard_rows], t.loss, stream)
+        starts = prepared.starts[guard_rows]
+        history["guard"] = guard(model, start_weights, prepared.inputs(starts),
+                                 prepared.targets(starts), t.loss, stream,
+                                 sample_dates[guard_rows])
     return history
 
 
@@ -166,25 +195,31 @@ def predict_batched(model: keras.Model, X: np.ndarray, batch: int = 4096) -> np.
     return np.concatenate(parts) if parts else np.empty((0, model.output_shape[-1]))
 
 
-def split_validation(val: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Halve the validation mask (samples,) chronologically: (first half, second half),
-    leaving ``horizon - 1`` windows out between them so no target row is in both."""
-    index = np.flatnonzero(val)
-    cut = len(index) // 2
-    first, second = np.zeros_like(val), np.zeros_like(val)
-    first[index[:cut]] = True
-    second[index[cut + horizon - 1:]] = True
+def split_validation(val: np.ndarray, horizon: int, dates: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Halve the validation mask (samples,) chronologically, by the date of each sample's
+    first target (``dates`` (samples,); default: sample order, one series): (first half,
+    second half), leaving ``horizon - 1`` dates out between them so no target is in both."""
+    if dates is None:
+        dates = np.arange(len(val))
+    unique = np.unique(dates[val])
+    cut = len(unique) // 2
+    first = val & (dates < unique[cut]) if cut < len(unique) else val.copy()
+    gap = cut + horizon - 1
+    second = val & (dates >= unique[gap]) if gap < len(unique) else np.zeros_like(val)
     return first, second
 
 
 def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray, loss: str,
-          stream: IO[str] | None = None) -> dict[str, Any]:
+          stream: IO[str] | None = None, dates: np.ndarray | None = None) -> dict[str, Any]:
     """Keep the trained network only if it beats its starting forecast (the training mean:
     the drift forecast) on the validation windows by a significant margin.
 
     The test is a one-sided Diebold-Mariano test on per-window losses (in the training
     loss) over held-out validation windows X (samples, window, features), y (samples,
-    horizon). Otherwise the starting weights are restored and the model forecasts the
+    horizon). In a panel the series of one date move together, so their loss differences
+    are averaged date by date (``dates`` (samples,)) and the test runs on that one series
+    of dates. Otherwise the starting weights are restored and the model forecasts the
     average step. Returns the statistic, its p-value and which was kept.
     """
     trained = predict_batched(model, X)
@@ -195,6 +230,9 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
         diff = np.abs(y - trained).mean(axis=1) - np.abs(y - start).mean(axis=1)
     else:
         diff = ((y - trained) ** 2).mean(axis=1) - ((y - start) ** 2).mean(axis=1)
+    if dates is not None and len(diff):
+        unique, inverse = np.unique(dates, return_inverse=True)
+        diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
     stat = diebold_mariano(diff, y.shape[1])
     p_value = 0.5 * (1 + math.erf(stat / math.sqrt(2)))
     kept = "network" if stat < -GUARD_Z else "start"
@@ -206,7 +244,7 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
             f"{'median' if loss == 'mae' else 'mean'} training step, close to the drift "
             f"forecast) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
             "starting forecast. --no-baseline-guard keeps the network anyway.\n")
-    return {"dm_stat": stat, "p_value": p_value, "kept": kept}
+    return {"dm_stat": stat, "p_value": p_value, "kept": kept, "dates": int(len(diff))}
 
 
 def diebold_mariano(diff: np.ndarray, horizon: int = 1) -> float:
@@ -243,81 +281,152 @@ def compile_model(model: keras.Model, learning_rate: float, loss: str = "mse",
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
-def prepare_prices(prices: Prices, config: ForecastConfig) -> tuple[Prepared, Split]:
-    """Check the row count, transform, scale (training rows only) and window; refuse
-    anything non-finite before a model ever sees it."""
+def prepare_training(panel: Panel, config: ForecastConfig,
+                     warn: Callable[[str], None] | None = None
+                     ) -> tuple[Prepared, DateSplit, Panel]:
+    """Split by date, leave out series too short to train on, transform, scale each series
+    on its training rows only and index the windows; refuse anything non-finite.
+
+    Returns:
+        the prepared panel, the split, and the panel of the series trained on.
+    """
     m, t = config.model, config.training
+    warn = warn or (lambda message: print(f"forecast: warning: {message}", file=sys.stderr))
     offset = transform_offset(t.target_transform)
-    split = check_rows(len(prices.frame), m.window, m.horizon, offset, t.val_fraction,
-                       t.test_fraction, prices.source)
-    prepared = prepare(prices.frame.to_numpy(float), t.target_transform, m.window, m.horizon,
-                       split=split, source=prices.source, lines=prices.lines,
-                       columns=prices.columns)
+    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, t.val_start,
+                        t.test_start, panel.source)
+    train_end, val_end = split.bounds(panel.dates, panel.offsets)
+    trainable = train_end >= offset + m.window + m.horizon
+    if not trainable.any():
+        need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
+        longest = int(panel.lengths.max())
+        which = "" if panel.n_series == 1 else " in its longest series"
+        raise DataError(f"{panel.source} has {longest} rows{which}, but --window {m.window}, "
+                        f"--horizon {m.horizon} and the validation/test splits need at least "
+                        f"{need} rows before the validation start ({split.val_start.date()}) "
+                        f"{'and after it ' if t.val_start is None else ''}to train; pass more "
+                        "rows or a smaller --window")
+    if not trainable.all():
+        short = [panel.names[s] for s in np.flatnonzero(~trainable)]
+        warn(f"left out of training {len(short)} series with too few rows before "
+             f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
+             f"{', ...' if len(short) > 20 else ''}")
+        panel = panel.take(np.flatnonzero(trainable))
+    prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
+                             center="median" if t.loss == "mae" else "mean")
+    for name, what in (("val", "validation"), ("test", "test")):
+        if not prepared.masks[name].any():
+            need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
+            raise DataError(f"{panel.source}: no {what} window (validation from "
+                            f"{split.val_start.date()}, test from {split.test_start.date()}); "
+                            f"--window {m.window} and --horizon {m.horizon} need at least "
+                            f"{need} rows, or move --val-start/--test-start")
+    _check_finite(panel, prepared)
+    return prepared, split, panel
+
+
+def _check_finite(panel: Panel, prepared: Prepared) -> None:
     with np.errstate(over="ignore"):
         span = prepared.scaler.data_max_ - prepared.scaler.data_min_
     bad = ~np.isfinite(prepared.scaled)
-    if bad.any() or not np.all(np.isfinite(span)):
-        # The row to name: the first non-finite scaled value, or the most extreme value of
-        # a column whose training span overflows (its scale would silently become 0).
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-        else:
-            col = int(np.argmax(~np.isfinite(span)))
-            row = int(np.argmax(np.abs(prices.frame.to_numpy(float)[offset:, col])))
-        place = where(prices.source, int(prices.lines[row + offset]), prices.columns[col])
-        raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
-    return prepared, split
+    if not bad.any() and np.all(np.isfinite(span)):
+        return
+    # The row to name: the first non-finite scaled value, or the most extreme value of
+    # a column whose training span overflows (its scale would silently become 0).
+    if bad.any():
+        trow, col = np.argwhere(bad)[0]
+        s = int(np.searchsorted(prepared.offsets, trow, side="right") - 1)
+        row = panel.offsets[s] + trow - prepared.offsets[s] + prepared.offset
+    else:
+        s, col = np.argwhere(~np.isfinite(span))[0]
+        rows = panel.rows(int(s))
+        row = rows.start + int(np.argmax(np.abs(panel.values[rows, col])))
+    place = where(panel.sources[int(s)], int(panel.lines[row]), panel.columns[int(col)])
+    raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
 
 
-def one_step_forecasts(model: keras.Model, prepared: Prepared, prices: np.ndarray, kind: str,
-                       window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Price forecasts from every origin window, in one batched prediction.
+def sample_dates(panel: Panel, prepared: Prepared) -> np.ndarray:
+    """(samples,) int64 date of each sample's first target row."""
+    return panel.dates.asi8[panel.offsets[prepared.series] + prepared.first_rows]
+
+
+@dataclass
+class OriginForecasts:
+    """Forecasts in price units from origins of a panel's series.
+
+    Attributes:
+        series: (k,) series of each origin; rows: (k,) the price row, within its series, of
+        each origin's first step; prices: (k, horizon) forecasts in price units.
+    """
+
+    series: np.ndarray
+    rows: np.ndarray
+    prices: np.ndarray
+
+    def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, prices) of series ``s``."""
+        use = self.series == s
+        return self.rows[use], self.prices[use]
+
+
+def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
+                     first_row: np.ndarray | None = None) -> OriginForecasts:
+    """Forecasts from every origin of every series whose first step is at or after
+    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks."""
+    starts, series, rows = prepared.origins()
+    if first_row is not None:
+        use = rows >= first_row[series]
+        starts, series, rows = starts[use], series[use], rows[use]
+    outputs = predict_windows(predictor, prepared, starts)
+    return OriginForecasts(series, rows, origin_prices(prepared, panel, kind, outputs,
+                                                       series, rows))
+
+
+def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+              space: str, vols: list[np.ndarray]) -> intervals.Calibration:
+    """Conformal scores for each step, pooled over series, from the forecasts whose target
+    row lies in ``[lo[s], hi[s])`` of its series (the validation rows); each score is scaled
+    by its own series' volatility ``vols[s]`` (rows of s,) at the origin."""
+    steps = forecasts.prices.shape[1]
+    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, predicted = forecasts.of(s)
+        for k in range(steps):
+            target = rows + k
+            use = (target >= lo[s]) & (target < hi[s])
+            step_scores[k].append(intervals.scores(prices[target[use]], predicted[use, k],
+                                                   vols[s][rows[use] - 1], space))
+    return intervals.Calibration(space, [np.concatenate(parts) for parts in step_scores])
+
+
+def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+                  scales: np.ndarray, calibration: intervals.Calibration | None = None,
+                  vols: list[np.ndarray] | None = None,
+                  level: float = DEFAULT_INTERVAL) -> dict[str, Any]:
+    """One-step scores (model, naive, drift) of every series on its rows ``[lo[s], hi[s])``,
+    with interval coverage when a calibration is given, and their aggregate over series.
 
     Returns:
-        rows (origins,) the price row of each first step (the last equals len(prices)),
-        and forecasts (origins, horizon) in price units.
+        {"series": {name: metrics.compare(...)}, "aggregate": metrics.aggregate(...)}.
     """
-    X, rows = origin_windows(prepared.scaled, window, prepared.offset)
-    out = predict_batched(model, X)
-    return rows, forecasts_to_prices(out, prepared.scaler, kind, prices[rows - 1])
+    per_series = {}
+    for s, name in enumerate(panel.names):
+        prices = panel.target_of(s)
+        rows, predicted = forecasts.of(s)
+        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
+        if not use.any():
+            continue
+        out = metrics.compare(prices, rows[use], predicted[use, 0], float(scales[s]))
+        if calibration is not None and vols is not None:
+            lower, upper = intervals.band(predicted[use, 0], vols[s][rows[use] - 1],
+                                          calibration.quantile(level), calibration.space)
+            out["interval"] = metrics.interval_summary(prices[rows[use]], lower, upper, level)
+        per_series[name] = out
+    return {"series": per_series, "aggregate": metrics.aggregate(per_series)}
 
 
-def calibrate(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, split: Split,
-              vol: np.ndarray | None = None) -> intervals.Calibration:
-    """Conformal scores for each step from forecasts whose target row is a validation row.
-
-    ``vol`` (n,) is ``intervals.volatility`` of ``prices``, computed here if not given."""
-    space = intervals.error_space(prices)
-    if vol is None:
-        vol = intervals.volatility(prices, space)
-    step_scores = []
-    for k in range(forecasts.shape[1]):
-        target = rows + k
-        use = (target >= split.train_end) & (target < split.val_end)
-        step_scores.append(intervals.scores(prices[target[use]], forecasts[use, k],
-                                            vol[rows[use] - 1], space))
-    return intervals.Calibration(space, step_scores)
-
-
-def score_split(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, lo: int, hi: int,
-                scale: float, calibration: intervals.Calibration | None = None,
-                vol: np.ndarray | None = None,
-                level: float = DEFAULT_INTERVAL) -> dict[str, Any]:
-    """One-step scores (model, naive, drift) on price rows [lo, hi), and, with a calibration
-    and the series' volatility ``vol`` (n,), the interval coverage."""
-    use = (rows >= max(lo, 1)) & (rows < hi)
-    out = metrics.compare(prices, rows[use], forecasts[use, 0], scale)
-    if calibration is not None and vol is not None and use.any():
-        lower, upper = intervals.band(forecasts[use, 0], vol[rows[use] - 1],
-                                      calibration.quantile(level),
-                                      calibration.space)
-        out["interval"] = {"level": level, "coverage": metrics.coverage(prices[rows[use]],
-                                                                        lower, upper),
-                           "mean_width": metrics.mean_width(lower, upper)}
-    return out
-
-
-def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None = None,
+def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
                  dry_run: bool = False) -> Trained | None:
     """The whole train stage: prepare, pick devices, build, fit, score on held-out rows.
 
@@ -325,14 +434,15 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
     """
     stream = stream or sys.stderr
     m, t = config.model, config.training
-    prepared, split = prepare_prices(prices, config)
+    prepared, split, panel = prepare_training(
+        panel, config, lambda message: print(f"forecast: warning: {message}", file=stream))
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
-    train_y = prepared.y[prepared.masks["train"]]
-    start = (np.median(train_y, axis=0) if t.loss == "mae" else train_y.mean(axis=0)) \
-        if t.baseline_guard else None
+    # The targets are centered on each series' median (mse: mean) training step, so an
+    # output of 0 is every series' own drift-like start.
+    start = np.zeros(m.horizon) if t.baseline_guard else None
     with setup.strategy.scope():
-        model = build_model(m, len(prices.columns), t.precision, output_start=start)
+        model = build_model(m, len(panel.columns), t.precision, output_start=start)
         compile_model(model, t.learning_rate, t.loss, setup.mirrored)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=stream)
@@ -340,37 +450,43 @@ def run_training(prices: Prices, config: ForecastConfig, stream: IO[str] | None 
         print(summary_text(model), file=stream)
         return None
     n = {k: int(v.sum()) for k, v in prepared.masks.items()}
-    print(f"forecast: training on {n['train']} windows, validating on {n['val']}, "
-          f"holding out {split.n_test} test rows ({prices.frame.index[split.val_end].date()} on)",
-          file=stream)
+    across = f" across {panel.n_series} series" if panel.multi else ""
+    print(f"forecast: training on {n['train']} windows{across}, validating on {n['val']}, "
+          f"holding out {n['test']} test windows ({split.test_start.date()} on)", file=stream)
     started = time.perf_counter()
-    history = fit(model, prepared, config, setup, stream)
+    history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream)
     seconds = time.perf_counter() - started
 
-    target = prices.frame.iloc[:, 0].to_numpy(float)
-    rows, forecasts = one_step_forecasts(model, prepared, target, t.target_transform, m.window)
-    vol = intervals.volatility(target, intervals.error_space(target))
-    calibration = calibrate(target, rows, forecasts, split, vol)
-    scale = metrics.naive_scale(target[: split.train_end])
+    train_end, val_end = prepared.train_end, prepared.val_end
+    forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
+                                 t.target_transform, first_row=train_end - m.horizon + 1)
+    space = intervals.error_space(panel.values[:, 0])
+    vols = [intervals.volatility(panel.target_of(s), space) for s in range(panel.n_series)]
+    calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
+    scales = np.array([metrics.naive_scale(panel.target_of(s)[:train_end[s]])
+                       for s in range(panel.n_series)])
+    ends = panel.lengths
     scores = {
-        "naive_scale": scale,
-        "val": score_split(target, rows, forecasts, split.train_end, split.val_end, scale),
-        "test": score_split(target, rows, forecasts, split.val_end, split.rows, scale,
-                            calibration, vol),
+        "val": score_segment(panel, forecasts, train_end, val_end, scales),
+        "test": score_segment(panel, forecasts, val_end, ends, scales, calibration, vols),
     }
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
+    dates = panel.dates
     config.facts.update({
-        "rows": split.rows, "train_rows": split.n_train, "val_rows": split.n_val,
-        "test_rows": split.n_test,
-        "first_date": prices.frame.index[0].isoformat(),
-        "val_start": prices.frame.index[split.train_end].isoformat(),
-        "test_start": prices.frame.index[split.val_end].isoformat(),
-        "last_date": prices.frame.index[-1].isoformat(),
-        "naive_scale": scale, "epochs_run": len(history["loss"]), "best_epoch": best,
+        "rows": int(len(panel.values)), "series": list(panel.names),
+        "train_rows": int(train_end.sum()), "val_rows": int((val_end - train_end).sum()),
+        "test_rows": int((ends - val_end).sum()),
+        "first_date": dates.min().isoformat(),
+        "val_start": split.val_start.isoformat(),
+        "test_start": split.test_start.isoformat(),
+        "last_date": dates.max().isoformat(),
+        "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
+        "epochs_run": len(history["loss"]), "best_epoch": best,
         "baseline_guard": guard_result,
         "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
         "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
+        "windows": n,
     })
     return Trained(model, prepared.scaler, config, history, scores, calibration)

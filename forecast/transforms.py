@@ -160,3 +160,187 @@ def forecasts_to_prices(scaled: np.ndarray, scaler: MinMaxScaler, kind: str,
         (samples, steps) prices.
     """
     return to_prices(scaler.inverse_column(scaled, 0), anchor, kind)
+
+
+class SeriesScaler:
+    """MinMax scaling per series: each series to [0, 1] on its own training rows.
+
+    The network's target is the scaled target column minus ``center_``, each series' typical
+    scaled step (the median, or mean, of its training targets): an output of 0 is then each
+    series' own drift-like forecast, which is what one network's untrained start can give
+    every series at once, and what the baseline guard compares the trained network with.
+
+    Attributes:
+        names: (series,) the series names, in panel order.
+        data_min_, data_max_: (series, features) minimum and maximum of each series' fit rows.
+        center_: (series,) subtracted from the scaled target column to make the target.
+    """
+
+    def __init__(self, names: Sequence[str], data_min: np.ndarray, data_max: np.ndarray,
+                 center: np.ndarray | None = None):
+        self.names = list(names)
+        self.data_min_ = np.asarray(data_min, dtype=float).reshape(len(self.names), -1)
+        self.data_max_ = np.asarray(data_max, dtype=float).reshape(len(self.names), -1)
+        self.center_ = np.zeros(len(self.names)) if center is None else \
+            np.asarray(center, dtype=float).reshape(len(self.names))
+
+    def with_center(self, center: np.ndarray) -> "SeriesScaler":
+        return SeriesScaler(self.names, self.data_min_, self.data_max_, center)
+
+    def inverse_target(self, outputs: np.ndarray, series: np.ndarray) -> np.ndarray:
+        """Network outputs (samples, ...) of ``series`` (samples,) to the transformed target:
+        add back the center, undo the target column's scaling."""
+        outputs = np.asarray(outputs, dtype=float)
+        shape = (-1,) + (1,) * (outputs.ndim - 1)
+        return self.inverse_column(outputs + self.center_[series].reshape(shape), series, 0)
+
+    @classmethod
+    def fit(cls, values: np.ndarray, offsets: np.ndarray, fit_rows: np.ndarray,
+            names: Sequence[str]) -> "SeriesScaler":
+        """Learn each series' min and max from its first ``fit_rows[s]`` rows.
+
+        Args:
+            values: (rows, features) the (transformed) panel, series end to end.
+            offsets: (series + 1,) row boundaries of ``values``.
+            fit_rows: (series,) leading rows of each series to fit on (at least 1 each).
+            names: (series,) names.
+        """
+        values = np.asarray(values, dtype=float)
+        lows, highs = [], []
+        for s in range(len(names)):
+            rows = values[offsets[s]: offsets[s] + max(int(fit_rows[s]), 1)]
+            scaler = MinMaxScaler().fit(rows)
+            lows.append(scaler.data_min_)
+            highs.append(scaler.data_max_)
+        return cls(names, np.array(lows), np.array(highs))
+
+    def one(self, s: int) -> MinMaxScaler:
+        """Series ``s``'s scaler as a plain MinMaxScaler."""
+        scaler = MinMaxScaler()
+        scaler.data_min_, scaler.data_max_ = self.data_min_[s], self.data_max_[s]
+        return scaler
+
+    @property
+    def scale_(self) -> np.ndarray:
+        """(series, features) so that ``scaled = X * scale_ + min_`` row by row."""
+        with np.errstate(over="ignore"):  # an overflowing span is refused by the caller
+            span = self.data_max_ - self.data_min_
+        return 1.0 / np.where(span == 0.0, 1.0, span)
+
+    @property
+    def min_(self) -> np.ndarray:
+        return -self.data_min_ * self.scale_
+
+    def transform(self, X: np.ndarray, series: np.ndarray) -> np.ndarray:
+        """(rows, features) -> (rows, features), row i scaled by series ``series[i]``."""
+        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are checked
+            return np.asarray(X, dtype=float) * self.scale_[series] + self.min_[series]
+
+    def inverse_column(self, values: np.ndarray, series: np.ndarray,
+                       column: int = 0) -> np.ndarray:
+        """Invert one column's scaling on (samples, ...) values, sample i of ``series[i]``."""
+        values = np.asarray(values, dtype=float)
+        shape = (-1,) + (1,) * (values.ndim - 1)
+        scale = self.scale_[series, column].reshape(shape)
+        return (values - self.min_[series, column].reshape(shape)) / scale
+
+    def index(self, name: str) -> int | None:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            return None
+
+    def subset(self, picked: Sequence[int | None], fallback: "SeriesScaler | None" = None,
+               names: Sequence[str] | None = None) -> "SeriesScaler":
+        """A scaler for other series: entry i is this one's series ``picked[i]``, or, where
+        that is None, ``fallback``'s series i."""
+        lows, highs, centers = [], [], []
+        for i, s in enumerate(picked):
+            source, row = (self, s) if s is not None else (fallback, i)
+            lows.append(source.data_min_[row])
+            highs.append(source.data_max_[row])
+            centers.append(source.center_[row])
+        return SeriesScaler(names if names is not None else
+                            [self.names[s] if s is not None else fallback.names[i]
+                             for i, s in enumerate(picked)], np.array(lows), np.array(highs),
+                            np.array(centers))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "minmax-per-series", "feature_range": [0.0, 1.0],
+                "series": {name: {"data_min": [float(v) for v in self.data_min_[s]],
+                                  "data_max": [float(v) for v in self.data_max_[s]],
+                                  "center": float(self.center_[s])}
+                           for s, name in enumerate(self.names)}}
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "scaler.json") -> "SeriesScaler":
+        """Read back ``to_dict``; a format-1 single ``minmax`` scaler becomes one series ''."""
+        if isinstance(raw, dict) and raw.get("kind") == "minmax":
+            one = MinMaxScaler.from_dict(raw, source)
+            return cls([""], one.data_min_[None], one.data_max_[None])
+        try:
+            if raw.get("kind") != "minmax-per-series":
+                raise ValueError("kind is not 'minmax-per-series'")
+            series = raw["series"]
+            if not isinstance(series, dict) or not series:
+                raise ValueError("no series")
+            names = list(series)
+            lows = np.array([series[n]["data_min"] for n in names], dtype=float)
+            highs = np.array([series[n]["data_max"] for n in names], dtype=float)
+            center = np.array([series[n].get("center", 0.0) for n in names], dtype=float)
+            if lows.ndim != 2 or lows.shape != highs.shape or not lows.shape[1]:
+                raise ValueError("data_min and data_max must be equal-length lists")
+            if not (np.all(np.isfinite(lows)) and np.all(np.isfinite(highs))
+                    and np.all(np.isfinite(center))):
+                raise ValueError("non-finite numbers")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+        return cls(names, lows, highs, center)
+
+
+def transform_panel(values: np.ndarray, offsets: np.ndarray, kind: str, *,
+                    source: str = "input", lines: Sequence[int] | None = None,
+                    columns: Sequence[str] | None = None,
+                    sources: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``apply_transform`` on every series of a panel at once, never across two series.
+
+    Args:
+        values: (rows, features) prices, series end to end; offsets: (series + 1,).
+        kind: ``level`` or ``log-return``.
+        source, lines, columns, sources: to name the file (per series), line and column in
+            errors.
+
+    Returns:
+        transformed (rows - series * offset, features) and its (series + 1,) offsets; row j
+        of series s in it is that series' price row j + transform_offset(kind).
+    """
+    values = np.asarray(values, dtype=float)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if kind == "level":
+        return values.copy(), offsets.copy()
+    if sources is not None:
+        bad = ~(values > 0)
+        if bad.any():  # name the file the offending row came from
+            row = int(np.argwhere(bad)[0][0])
+            source = sources[int(np.searchsorted(offsets, row, side="right") - 1)]
+    out = apply_transform(values, kind, source=source, lines=lines, columns=columns)
+    # out[i] is the step from row i to i + 1; a step into the first row of a series is none.
+    keep = np.ones(len(out), bool)
+    keep[offsets[1:-1] - 1] = False
+    new_offsets = offsets - np.arange(len(offsets))
+    return np.ascontiguousarray(out[keep]), new_offsets
+
+
+def outputs_to_prices(outputs: np.ndarray, series: np.ndarray, scaler: SeriesScaler, kind: str,
+                      anchor: np.ndarray) -> np.ndarray:
+    """Model outputs to prices: undo each sample's series scaling (target column), then the
+    transform.
+
+    Args:
+        outputs: (samples, steps) scaled, transformed target forecasts.
+        series: (samples,) the series of each sample.
+        anchor: (samples,) the last known price before each sample's first step.
+    Returns:
+        (samples, steps) prices.
+    """
+    return to_prices(scaler.inverse_target(outputs, series), anchor, kind)

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast.errors import DataError
-from forecast.transforms import MinMaxScaler, apply_transform, transform_offset
+from forecast.transforms import (SeriesScaler, outputs_to_prices, transform_offset,
+                                 transform_panel)
 
 
 def make_windows(data: np.ndarray, targets: np.ndarray | None, window: int,
@@ -133,65 +135,218 @@ def assign_samples(first_target_rows: np.ndarray, horizon: int,
     }
 
 
+@dataclass(frozen=True)
+class DateSplit:
+    """Chronological split by date, shared by every series of a panel: training rows are
+    dated before ``val_start``, validation rows before ``test_start``, test rows from it."""
+
+    val_start: pd.Timestamp
+    test_start: pd.Timestamp
+
+    def bounds(self, dates: pd.DatetimeIndex, offsets: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-series row boundaries: (train_end, val_end), each (series,), in rows of each
+        series (train ``[0, train_end)``, validation ``[train_end, val_end)``)."""
+        stamps = dates.asi8
+        train_end, val_end = [], []
+        for s in range(len(offsets) - 1):
+            own = stamps[offsets[s]:offsets[s + 1]]
+            train_end.append(np.searchsorted(own, self.val_start.value))
+            val_end.append(np.searchsorted(own, self.test_start.value))
+        return np.array(train_end, np.int64), np.array(val_end, np.int64)
+
+
+def split_dates(dates: pd.DatetimeIndex, val_fraction: float, test_fraction: float,
+                val_start: str | pd.Timestamp | None = None,
+                test_start: str | pd.Timestamp | None = None, source: str = "input") -> DateSplit:
+    """The cut dates: given ones, else the fractions of the union of every series' dates
+    (for one series this is the last ``test_fraction`` of rows, the ``val_fraction`` before).
+
+    Raises:
+        DataError: a cut date leaves no rows on one side, or validation starts after test.
+    """
+    unique = np.unique(dates.asi8)
+    n = len(unique)
+    if test_start is not None:
+        test = pd.Timestamp(test_start)
+    else:
+        test = pd.Timestamp(unique[max(n - int(round(n * test_fraction)), 0)])
+    before = int(np.searchsorted(unique, test.value))
+    if val_start is not None:
+        val = pd.Timestamp(val_start)
+    else:
+        val = pd.Timestamp(unique[max(before - int(round(n * val_fraction)), 0)])
+    if test_start is not None and (before == 0 or before == n):
+        side = "before" if before == 0 else "on or after"
+        raise DataError(f"--test-start {test.date()}: {source} has no rows {side} it "
+                        f"(dates {pd.Timestamp(unique[0]).date()} to "
+                        f"{pd.Timestamp(unique[-1]).date()})")
+    if val >= test:
+        raise DataError(f"--val-start {val.date()} is not before the test start {test.date()}; "
+                        "validation rows must come before test rows")
+    if val_start is not None and val.value <= unique[0]:
+        raise DataError(f"--val-start {val.date()}: {source} has no training rows before it")
+    return DateSplit(val, test)
+
+
 @dataclass
 class Prepared:
-    """Model-ready arrays for one price frame.
+    """A panel made model-ready: transformed, scaled per series, with window indices.
+
+    Windows are never copied here: sample i is rows ``starts[i] : starts[i] + window`` of
+    ``scaled`` (inputs) and the ``horizon`` target values after them, gathered on demand.
 
     Attributes:
-        X: (samples, window, features) scaled, transformed inputs (a view on ``scaled``).
-        y: (samples, horizon) scaled, transformed targets.
-        first_rows: (samples,) price-frame row of each sample's first target.
-        masks: "train" / "val" / "test" -> (samples,) bool, from ``assign_samples``.
-        scaled: (rows - offset, features) the scaled, transformed series.
-        scaler: the MinMaxScaler, fit on training rows only.
-        offset: rows the transform drops at the start (row j of ``scaled`` is price row
-            j + offset).
+        scaled: (trows, features) the transformed, per-series scaled panel, end to end.
+        offsets: (series + 1,) row boundaries of ``scaled``.
+        offset: rows the transform drops at the start of each series (row j of series s in
+            ``scaled`` is its price row j + offset).
+        scaler: the SeriesScaler (fit on each series' training rows only).
+        window, horizon: sample shape.
+        starts: (samples,) first row in ``scaled`` of each sample with a full target.
+        series: (samples,) series of each sample.
+        first_rows: (samples,) price row, within its series, of each sample's first target.
+        masks: "train" / "val" / "test" -> (samples,) bool (empty without a split).
+        train_end, val_end: (series,) per-series split rows (None without a split).
     """
 
-    X: np.ndarray
-    y: np.ndarray
+    scaled: np.ndarray
+    offsets: np.ndarray
+    offset: int
+    scaler: SeriesScaler
+    window: int
+    horizon: int
+    starts: np.ndarray
+    series: np.ndarray
     first_rows: np.ndarray
     masks: dict
-    scaled: np.ndarray
-    scaler: MinMaxScaler
-    offset: int
+    train_end: np.ndarray | None = None
+    val_end: np.ndarray | None = None
+
+    def inputs(self, starts: np.ndarray) -> np.ndarray:
+        """(k, window, features) input windows beginning at rows ``starts`` (k,)."""
+        view = sliding_window_view(self.scaled, self.window, axis=0)
+        return view[np.asarray(starts)].transpose(0, 2, 1)
+
+    @property
+    def target(self) -> np.ndarray:
+        """(trows,) the network's target: the scaled target column minus its series' center."""
+        series = np.repeat(np.arange(len(self.offsets) - 1), np.diff(self.offsets))
+        return self.scaled[:, 0] - self.scaler.center_[series]
+
+    def targets(self, starts: np.ndarray) -> np.ndarray:
+        """(k, horizon) network targets after the windows beginning at ``starts``."""
+        rows = np.asarray(starts)[:, None] + self.window + np.arange(self.horizon)
+        series = np.searchsorted(self.offsets, np.asarray(starts), side="right") - 1
+        return self.scaled[rows, 0] - self.scaler.center_[series][:, None]
+
+    @property
+    def X(self) -> np.ndarray:
+        """Every sample's inputs (samples, window, features), materialised: small data only."""
+        return self.inputs(self.starts)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Every sample's targets (samples, horizon), materialised."""
+        return self.targets(self.starts)
+
+    def origins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every input window of every series, including each series' last one.
+
+        Returns:
+            starts (origins,), series (origins,), and rows (origins,): the price row within
+            its series of each window's first forecast (a series' last window gives its row
+            count: the first future row).
+        """
+        return window_starts(self.offsets, self.window, 0, self.offset)
 
 
-def prepare(values: np.ndarray, kind: str, window: int, horizon: int,
-            split: Split | None = None, scaler: MinMaxScaler | None = None,
-            **where_args) -> Prepared:
-    """Transform, scale and window a price frame.
-
-    Args:
-        values: (rows, features) prices, target first.
-        kind: target transform (``level`` or ``log-return``).
-        window, horizon: sample shape.
-        split: row boundaries; without ``scaler`` one is fit on the rows before
-            ``split.train_end`` only, so validation and test rows never shape the scaling.
-            Without a split, ``masks`` is empty.
-        scaler: a fitted scaler to reuse (prediction); one of split and scaler is needed.
-        where_args: source / lines / columns, for error messages.
-    """
-    offset = transform_offset(kind)
-    transformed = apply_transform(values, kind, **where_args)
-    if scaler is None:
-        if split is None:
-            raise ValueError("prepare needs a split to fit a scaler, or a fitted scaler")
-        scaler = MinMaxScaler().fit(transformed[: max(split.train_end - offset, 1)])
-    scaled = scaler.transform(transformed)
-    X, y = make_windows(scaled, scaled[:, 0], window, horizon)
-    first_rows = np.arange(len(X)) + window + offset
-    masks = assign_samples(first_rows, horizon, split) if split is not None else {}
-    return Prepared(X, y, first_rows, masks, scaled, scaler, offset)
-
-
-def origin_windows(scaled: np.ndarray, window: int, offset: int
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Every input window of a scaled series, including the last one.
+def window_starts(offsets: np.ndarray, window: int, horizon: int, offset: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Start rows of every window of ``window`` inputs and ``horizon`` targets that stays
+    inside one series of an end-to-end array with row boundaries ``offsets``.
 
     Returns:
-        X (origins, window, features), and (origins,) the price row each window's first
-        forecast is for (the last one equals the row count: the first future row).
+        starts (samples,), series (samples,), and first_rows (samples,): the price row within
+        its series of each sample's first target (``offset`` rows dropped by the transform).
     """
-    X, _ = make_windows(scaled, None, window)
-    return X, np.arange(len(X)) + window + offset
+    offsets = np.asarray(offsets, dtype=np.int64)
+    counts = np.maximum(np.diff(offsets) - window - horizon + 1, 0)
+    series = np.repeat(np.arange(len(counts)), counts)
+    local = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = offsets[:-1][series] + local
+    return starts, series, local + window + offset
+
+
+def prepare_panel(panel, kind: str, window: int, horizon: int, *,
+                  split: DateSplit | None = None, scaler: SeriesScaler | None = None,
+                  center: str = "median") -> Prepared:
+    """Transform each series, scale it and index its windows.
+
+    Args:
+        panel: a ``data.Panel``.
+        kind: target transform (``level`` or ``log-return``).
+        window, horizon: sample shape.
+        split: cut dates; without ``scaler`` each series' scaler is fit on its rows dated
+            before ``split.val_start`` only, so validation and test rows never shape it.
+        scaler: a fitted SeriesScaler over exactly these series, in order (prediction).
+        center: when fitting, each series' center is this statistic (``median`` or
+            ``mean``) of its training windows' first targets, scaled.
+    """
+    offset = transform_offset(kind)
+    transformed, offsets = transform_panel(panel.values, panel.offsets, kind,
+                                           source=panel.source, lines=panel.lines,
+                                           columns=panel.columns, sources=panel.sources)
+    train_end = val_end = None
+    if split is not None:
+        train_end, val_end = split.bounds(panel.dates, panel.offsets)
+    fitted = scaler is not None
+    if scaler is None:
+        if train_end is None:
+            raise ValueError("prepare_panel needs a split to fit a scaler, or a fitted scaler")
+        scaler = SeriesScaler.fit(transformed, offsets, np.maximum(train_end - offset, 1),
+                                  panel.names)
+    series_of_rows = np.repeat(np.arange(panel.n_series), np.diff(offsets))
+    scaled = np.ascontiguousarray(scaler.transform(transformed, series_of_rows))
+    starts, series, first_rows = window_starts(offsets, window, horizon, offset)
+    masks = {}
+    if train_end is not None:
+        last = first_rows + horizon - 1
+        masks = {"train": last < train_end[series],
+                 "val": (first_rows >= train_end[series]) & (last < val_end[series]),
+                 "test": first_rows >= val_end[series]}
+        if not fitted:
+            scaler = scaler.with_center(series_centers(
+                scaled[starts + window, 0], series, masks["train"], panel.n_series, center))
+    return Prepared(scaled, offsets, offset, scaler, window, horizon, starts, series,
+                    first_rows, masks, train_end, val_end)
+
+
+def predict_windows(predictor, prepared: Prepared, starts: np.ndarray,
+                    chunk: int = 65536) -> np.ndarray:
+    """Run ``predictor`` ((k, window, features) -> (k, horizon)) over the windows beginning
+    at ``starts`` (n,), gathering one chunk at a time so no more than ``chunk`` windows are
+    ever materialised. Returns (n, horizon) float64."""
+    starts = np.asarray(starts)
+    parts = [np.asarray(predictor(prepared.inputs(starts[i:i + chunk])), dtype=np.float64)
+             for i in range(0, len(starts), chunk)]
+    return np.concatenate(parts) if parts else np.empty((0, prepared.horizon))
+
+
+def origin_prices(prepared: Prepared, panel, kind: str, outputs: np.ndarray,
+                  series: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Model outputs (k, steps) for origins of ``series`` (k,) whose first step is price row
+    ``rows`` (k,) of their series, in price units (k, steps)."""
+    anchor = panel.values[panel.offsets[series] + rows - 1, 0]
+    return outputs_to_prices(outputs, series, prepared.scaler, kind, anchor)
+
+
+def series_centers(values: np.ndarray, series: np.ndarray, use: np.ndarray, n_series: int,
+                   statistic: str = "median") -> np.ndarray:
+    """(series,) the median (or mean) of ``values`` (k,) over the entries ``use`` (k,) of
+    each series ``series`` (k,); 0 for a series with none."""
+    frame = pd.Series(values[use]).groupby(series[use])
+    found = frame.median() if statistic == "median" else frame.mean()
+    out = np.zeros(n_series)
+    out[found.index.to_numpy()] = found.to_numpy()
+    return out
