@@ -284,6 +284,27 @@ class Panel:
     filled: int = 0
     raws: list[bytes] = field(default_factory=list, repr=False)
 
+    def __post_init__(self) -> None:
+        # Dates are compared as int64 nanoseconds throughout (splits, duplicates, spacing).
+        self.dates = pd.DatetimeIndex(self.dates).as_unit("ns")
+
+    @classmethod
+    def from_frames(cls, frames: dict[str, pd.DataFrame], source: str = "<memory>",
+                    layout: str | None = None) -> "Panel":
+        """A panel of in-memory series: name -> DataFrame indexed by ascending dates, the
+        target column first (the same columns in each). For tests and benchmarks."""
+        names = list(frames)
+        first = frames[names[0]]
+        values = np.concatenate([f.to_numpy(float) for f in frames.values()])
+        dates = pd.DatetimeIndex(np.concatenate([f.index.to_numpy() for f in frames.values()]))
+        lengths = [len(f) for f in frames.values()]
+        return cls(np.ascontiguousarray(values), dates,
+                   np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), names,
+                   str(first.columns[0]), [str(c) for c in first.columns[1:]], source,
+                   np.concatenate([np.arange(2, n + 2) for n in lengths]), [source] * len(names),
+                   layout or ("single" if len(names) == 1 else "long"),
+                   first.index.name or "Date")
+
     @property
     def columns(self) -> list[str]:
         return [self.target, *self.features]
@@ -557,20 +578,24 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
             raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers, "
                             "not series names; name the column that holds the ticker")
         return col
-    text = [c for c in table.cells.columns
-            if c != date_col and parse_numbers(table, c)[1].any()]
+    text = [c for c in table.cells.columns if c != date_col and _is_text(table, c)]
+    if not dates.duplicated().any():  # one row per date: one series (a text column is
+        return None                   # a note; --series-column says otherwise)
     preferred = [c for c in text if c.lower() in SERIES_NAMES]
-    repeated = dates.duplicated().any()
     for col in preferred + [c for c in text if c not in preferred]:
         labels = table.cells[col].astype(str).str.strip()
         if labels.nunique() < 2:
-            continue
-        if not repeated and col not in preferred:
             continue
         pairs = pd.MultiIndex.from_arrays([labels.to_numpy(), dates])
         if not pairs.duplicated().any() or col in preferred:
             return col
     return None
+
+
+def _is_text(table: Table, col: str) -> bool:
+    """Whether no cell of ``col`` reads as a number (a column of names, not of values)."""
+    values, invalid = parse_numbers(table, col)
+    return bool(invalid.any()) and not np.isfinite(values).any()
 
 
 def _numbers_or_fail(table: Table, col: str) -> np.ndarray:
@@ -630,7 +655,7 @@ def apply_missing(values: np.ndarray, codes: np.ndarray, dates: pd.DatetimeIndex
         message += ("; " if message else "") + \
             f"dropped {int(leading.sum())} leading row(s) with nothing to fill from"
     keep = ~leading
-    return values[keep], codes[keep], dates[keep], lines[keep], count, message
+    return filled[keep], codes[keep], dates[keep], lines[keep], count, message
 
 
 def series_step(dates: pd.DatetimeIndex) -> float:

@@ -165,6 +165,11 @@ class Forecaster:
         """starts, series, rows of every origin (see ``Prepared.origins``)."""
         return self.prepared.origins()
 
+    @functools.cached_property
+    def outputs(self) -> np.ndarray:
+        """(origins, horizon) network outputs from every origin, in batched chunks."""
+        return predict_windows(self.predictor, self.prepared, self.origins[0])
+
     def forecasts_from(self, use: np.ndarray) -> np.ndarray:
         """(k, horizon) price forecasts from the origins selected by ``use`` (origins,)."""
         starts, series, rows = (a[use] for a in self.origins)

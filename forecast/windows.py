@@ -147,7 +147,7 @@ class DateSplit:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Per-series row boundaries: (train_end, val_end), each (series,), in rows of each
         series (train ``[0, train_end)``, validation ``[train_end, val_end)``)."""
-        stamps = dates.asi8
+        stamps = pd.DatetimeIndex(dates).as_unit("ns").asi8
         train_end, val_end = [], []
         for s in range(len(offsets) - 1):
             own = stamps[offsets[s]:offsets[s + 1]]
@@ -165,7 +165,7 @@ def split_dates(dates: pd.DatetimeIndex, val_fraction: float, test_fraction: flo
     Raises:
         DataError: a cut date leaves no rows on one side, or validation starts after test.
     """
-    unique = np.unique(dates.asi8)
+    unique = np.unique(pd.DatetimeIndex(dates).as_unit("ns").asi8)
     n = len(unique)
     if test_start is not None:
         test = pd.Timestamp(test_start)

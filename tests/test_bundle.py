@@ -16,7 +16,7 @@ def test_a_trained_directory_is_complete_and_reads_back(tiny_model):
     assert {"keras", "numpy", "pandas", "python"} <= set(b.config.facts["versions"])
     assert list(b.history.columns) == ["epoch", "loss", "val_loss", "seconds"]
     assert b.data().frame.shape == (300, 1)
-    assert json.loads((tiny_model / "scaler.json").read_text())["kind"] == "minmax"
+    assert json.loads((tiny_model / "scaler.json").read_text())["kind"] == "minmax-per-series"
 
 
 @pytest.mark.parametrize("name", FILES)

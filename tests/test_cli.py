@@ -42,10 +42,10 @@ def test_every_command_has_help_text(cli, name):
 
 
 def test_unknown_option_is_one_line_exit_2(cli):
-    result = cli("inspect", "--nope", "x.csv")
+    result = cli("inspect", "--bogus", "x.csv")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "forecast: error: No such option: --nope (see 'forecast inspect --help')"]
+        "forecast: error: No such option: --bogus (see 'forecast inspect --help')"]
 
 
 def test_debug_shows_the_traceback(cli):

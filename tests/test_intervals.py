@@ -30,18 +30,28 @@ def test_band_is_ordered_and_in_price_units():
 
 
 def test_calibration_uses_no_test_row():
-    from forecast.training import calibrate
+    import pandas as pd
+
+    from forecast.data import Panel
+    from forecast.training import OriginForecasts, calibrate
 
     rng = np.random.default_rng(1)
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
     split = split_rows(200, 0.2, 0.2)
     rows = np.arange(10, 201)
     forecasts = prices[rows - 1][:, None] * 1.001
-    base = calibrate(prices, rows, forecasts, split)
+
+    def calibrated(prices, forecasts):
+        index = pd.bdate_range("2020-01-01", periods=len(prices))
+        panel = Panel.from_frames({"x": pd.DataFrame({"Close": prices}, index=index)})
+        vols = [intervals.volatility(prices, "log")]
+        return calibrate(panel, OriginForecasts(np.zeros(len(rows), int), rows, forecasts),
+                         np.array([split.train_end]), np.array([split.val_end]), "log", vols)
+    base = calibrated(prices, forecasts)
     wild_prices, wild_forecasts = prices.copy(), forecasts.copy()
     wild_prices[split.val_end:] *= 50
     wild_forecasts[rows >= split.val_end] *= 3
-    wild = calibrate(wild_prices, rows, wild_forecasts, split)
+    wild = calibrated(wild_prices, wild_forecasts)
     np.testing.assert_array_equal(base.step_scores[0], wild.step_scores[0])
     assert len(base.step_scores[0]) == split.n_val
 

@@ -20,9 +20,12 @@ def test_plotted_predictions_are_the_inverse_transformed_model_output(tiny_model
     forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
     data = plot_data(forecaster, 0.8)
     # Undo the scaling and the log-return by hand, from the raw model outputs.
-    returns = (forecaster.outputs[:, 0] - bundle.scaler.min_[0]) / bundle.scaler.scale_[0]
+    scaler = bundle.scaler
+    returns = (forecaster.outputs[:, 0] + scaler.center_[0] - scaler.min_[0, 0]) \
+        / scaler.scale_[0, 0]
     close = bundle.data().frame["Close"].to_numpy()
-    by_hand = to_prices(returns[:, None], close[forecaster.rows - 1], "log-return")[:, 0]
+    rows = forecaster.origins[2]
+    by_hand = to_prices(returns[:, None], close[rows - 1], "log-return")[:, 0]
     np.testing.assert_allclose(data["backtest"]["predicted"], by_hand[:-1], rtol=1e-12)
     np.testing.assert_allclose(data["backtest"]["actual"], close[6:])
     np.testing.assert_allclose(data["backtest"]["naive"], close[5:-1])

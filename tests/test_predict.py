@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ from forecast.data import read_prices
 from forecast.errors import DataError, UsageError
 from forecast.intervals import Calibration
 from forecast.predict import Forecaster, future_dates, load_predictor
-from forecast.transforms import MinMaxScaler, apply_transform
+from forecast.transforms import MinMaxScaler, SeriesScaler, apply_transform
 from tests.conftest import TINY, price_frame
 
 
@@ -22,7 +23,8 @@ def hand_bundle(prices, kind="level", window=3, horizon=1) -> Bundle:
     config = ForecastConfig(model=ModelConfig(window=window, horizon=horizon),
                             training=TrainConfig(target_transform=kind),
                             columns=prices.columns)
-    scaler = MinMaxScaler().fit(apply_transform(values, kind)[:100])
+    one = MinMaxScaler().fit(apply_transform(values, kind)[:100])
+    scaler = SeriesScaler(prices.names, one.data_min_[None], one.data_max_[None])
     calibration = Calibration("log", [np.linspace(0.1, 3, 99)] * horizon)
     return Bundle(Path("hand"), config, scaler, {}, calibration, pd.DataFrame())
 
@@ -43,7 +45,7 @@ def test_a_last_value_model_backtests_to_the_naive_forecast_exactly(prices):
 
 def test_a_zero_return_model_backtests_to_the_naive_forecast(prices):
     bundle = hand_bundle(prices, "log-return", window=4)
-    zero = bundle.scaler.transform(np.zeros((1, 1)))[0, 0]
+    zero = bundle.scaler.transform(np.zeros((1, 1)), np.array([0]))[0, 0]
     table = Forecaster(bundle, prices, lambda X: np.full((len(X), 1), zero)).backtest()
     close = prices.frame["Close"].to_numpy()
     assert table["date"].iloc[0] == prices.frame.index[5]  # 4 returns need 5 prices
@@ -70,7 +72,7 @@ def test_the_forecast_for_row_t_does_not_depend_on_row_t(tiny_model):
     t = 200
     changed = prices.frame.copy()
     changed.iloc[t, 0] *= 1.5
-    moved = Forecaster(bundle, type(prices)(changed, prices.target, [], "x", prices.lines),
+    moved = Forecaster(bundle, dataclasses.replace(prices, values=changed.to_numpy(float)),
                        predictor).backtest()
     date = prices.frame.index[t]
     i = int(np.flatnonzero(base["date"] == date)[0])
@@ -145,14 +147,15 @@ def test_predict_backtest_from_stdin_with_json(cli, tiny_model):
                                                            "lower", "upper"}
 
 
-def test_predict_many_files_adds_a_source_column(cli, tiny_model, tmp_path):
+def test_predict_many_files_adds_a_series_column(cli, tiny_model, tmp_path):
     for name in ("a.csv", "b.csv"):
         price_frame(50, seed=len(name)).to_csv(tmp_path / name, index=False)
     result = cli("predict", "a.csv", "b.csv", "--model", tiny_model)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "source,date,predicted", *[l for l in result.stdout.splitlines()[1:]]]
-    assert [l.split(",")[0] for l in result.stdout.splitlines()[1:]] == ["a.csv", "b.csv"]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "series,date,predicted"
+    assert [l.split(",")[0] for l in lines[1:]] == ["a", "b"]
+    assert "2 series not in the model's training data (a, b)" in result.stderr
 
 
 def test_predict_without_model_uses_the_newest_and_says_so(cli, tiny_model, tmp_path):

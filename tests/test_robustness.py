@@ -46,8 +46,8 @@ DAMAGE = {
         window="five")), "config.json is damaged"),
     "config unknown key": (lambda m: edit_json(m / "config.json", lambda d: d["model"].update(
         evil=1)), "config.json is damaged"),
-    "scaler edited": (lambda m: edit_json(m / "scaler.json", lambda d: d.update(
-        data_min=["x"])), "scaler.json is damaged"),
+    "scaler edited": (lambda m: edit_json(m / "scaler.json", lambda d: next(iter(
+        d["series"].values())).update(data_min=["x"])), "scaler.json is damaged"),
     "scaler is a pickle": (lambda m: (m / "scaler.json").write_bytes(
         b"\x80\x04\x95pickle"), "scaler.json"),
     "calibration empty": (lambda m: (m / "calibration.json").write_text("{}"),

@@ -37,7 +37,7 @@ def test_progress_is_one_line_per_epoch_off_a_terminal(prices_csv):
 
 def test_metrics_compare_model_with_baselines_on_the_test_rows(prices_csv):
     trained = run_training(read_prices(prices_csv), tiny_config(), stream=io.StringIO())
-    test = trained.metrics["test"]
+    test = trained.metrics["test"]["series"]["prices"]
     assert test["rows"] == trained.config.facts["test_rows"] == 60
     assert test["naive"]["rel_mae"] == 1.0
     for name in ("model", "naive", "drift"):
@@ -97,7 +97,7 @@ def test_the_baseline_guard_keeps_a_network_only_when_it_has_found_something(tmp
     trained = run_training(read_prices(path), config, stream=io.StringIO())
     guard = trained.config.facts["baseline_guard"]
     assert guard["kept"] == kept, guard
-    test = trained.metrics["test"]
+    test = next(iter(trained.metrics["test"]["series"].values()))
     if kept == "network":
         assert trained.config.facts["best_epoch"] >= 1
         assert test["model"]["rel_mae"] < 0.9  # an AR(1) is predictable: it beats naive

@@ -1,8 +1,11 @@
 import numpy as np
+import pandas as pd
 import pytest
 
+from forecast.data import Panel
 from forecast.errors import DataError
-from forecast.windows import (Split, assign_samples, check_rows, make_windows, prepare,
+from forecast.windows import (Split, assign_samples, check_rows, make_windows, prepare_panel,
+                              split_dates, window_starts,
                               rows_needed, split_rows)
 
 
@@ -75,31 +78,82 @@ def test_rows_needed_is_the_least_that_works():
         check_rows(need - 1, 5, 1, 1, 0.1, 0.2, "x.csv")
 
 
+def one_series(values: np.ndarray, name: str = "x") -> Panel:
+    values = np.asarray(values, dtype=float).reshape(len(values), -1)
+    index = pd.bdate_range("2020-01-01", periods=len(values))
+    return Panel.from_frames({name: pd.DataFrame(values, index=index,
+                                                 columns=[f"c{i}" for i in range(values.shape[1])])})
+
+
 @pytest.mark.parametrize("kind", ["level", "log-return"])
 def test_scaler_never_sees_a_validation_or_test_row(kind):
     rng = np.random.default_rng(1)
     values = 100 + np.cumsum(rng.uniform(0.1, 1, size=(60, 2)), axis=0)
-    split = split_rows(60, 0.1, 0.2)
-    base = prepare(values, kind, window=4, horizon=1, split=split)
+    panel = one_series(values)
+    split = split_dates(panel.dates, 0.1, 0.2)
+    train_end = split_rows(60, 0.1, 0.2).train_end
+    base = prepare_panel(panel, kind, window=4, horizon=1, split=split)
     wild = values.copy()
-    wild[split.train_end:] *= 1000  # only validation and test rows change
-    changed = prepare(wild, kind, window=4, horizon=1, split=split)
+    wild[train_end:] *= 1000  # only validation and test rows change
+    changed = prepare_panel(one_series(wild), kind, window=4, horizon=1, split=split)
     np.testing.assert_array_equal(base.scaler.data_min_, changed.scaler.data_min_)
     np.testing.assert_array_equal(base.scaler.data_max_, changed.scaler.data_max_)
+    np.testing.assert_array_equal(base.scaler.center_, changed.scaler.center_)
     # Training rows scale into [0, 1]; and the change is visible to the scaler's output.
-    train_rows = base.scaled[: split.train_end - base.offset]
+    train_rows = base.scaled[: train_end - base.offset]
     assert train_rows.min() == 0.0 and train_rows.max() == 1.0
     assert not np.allclose(changed.scaled, base.scaled)
 
 
 def test_prepare_aligns_first_target_rows_with_price_rows():
-    values = np.arange(1, 31, dtype=float).reshape(-1, 1)
-    split = split_rows(30, 0.1, 0.2)
-    level = prepare(values, "level", window=3, horizon=1, split=split)
+    values = np.arange(1, 31, dtype=float)
+    panel = one_series(values)
+    split = split_dates(panel.dates, 0.1, 0.2)
+    level = prepare_panel(panel, "level", window=3, horizon=1, split=split)
     # The unscaled target of each sample is the price at its first target row.
-    unscaled = level.scaler.inverse_column(level.y[:, 0])
-    np.testing.assert_allclose(unscaled, values[level.first_rows, 0])
-    logret = prepare(values, "log-return", window=3, horizon=1, split=split)
-    r = logret.scaler.inverse_column(logret.y[:, 0])
-    np.testing.assert_allclose(r, np.log(values[logret.first_rows, 0] /
-                                         values[logret.first_rows - 1, 0]))
+    unscaled = level.scaler.inverse_target(level.y[:, 0], level.series)
+    np.testing.assert_allclose(unscaled, values[level.first_rows])
+    logret = prepare_panel(panel, "log-return", window=3, horizon=1, split=split)
+    r = logret.scaler.inverse_target(logret.y[:, 0], logret.series)
+    np.testing.assert_allclose(r, np.log(values[logret.first_rows] /
+                                         values[logret.first_rows - 1]))
+
+
+def test_windows_never_cross_from_one_series_into_another():
+    a = one_series(np.arange(1, 11, dtype=float), "a").frame
+    b = one_series(np.arange(101, 108, dtype=float), "b").frame
+    panel = Panel.from_frames({"a": a, "b": b})
+    split = split_dates(panel.dates, 0.1, 0.2)
+    prepared = prepare_panel(panel, "level", window=3, horizon=2, split=split)
+    # 10 - 3 - 2 + 1 = 6 samples in a, 7 - 3 - 2 + 1 = 3 in b, none spanning both.
+    assert np.bincount(prepared.series).tolist() == [6, 3]
+    inputs = prepared.scaler.inverse_column(prepared.X[..., 0].reshape(-1),
+                                            np.repeat(prepared.series, 3)).reshape(-1, 3)
+    low, high = np.where(prepared.series == 0, 1, 101), np.where(prepared.series == 0, 10, 107)
+    assert ((inputs >= low[:, None] - 1e-9) & (inputs <= high[:, None] + 1e-9)).all()
+    targets = prepared.scaler.inverse_target(prepared.y, prepared.series)
+    np.testing.assert_allclose(targets[:, 0], panel.values[panel.offsets[prepared.series]
+                                                           + prepared.first_rows, 0])
+
+
+def test_window_starts_are_arithmetic_on_offsets():
+    starts, series, first = window_starts(np.array([0, 5, 5, 9]), window=2, horizon=1)
+    assert starts.tolist() == [0, 1, 2, 5, 6]
+    assert series.tolist() == [0, 0, 0, 2, 2]
+    assert first.tolist() == [2, 3, 4, 2, 3]
+
+
+def test_fractions_cut_the_union_of_dates_and_dates_split_every_series_alike():
+    a = one_series(np.arange(1, 101, dtype=float), "a").frame
+    b = a.iloc[50:]  # listed later: shares the cut dates
+    panel = Panel.from_frames({"a": a, "b": b})
+    split = split_dates(panel.dates, 0.1, 0.2)
+    assert split.test_start == a.index[80] and split.val_start == a.index[70]
+    train_end, val_end = split.bounds(panel.dates, panel.offsets)
+    assert train_end.tolist() == [70, 20] and val_end.tolist() == [80, 30]
+    given = split_dates(panel.dates, 0.1, 0.2, test_start=str(a.index[90].date()))
+    assert given.test_start == a.index[90] and given.val_start == a.index[80]
+    with pytest.raises(DataError, match="no rows on or after"):
+        split_dates(panel.dates, 0.1, 0.2, test_start="2030-01-01")
+    with pytest.raises(DataError, match="not before the test start"):
+        split_dates(panel.dates, 0.1, 0.2, val_start="2020-05-01", test_start="2020-04-01")
