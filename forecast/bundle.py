@@ -86,8 +86,9 @@ class Bundle:
         m = self.config.model
         try:
             out = model(np.zeros((1, m.window, len(self.config.columns))))
-            if out.shape != (1, m.horizon):
-                raise ValueError(f"output shape {out.shape}, expected (1, {m.horizon})")
+            expected = (1, m.horizon, len(m.quantiles)) if m.quantiles else (1, m.horizon)
+            if out.shape != expected:
+                raise ValueError(f"output shape {out.shape}, expected {expected}")
         except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ModelDirError(f"{self.path / 'config.json'} 'network' does not match "
                                 f"{file} ({exc}); retrain the model") from None
@@ -96,6 +97,8 @@ class Bundle:
     def load_keras(self):
         """The Keras model, loaded in safe mode (no Lambda layers, no arbitrary code)."""
         import keras
+
+        import forecast.models  # noqa: F401  (registers the quantile head's layer for loading)
 
         file = self.path / "model.keras"
         if not zipfile.is_zipfile(file):

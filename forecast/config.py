@@ -31,11 +31,17 @@ DEFAULT_HORIZON = 1
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_INTERVAL = 0.8
+#: Quantile levels of the output head for ``--quantiles``: the 80% interval and the median.
+DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 #: One-sided z for the baseline guard: the network must beat its starting forecast on
 #: validation with a Diebold-Mariano statistic below -GUARD_Z (5% level) to be kept.
 GUARD_Z = 1.645
 #: Rows of history for the volatility that scales prediction intervals.
 VOLATILITY_WINDOW = 20
+#: The GARCH(1,1) baseline: the innovation distribution (Student-t: calibrated 80% intervals
+#: on daily returns, see docs/quantiles.md) and the fewest training returns to fit it on.
+GARCH_DIST = "t"
+GARCH_MIN_RETURNS = 100
 MODELS_DIR = "models"
 
 
@@ -68,6 +74,10 @@ class ModelConfig:
     dense_units: int = 0
     window: int = DEFAULT_WINDOW
     horizon: int = DEFAULT_HORIZON
+    #: Quantile levels of the output, increasing, with 0.5 (the point forecast) among
+    #: them; empty for a point forecast (output (batch, horizon) instead of
+    #: (batch, horizon, quantiles)).
+    quantiles: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -124,6 +134,7 @@ class ForecastConfig:
                             ("--batch-size", t.batch_size)):
             if value < 1:
                 raise UsageError(f"{flag} must be at least 1, got {value}")
+        _check_quantiles(m.quantiles)
         if m.dense_units < 0:
             raise UsageError(f"--dense-units must be 0 or more, got {m.dense_units}")
         if t.patience < 0:
@@ -191,6 +202,19 @@ class ForecastConfig:
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise UsageError(f"{flag} must be one of {', '.join(allowed)}; got '{value}'")
+
+
+def _check_quantiles(levels: list[float]) -> None:
+    if not levels:
+        return
+    if any(isinstance(q, bool) or not isinstance(q, (int, float)) or not 0.0 < q < 1.0
+           for q in levels):
+        raise UsageError(f"--quantiles must be numbers between 0 and 1, got {levels}")
+    if any(b <= a for a, b in zip(levels, levels[1:])):
+        raise UsageError(f"--quantiles must be strictly increasing, got {levels}")
+    if 0.5 not in levels:
+        raise UsageError(f"--quantiles must include 0.5 (the median is the point forecast), "
+                         f"got {levels}")
 
 
 def _section(kind, raw):

@@ -4,7 +4,8 @@ At train time ``export_model`` turns a Keras model into a list of layer descript
 in config.json) and plain weight arrays (stored in weights.npz). ``NumpyModel`` runs them
 with Keras's own equations: LSTM (gates i, f, c, o), GRU with ``reset_after=True`` (gates
 z, r, h; separate input and recurrent biases), SimpleRNN, Bidirectional (concat, backward
-output flipped back into time order), Dropout (identity at inference) and Dense.
+output flipped back into time order), Dropout (identity at inference), Dense and the
+quantile head's MonotoneQuantiles (base level plus cumulative softplus steps).
 Vectorised over the batch; the only loop is over the window's time steps.
 """
 
@@ -40,6 +41,8 @@ def export_model(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
             entry = {"kind": "dense", "activation": layer.get_config()["activation"]}
         elif kind in RECURRENT:
             entry = _recurrent_entry(layer)
+        elif kind == "MonotoneQuantiles":
+            entry = {"kind": "quantiles", "n_quantiles": layer.n_quantiles, "base": layer.base}
         elif kind == "Bidirectional":
             if layer.merge_mode != "concat":
                 raise ValueError(f"Bidirectional merge_mode {layer.merge_mode!r}")
@@ -73,7 +76,8 @@ def _recurrent_entry(layer) -> dict[str, Any]:
 
 
 class NumpyModel:
-    """Run exported layers on (batch, window, features) inputs -> (batch, horizon)."""
+    """Run exported layers on (batch, window, features) inputs -> (batch, horizon), or
+    (batch, horizon, quantiles) for a model with a quantile head."""
 
     def __init__(self, layers: list[dict[str, Any]], arrays: dict[str, np.ndarray],
                  source: str = "weights.npz"):
@@ -102,6 +106,8 @@ def _apply(layer: dict[str, Any], weights: list[np.ndarray], x: np.ndarray) -> n
     if kind == "dense":
         kernel, bias = weights
         return ACTIVATIONS[layer["activation"]](x @ kernel + bias)
+    if kind == "quantiles":
+        return monotone_quantiles(x, int(layer["n_quantiles"]), int(layer["base"]))
     step = {"lstm": _lstm, "gru": _gru, "rnn": _simple_rnn}[kind]
     sequences = layer["return_sequences"]
     if not layer.get("bidirectional"):
@@ -129,6 +135,19 @@ def _run(step, weights: list[np.ndarray], x: np.ndarray, sequences: bool) -> np.
         if sequences:
             outputs[:, t] = h
     return outputs if sequences else h
+
+
+def monotone_quantiles(raw: np.ndarray, n_quantiles: int, base: int) -> np.ndarray:
+    """Keras's ``MonotoneQuantiles``: (batch, horizon * n) raw -> (batch, horizon, n)
+    quantiles, level ``base`` as is, the others cumulative softplus steps away from it."""
+    x = raw.reshape(len(raw), -1, n_quantiles)
+    steps = np.logaddexp(0.0, x)                   # softplus, without overflow
+    out = np.empty_like(x)
+    out[..., base] = x[..., base]
+    out[..., base + 1:] = x[..., base:base + 1] + np.cumsum(steps[..., base + 1:], axis=-1)
+    below = np.cumsum(steps[..., :base][..., ::-1], axis=-1)[..., ::-1]
+    out[..., :base] = x[..., base:base + 1] - below
+    return out
 
 
 _sigmoid = ACTIVATIONS["sigmoid"]

@@ -1,12 +1,15 @@
-"""Forecast accuracy, the baselines every figure is shown beside, and interval coverage.
+"""Forecast accuracy, the baselines every figure is shown beside, and interval scores.
 
 Pure NumPy. All arrays are 1-D over the scored rows, in price units: ``actual`` (rows,),
-``predicted`` (rows,), and ``previous`` (rows,), the last known price before each row.
+``predicted`` (rows,), and ``previous`` (rows,), the last known price before each row;
+interval bounds ``lower`` and ``upper`` (rows,); quantile forecasts (rows, levels).
+Functions ending in ``_rows`` give one loss per row, for Diebold-Mariano tests.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
@@ -131,6 +134,122 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 
 def mean_width(lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean(np.asarray(upper) - np.asarray(lower)))
+
+
+def pinball_rows(actual: np.ndarray, quantile_forecasts: np.ndarray,
+                 levels: Sequence[float]) -> np.ndarray:
+    """Pinball (quantile) loss of each row at each level.
+
+    For level tau and error u = actual - forecast the loss is ``max(tau * u, (tau - 1) * u)``:
+    tau times the shortfall when the actual lies above the forecast, 1 - tau times the
+    excess when it lies below.
+
+    Args:
+        actual: (rows,) observed values.
+        quantile_forecasts: (rows, n_levels) forecasts of the quantiles at ``levels``.
+        levels: (n_levels,) quantile levels in (0, 1).
+
+    Returns:
+        (rows, n_levels) losses, in the units of ``actual``.
+    """
+    actual = np.asarray(actual, dtype=float)
+    forecasts = np.asarray(quantile_forecasts, dtype=float)
+    tau = np.asarray(levels, dtype=float)
+    if forecasts.shape != (*actual.shape, len(tau)):
+        raise ValueError(f"quantile_forecasts has shape {forecasts.shape}; expected "
+                         f"{(*actual.shape, len(tau))} for {len(tau)} levels")
+    error = actual[..., None] - forecasts
+    return np.maximum(tau * error, (tau - 1.0) * error)
+
+
+def pinball_loss(actual: np.ndarray, quantile_forecasts: np.ndarray,
+                 levels: Sequence[float]) -> dict[str, float]:
+    """Mean pinball loss over rows, per level and over all levels.
+
+    Args:
+        actual: (rows,). quantile_forecasts: (rows, n_levels). levels: (n_levels,).
+
+    Returns:
+        ``{"mean": ..., "q0.1": ..., "q0.5": ..., ...}``: the mean over rows and levels,
+        and the mean over rows of each level (keys ``quantile_name(level)``).
+    """
+    losses = pinball_rows(actual, quantile_forecasts, levels)
+    out = {"mean": float(losses.mean())}
+    out.update({quantile_name(tau): float(v) for tau, v in zip(levels, losses.mean(axis=0))})
+    return out
+
+
+def quantile_name(level: float) -> str:
+    """The column name of a quantile level: 0.1 -> ``q0.1``."""
+    return f"q{level:g}"
+
+
+def interval_score_rows(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                        alpha: float) -> np.ndarray:
+    """Interval (Winkler) score of each row for a central (1 - alpha) interval.
+
+    ``(upper - lower) + 2/alpha * (lower - actual)+ + 2/alpha * (actual - upper)+``
+    (Gneiting & Raftery 2007, eq. 43): the width, plus a penalty for each miss that grows
+    with its distance. Lower is better; it is minimised in expectation by the true
+    alpha/2 and 1 - alpha/2 quantiles.
+
+    Args:
+        actual, lower, upper: (rows,). alpha: 1 - the nominal coverage (0.2 for 80%).
+
+    Returns:
+        (rows,) scores, in the units of ``actual``.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    actual = np.asarray(actual, dtype=float)
+    lower, upper = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
+    below = np.maximum(lower - actual, 0.0)
+    above = np.maximum(actual - upper, 0.0)
+    return (upper - lower) + (2.0 / alpha) * (below + above)
+
+
+def interval_score(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                   alpha: float) -> float:
+    """Mean interval (Winkler) score over rows (see ``interval_score_rows``)."""
+    return float(np.mean(interval_score_rows(actual, lower, upper, alpha)))
+
+
+def interval_summary(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     level: float) -> dict[str, float]:
+    """Coverage, mean width and interval score of a central ``level`` interval.
+
+    Args:
+        actual, lower, upper: (rows,). level: nominal coverage, e.g. 0.8.
+
+    Returns:
+        ``{"level", "coverage", "mean_width", "interval_score"}``.
+    """
+    return {"level": level, "coverage": coverage(actual, lower, upper),
+            "mean_width": mean_width(lower, upper),
+            "interval_score": interval_score(actual, lower, upper, 1.0 - level)}
+
+
+def diebold_mariano(diff: np.ndarray, horizon: int = 1) -> float:
+    """DM statistic of a loss differential (n,), with a Newey-West variance over
+    ``horizon - 1`` lags for overlapping multi-step forecasts.
+
+    Negative when the first forecast's losses are lower; approximately standard normal
+    under the null of equal expected loss.
+    """
+    diff = np.asarray(diff, dtype=float)
+    n = len(diff)
+    if n < 2:
+        return 0.0
+    d = diff - diff.mean()
+    var = float(d @ d) / n
+    for lag in range(1, horizon):
+        var += 2 * (1 - lag / horizon) * float(d[lag:] @ d[:-lag]) / n
+    return float(diff.mean() / math.sqrt(var / n)) if var > 0 else 0.0
+
+
+def normal_cdf(z: float) -> float:
+    """P(Z <= z) for a standard normal Z: the one-sided p-value of a DM statistic."""
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
 
 
 def format_scores(scores: dict, title: str = "") -> str:

@@ -1,11 +1,12 @@
 """The model factory: a registry of recurrent cells, stacked into a direct multi-step model.
 
-Input ``(batch, window, features)``; output ``(batch, horizon)``.
+Input ``(batch, window, features)``; output ``(batch, horizon)``, or with quantile levels
+``(batch, horizon, quantiles)`` from a head whose quantiles cannot cross.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -32,19 +33,28 @@ def cell_layer(name: str) -> Callable[..., keras.layers.Layer]:
 
 
 def build_model(config: ModelConfig, n_features: int, precision: str = "float32",
-                output_start: np.ndarray | None = None) -> keras.Model:
+                output_start: np.ndarray | None = None,
+                quantiles: Sequence[float] | None = None) -> keras.Model:
     """Build (uncompiled) the stacked recurrent model.
 
     Args:
-        config: cell, layers, units, dropout, bidirectional, dense_units, window, horizon.
+        config: cell, layers, units, dropout, bidirectional, dense_units, window, horizon,
+            quantiles.
         n_features: input columns per time step.
-        precision: ``float32``, or ``mixed`` (float16 compute; the output layer stays float32).
-        output_start: (horizon,) if given, the output layer starts with a zero kernel and
-            this bias, so the untrained model forecasts exactly this constant.
+        precision: ``float32``, or ``mixed`` (float16 compute; the output layers stay float32).
+        output_start: if given, the output layer starts with a zero kernel and a bias that
+            makes the untrained model forecast exactly this constant: (horizon,) for a
+            point model; (horizon, n_quantiles), non-decreasing along the last axis, for a
+            quantile model (``quantile_start`` of the training targets).
+        quantiles: increasing levels in (0, 1) for a quantile output; None takes
+            ``config.quantiles``; empty gives the point output.
 
     Returns:
-        keras.Model mapping (batch, window, n_features) -> (batch, horizon).
+        keras.Model mapping (batch, window, n_features) -> (batch, horizon), or
+        (batch, horizon, n_quantiles) with quantile levels: a Dense layer ``forecast`` of
+        horizon * n_quantiles units followed by ``MonotoneQuantiles``.
     """
+    levels = list(config.quantiles if quantiles is None else quantiles)
     layer_cls = cell_layer(config.cell)
     dtype = "mixed_float16" if precision == "mixed" else "float32"
     inputs = keras.Input(shape=(config.window, n_features), name="window")
@@ -63,12 +73,133 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, activation="relu", dtype=dtype,
                                name="hidden_dense")(x)
+    if levels:
+        return keras.Model(inputs, _quantile_head(x, config.horizon, levels, output_start),
+                           name=f"{config.cell}_quantile_forecaster")
     start = {}
     if output_start is not None:
         start = {"kernel_initializer": "zeros", "bias_initializer":
                  keras.initializers.Constant(np.asarray(output_start, dtype="float32"))}
     outputs = keras.layers.Dense(config.horizon, dtype="float32", name="forecast", **start)(x)
     return keras.Model(inputs, outputs, name=f"{config.cell}_forecaster")
+
+
+#: The smallest starting gap between neighbouring quantiles (in target units, which are
+#: min-max scaled): a zero gap would start its softplus at -inf, where it cannot learn.
+MIN_START_GAP = 1e-4
+
+
+def base_index(levels: Sequence[float]) -> int:
+    """Index of the level the head builds the others on: the median, or the nearest level."""
+    return int(np.argmin(np.abs(np.asarray(levels, dtype=float) - 0.5)))
+
+
+def quantile_start(y: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Empirical quantiles of the training targets, the quantile head's starting output.
+
+    Args:
+        y: (samples, horizon) training targets. levels: (n_quantiles,) increasing.
+
+    Returns:
+        (horizon, n_quantiles), non-decreasing along the last axis; its median column is
+        the median training target (the drift start the baseline guard judges against).
+    """
+    return np.quantile(np.asarray(y, dtype=float), list(levels), axis=0).T
+
+
+def inverse_softplus(x: np.ndarray) -> np.ndarray:
+    """The raw value whose softplus is ``x`` (> 0): log(exp(x) - 1), computed stably."""
+    x = np.asarray(x, dtype=float)
+    return x + np.log(-np.expm1(-x))
+
+
+def quantile_head_bias(start: np.ndarray, base: int) -> np.ndarray:
+    """The raw Dense bias (horizon * n_quantiles,) that makes ``MonotoneQuantiles`` output
+    ``start`` (horizon, n_quantiles): the base level as is, the others as the inverse
+    softplus of the gaps to their inner neighbour (each at least ``MIN_START_GAP``)."""
+    start = np.asarray(start, dtype=float)
+    gaps = np.maximum(np.diff(start, axis=-1), MIN_START_GAP)    # (horizon, n_quantiles - 1)
+    raw = np.empty_like(start)
+    raw[:, base] = start[:, base]
+    raw[:, base + 1:] = inverse_softplus(gaps[:, base:])        # gap to the level below
+    raw[:, :base] = inverse_softplus(gaps[:, :base])            # gap to the level above
+    return raw.reshape(-1)
+
+
+def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarray | None):
+    n = len(levels)
+    base = base_index(levels)
+    start = {}
+    if output_start is not None:
+        output_start = np.asarray(output_start, dtype=float)
+        if output_start.shape != (horizon, n):
+            raise ValueError(f"output_start has shape {output_start.shape}; a quantile model "
+                             f"needs ({horizon}, {n}) (see quantile_start)")
+        start = {"kernel_initializer": "zeros", "bias_initializer": keras.initializers.Constant(
+            quantile_head_bias(output_start, base).astype("float32"))}
+    raw = keras.layers.Dense(horizon * n, dtype="float32", name="forecast", **start)(x)
+    return MonotoneQuantiles(n, base, dtype="float32", name="quantiles")(raw)
+
+
+@keras.saving.register_keras_serializable(package="forecast")
+class MonotoneQuantiles(keras.layers.Layer):
+    """Raw outputs (batch, horizon * n_quantiles) -> quantiles (batch, horizon, n_quantiles)
+    that never decrease along the last axis, by construction.
+
+    The raw value of level ``base`` is that quantile; each level above it is the one below
+    plus softplus(raw), each level below it the one above minus softplus(raw).
+    No weights; registered so that a .keras file loads with ``safe_mode=True`` once this
+    module is imported.
+    """
+
+    def __init__(self, n_quantiles: int, base: int, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= base < n_quantiles:
+            raise ValueError(f"base {base} is not one of {n_quantiles} quantiles")
+        self.n_quantiles, self.base = int(n_quantiles), int(base)
+
+    def call(self, raw):
+        x = keras.ops.reshape(raw, (-1, raw.shape[-1] // self.n_quantiles, self.n_quantiles))
+        b = self.base
+        centre = x[..., b:b + 1]
+        parts = [centre]
+        if b > 0:
+            below = keras.ops.flip(keras.ops.cumsum(
+                keras.ops.flip(keras.ops.softplus(x[..., :b]), axis=-1), axis=-1), axis=-1)
+            parts.insert(0, centre - below)
+        if b < self.n_quantiles - 1:
+            parts.append(centre + keras.ops.cumsum(keras.ops.softplus(x[..., b + 1:]), axis=-1))
+        return keras.ops.concatenate(parts, axis=-1) if len(parts) > 1 else centre
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1] // self.n_quantiles, self.n_quantiles)
+
+    def get_config(self):
+        return {**super().get_config(), "n_quantiles": self.n_quantiles, "base": self.base}
+
+
+@keras.saving.register_keras_serializable(package="forecast")
+class PinballLoss(keras.losses.Loss):
+    """Mean pinball loss of (batch, horizon) targets against (batch, horizon, n_quantiles)
+    quantile outputs, averaged over horizon and levels per sample (so its value equals
+    ``metrics.pinball_loss(...)["mean"]``).
+
+    Args:
+        levels: (n_quantiles,) the quantile levels of the output's last axis.
+    """
+
+    def __init__(self, levels: Sequence[float], name: str = "pinball",
+                 reduction: str = "sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.levels = [float(q) for q in levels]
+
+    def call(self, y_true, y_pred):
+        tau = keras.ops.convert_to_tensor(self.levels, dtype=y_pred.dtype)
+        error = keras.ops.expand_dims(keras.ops.cast(y_true, y_pred.dtype), -1) - y_pred
+        return keras.ops.mean(keras.ops.maximum(tau * error, (tau - 1.0) * error), axis=(-2, -1))
+
+    def get_config(self):
+        return {**super().get_config(), "levels": self.levels}
 
 
 def cudnn_eligible(model: keras.Model) -> bool:

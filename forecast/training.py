@@ -21,6 +21,7 @@ from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig
 from forecast.data import Panel
 from forecast.devices import DeviceSetup, setup_devices
 from forecast.errors import DataError, TrainingError, where
+from forecast.metrics import diebold_mariano
 from forecast.models import build_model, cudnn_eligible, summary_text
 from forecast.transforms import SeriesScaler, transform_offset
 from forecast.windows import (DateSplit, Prepared, origin_prices, predict_windows,
@@ -245,19 +246,6 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
             f"forecast) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
             "starting forecast. --no-baseline-guard keeps the network anyway.\n")
     return {"dm_stat": stat, "p_value": p_value, "kept": kept, "dates": int(len(diff))}
-
-
-def diebold_mariano(diff: np.ndarray, horizon: int = 1) -> float:
-    """DM statistic of a loss differential (n,), with a Newey-West variance over
-    ``horizon - 1`` lags for overlapping multi-step forecasts."""
-    n = len(diff)
-    if n < 2:
-        return 0.0
-    d = diff - diff.mean()
-    var = float(d @ d) / n
-    for lag in range(1, horizon):
-        var += 2 * (1 - lag / horizon) * float(d[lag:] @ d[:-lag]) / n
-    return float(diff.mean() / math.sqrt(var / n)) if var > 0 else 0.0
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -62,3 +62,21 @@ def test_a_write_that_fails_midway_leaves_the_old_model(tiny_model, tmp_path, mo
         bundle.write_bundle(target, trained, b.data())
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in target.parent.iterdir() if "tmp" in p.name] == []
+
+
+def test_a_quantile_model_loads_in_safe_mode_in_a_fresh_interpreter(tmp_path):
+    import subprocess
+    import sys
+
+    from forecast.config import ModelConfig
+    from forecast.models import build_model
+
+    build_model(ModelConfig(units=2, window=3, quantiles=[0.1, 0.5, 0.9]), 1).save(
+        tmp_path / "model.keras")
+    code = ("from pathlib import Path; from types import SimpleNamespace\n"
+            "from forecast.bundle import Bundle\n"
+            f"model = Bundle.load_keras(SimpleNamespace(path=Path(r'{tmp_path}')))\n"
+            "print(tuple(model.output_shape))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("(None, 1, 3)")

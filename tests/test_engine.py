@@ -61,3 +61,23 @@ def test_the_numpy_path_does_not_import_tensorflow(tiny_model):
         "print(heavy); sys.exit(1 if heavy else 0)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("levels", [[0.1, 0.5, 0.9], [0.05, 0.1, 0.5, 0.9, 0.95], [0.5, 0.9]])
+def test_numpy_matches_keras_with_the_quantile_head(cell, levels):
+    import keras
+    keras.utils.set_random_seed(len(levels))
+    config = ModelConfig(cell=cell, layers=2, units=5, window=7, horizon=3, dense_units=4,
+                         quantiles=levels)
+    model = build_model(config, 2)
+    model.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape)
+                       for i, w in enumerate(model.get_weights())])
+    X = np.random.default_rng(0).uniform(0, 1, (16, 7, 2)).astype("float32")
+    layers_desc, arrays = export_model(model)
+    assert layers_desc[-1] == {"kind": "quantiles", "n_quantiles": len(levels),
+                               "base": levels.index(0.5), "name": "quantiles", "weights": []}
+    ours = NumpyModel(layers_desc, arrays)(X)
+    assert ours.shape == (16, 3, len(levels))
+    np.testing.assert_allclose(ours, model.predict(X, verbose=0), atol=1e-5)
+    assert np.all(np.diff(ours, axis=-1) >= 0)

@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
 from forecast import intervals
+from forecast.errors import ModelDirError
 from forecast.windows import split_rows
 
 
@@ -61,3 +64,76 @@ def test_quantile_beyond_the_calibrated_steps_widens_like_a_random_walk():
     assert cal.quantile(0.5, 4) == pytest.approx(cal.quantile(0.5, 2) * np.sqrt(2))
     again = intervals.Calibration.from_dict(cal.to_dict())
     assert again.quantile(0.8, 1) == cal.quantile(0.8, 1)
+
+
+def test_cqr_scores_by_hand():
+    actual = np.array([5.0, 0.0, 12.0])
+    lower, upper = np.array([4.0, 1.0, 8.0]), np.array([6.0, 3.0, 10.0])
+    np.testing.assert_allclose(intervals.cqr_scores(actual, lower, upper), [-1.0, 1.0, 2.0])
+    np.testing.assert_allclose(intervals.cqr_scores([100.0], [90.0], [105.0], "log"),
+                               [np.log(100 / 105)])
+
+
+def test_cqr_correction_is_the_conformal_rank_of_the_scores():
+    actual = np.arange(1, 10, dtype=float)            # lower = upper = 0: scores 1..9
+    cal = intervals.QuantileCalibration.fit(actual, np.zeros(9), np.zeros(9), 0.1, 0.9)
+    assert cal.level == pytest.approx(0.8)
+    assert cal.correction() == 8.0                    # ceil(10 * 0.8) = 8th smallest
+    lower, upper = cal.band(np.array([-1.0]), np.array([1.0]))
+    assert (lower[0], upper[0]) == (-9.0, 9.0)
+    with pytest.raises(ValueError, match="outside the calibrated steps"):
+        cal.correction(2)
+
+
+def test_cqr_restores_coverage_of_a_too_narrow_quantile_model():
+    # Exchangeable rows (what CQR's guarantee assumes) whose log-steps have a known,
+    # varying volatility; the quantile model has the right shape but half the width, so
+    # it covers far less than 80%.
+    rng = np.random.default_rng(0)
+    n = 12_000
+    sigma = 0.01 * np.exp(rng.normal(0, 0.5, n))
+    last = 100 * np.exp(rng.normal(0, 0.1, n))
+    actual = last * np.exp(sigma * rng.standard_normal(n))
+    z = 1.2815515655446004
+    lower, upper = last * np.exp(-0.5 * z * sigma), last * np.exp(0.5 * z * sigma)
+    cal, test = slice(0, 2000), slice(2000, None)
+    model = intervals.QuantileCalibration.fit(actual[cal], lower[cal], upper[cal], 0.1, 0.9,
+                                              "log")
+    lo, hi = model.band(lower[test], upper[test])
+    raw = np.mean((lower[test] <= actual[test]) & (actual[test] <= upper[test]))
+    covered = np.mean((lo <= actual[test]) & (actual[test] <= hi))
+    assert raw < 0.55
+    # Sampling error: about sqrt(0.8 * 0.2 / 2000) = 0.009 from the calibration rows.
+    assert abs(covered - 0.8) < 0.03
+    assert model.correction() > 0
+
+
+def test_cqr_narrows_a_too_wide_band_without_crossing():
+    rng = np.random.default_rng(1)
+    actual = rng.normal(size=500)
+    cal = intervals.QuantileCalibration.fit(actual, np.full(500, -5.0), np.full(500, 5.0),
+                                            0.1, 0.9)
+    assert cal.correction() < 0
+    lo, hi = cal.band(np.array([-5.0, -0.1]), np.array([5.0, 0.1]))
+    assert np.all(lo <= hi)
+    assert (lo[1], hi[1]) == (0.0, 0.0)               # crossed: both at the midpoint
+    assert np.mean((lo[0] <= actual) & (actual <= hi[0])) == pytest.approx(0.8, abs=0.01)
+
+
+def test_cqr_multi_step_and_json_round_trip():
+    actual = np.array([[1.0, 2.0], [3.0, np.nan], [2.0, 1.0]])
+    zeros = np.zeros_like(actual)
+    cal = intervals.QuantileCalibration.fit(actual, zeros, zeros, 0.25, 0.75, "abs")
+    assert [len(s) for s in cal.step_scores] == [3, 2]   # no target row: left out
+    again = intervals.QuantileCalibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert (again.lower_level, again.upper_level, again.space) == (0.25, 0.75, "abs")
+    for a, b in zip(again.step_scores, cal.step_scores):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ModelDirError, match="calibration.json is damaged"):
+        intervals.QuantileCalibration.from_dict({"space": "log"})
+
+
+def test_interval_levels_finds_the_trained_pair():
+    assert intervals.interval_levels([0.1, 0.5, 0.9], 0.8) == (0, 2)
+    assert intervals.interval_levels([0.05, 0.1, 0.5, 0.9, 0.95], 0.9) == (0, 4)
+    assert intervals.interval_levels([0.1, 0.5, 0.9], 0.9) is None

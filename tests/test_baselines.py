@@ -1,0 +1,180 @@
+"""The interval baselines (rolling-volatility conformal, GARCH(1,1)) and the interval guard."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from forecast import baselines, intervals, metrics
+from forecast.errors import ModelDirError
+
+Z80 = 1.2815515655446004      # the standard normal's 0.9 quantile
+
+
+def garch_path(n, omega, alpha, beta, rng, nu=None):
+    """Simulate GARCH(1,1) steps (n,) and their true conditional sd (n,); unit-variance
+    Student-t innovations with ``nu`` degrees of freedom, or normal ones."""
+    shocks = rng.standard_normal(n) if nu is None else \
+        rng.standard_t(nu, n) * np.sqrt((nu - 2) / nu)
+    var = np.empty(n)
+    steps = np.empty(n)
+    var[0] = omega / (1 - alpha - beta)
+    for t in range(n):
+        if t:
+            var[t] = omega + alpha * steps[t - 1] ** 2 + beta * var[t - 1]
+        steps[t] = np.sqrt(var[t]) * shocks[t]
+    return steps, np.sqrt(var)
+
+
+def filtered_sd(steps, omega, alpha, beta):
+    """The conditional sd a GARCH(1,1) with these parameters assigns to each step."""
+    var = np.empty(len(steps))
+    var[0] = omega / (1 - alpha - beta)
+    for t in range(1, len(steps)):
+        var[t] = omega + alpha * steps[t - 1] ** 2 + beta * var[t - 1]
+    return np.sqrt(var)
+
+
+def prices_of(steps):
+    return 100 * np.exp(np.concatenate([[0.0], np.cumsum(steps)]))
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    rng = np.random.default_rng(7)
+    steps, _ = garch_path(3000, 1e-4 * 0.05, 0.08, 0.87, rng, nu=6)
+    return steps
+
+
+def test_fixed_parameter_filter_equals_arch_own_forecast(simulated):
+    from arch import arch_model
+
+    n_train = 1500
+    garch = baselines.Garch.fit_steps(simulated[:n_train])
+    ours = garch.volatility(simulated)
+    assert ours.shape == (len(simulated) + 1,)
+    # arch's own route: fit on the first n_train observations only, then forecast one step
+    # from later origins; with the same parameters it must give our filtered volatility.
+    model = arch_model(simulated * garch.scale, mean="Zero", vol="GARCH", p=1, q=1, dist="t",
+                       rescale=False)
+    result = model.fit(last_obs=n_train, disp="off")
+    np.testing.assert_allclose(result.params.to_numpy(), garch.param_vector(), rtol=1e-4)
+    origins = np.array([n_train - 1, n_train + 10, 2400, len(simulated) - 1])
+    forecast = result.forecast(params=np.array(garch.param_vector()), horizon=1,
+                               start=int(origins[0]),
+                               reindex=False)
+    theirs = np.sqrt(forecast.variance.to_numpy()[origins - origins[0], 0]) / garch.scale
+    np.testing.assert_allclose(ours[origins + 1], theirs, rtol=1e-10)
+
+
+def test_later_rows_never_change_the_fit_or_earlier_volatility(simulated):
+    garch = baselines.Garch.fit_steps(simulated[:1500])
+    wild = simulated.copy()
+    wild[2000:] *= 5
+    np.testing.assert_array_equal(garch.volatility(simulated)[:2001],
+                                  garch.volatility(wild)[:2001])
+    assert baselines.Garch.fit_steps(wild[:1500]) == garch
+
+
+def test_garch_intervals_cover_about_80_percent_of_simulated_returns(simulated):
+    n_train = 1500
+    lower, upper = baselines.garch_intervals(simulated[:n_train], simulated, 0.8)
+    assert lower.shape == upper.shape == (len(simulated) + 1,)
+    test = simulated[n_train:]
+    covered = np.mean((lower[n_train:-1] <= test) & (test <= upper[n_train:-1]))
+    # 1500 test rows: sampling sd about 0.01, plus the parameters' estimation error
+    assert abs(covered - 0.8) < 0.04
+    assert np.all(upper > 0) and np.allclose(lower, -upper)
+
+
+def test_garch_price_band_and_json(simulated):
+    prices = prices_of(simulated)
+    garch = baselines.Garch.fit(prices[:1501])
+    assert garch.space == "log" and garch.dist == "t"
+    rows = np.arange(1501, len(prices) + 1)              # through the next, unknown row
+    lower, upper = garch.band(prices, rows, 0.8)
+    assert lower.shape == (len(rows),)
+    assert np.all(lower < prices[rows - 1]) and np.all(upper > prices[rows - 1])
+    covered = metrics.coverage(prices[rows[:-1]], lower[:-1], upper[:-1])
+    assert abs(covered - 0.8) < 0.04
+    again = baselines.Garch.from_dict(garch.to_dict())
+    np.testing.assert_array_equal(again.band(prices, rows, 0.8)[1], upper)
+    with pytest.raises(ModelDirError, match="garch.json is damaged"):
+        baselines.Garch.from_dict({"params": {"omega": 1.0}, "scale": 1.0, "dist": "t",
+                                   "space": "log"})
+
+
+def test_garch_refuses_too_few_or_flat_steps():
+    with pytest.raises(ValueError, match="at least"):
+        baselines.Garch.fit_steps(np.ones(10))
+    with pytest.raises(ValueError, match="vary"):
+        baselines.Garch.fit_steps(np.zeros(500))
+    with pytest.raises(ValueError, match="start with returns_train"):
+        baselines.garch_intervals(np.ones(200), np.zeros(300), 0.8)
+
+
+def test_rolling_conformal_band_is_the_intervals_machinery():
+    rng = np.random.default_rng(3)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 400)))
+    cal, rows = np.arange(200, 300), np.arange(300, 400)
+    lower, upper = baselines.rolling_conformal_band(prices, rows, cal, 0.8)
+    vol = intervals.volatility(prices, "log")
+    scores = np.sort(np.abs(np.log(prices[cal] / prices[cal - 1])) / vol[cal - 1])
+    q = intervals.conformal_quantile(scores, 0.8)
+    np.testing.assert_allclose(upper, prices[rows - 1] * np.exp(q * vol[rows - 1]))
+    np.testing.assert_allclose(lower, prices[rows - 1] * np.exp(-q * vol[rows - 1]))
+    # Around a given forecast instead of the last price:
+    shifted = baselines.rolling_conformal_band(prices, rows, cal, 0.8, prices[rows - 1] * 2,
+                                               prices[cal - 1])
+    np.testing.assert_allclose(shifted[1], 2 * upper)
+
+
+def guard_case(kind, seed):
+    """The guard between a CQR band that follows a GARCH(0.2, 0.75) volatility and the
+    rolling-volatility conformal band: calibrated on rows 500..999, judged on 1000..3000."""
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = 1e-4 * 0.05, 0.2, 0.75
+    if kind == "garch":
+        steps, sd = garch_path(3000, omega, alpha, beta, rng)
+    else:            # constant volatility: the same filter sees clusters that are not there
+        steps = rng.normal(0, 0.01, 3000)
+        sd = filtered_sd(steps, omega, alpha, beta)
+    prices = prices_of(steps)
+    rows = np.arange(1, 3001)                             # row r moves by steps[r - 1]
+    lower, upper = prices[rows - 1] * np.exp(-Z80 * sd), prices[rows - 1] * np.exp(Z80 * sd)
+    cal, held = rows[(rows >= 500) & (rows < 1000)], rows[rows >= 1000]
+    cqr = intervals.QuantileCalibration.fit(prices[cal], lower[cal - 1], upper[cal - 1],
+                                            0.1, 0.9, "log")
+    network = cqr.band(lower[held - 1], upper[held - 1])
+    baseline = baselines.rolling_conformal_band(prices, held, cal, 0.8)
+    return baselines.interval_guard(prices[held], network, baseline, 0.8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interval_guard_keeps_a_band_that_follows_garch_volatility(seed):
+    result = guard_case("garch", seed)
+    assert result["kept"] == "network"
+    assert result["network_score"] < result["baseline_score"]
+    assert result["p_value"] < 0.05 and result["rows"] == 2001
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interval_guard_falls_back_on_constant_volatility_noise(seed):
+    result = guard_case("noise", seed)
+    assert result["kept"] == "baseline"
+    assert result["p_value"] >= 0.05
+
+
+def test_interval_guard_on_a_tie_falls_back():
+    actual = np.arange(5.0)
+    band = (actual - 1, actual + 1)
+    assert baselines.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
+
+
+def test_baselines_import_neither_keras_nor_arch():
+    code = ("import sys, forecast.baselines, forecast.intervals, forecast.metrics\n"
+            "heavy = [m for m in ('tensorflow', 'keras', 'arch') if m in sys.modules]\n"
+            "print(heavy); sys.exit(1 if heavy else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
