@@ -222,11 +222,12 @@ def interval_summary(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
         actual, lower, upper: (rows,). level: nominal coverage, e.g. 0.8.
 
     Returns:
-        ``{"level", "coverage", "mean_width", "interval_score"}``.
+        ``{"level", "coverage", "mean_width", "interval_score", "rows"}``.
     """
     return {"level": level, "coverage": coverage(actual, lower, upper),
             "mean_width": mean_width(lower, upper),
-            "interval_score": interval_score(actual, lower, upper, 1.0 - level)}
+            "interval_score": interval_score(actual, lower, upper, 1.0 - level),
+            "rows": int(len(np.asarray(actual)))}
 
 
 def diebold_mariano(diff: np.ndarray, horizon: int = 1) -> float:
@@ -277,13 +278,6 @@ def _fmt(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
-
-
-def interval_summary(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                     level: float) -> dict[str, float]:
-    """Coverage and mean width of a band over (rows,) arrays, with its row count."""
-    return {"level": level, "coverage": coverage(actual, lower, upper),
-            "mean_width": mean_width(lower, upper), "rows": int(len(np.asarray(actual)))}
 
 
 def aggregate(per_series: dict[str, dict]) -> dict:

@@ -91,7 +91,7 @@ def test_interval_score_by_hand():
     assert metrics.interval_score(actual, lower, upper, alpha) == pytest.approx(36 / 3)
     summary = metrics.interval_summary(actual, lower, upper, 0.8)
     assert summary == pytest.approx({"level": 0.8, "coverage": 1 / 3, "mean_width": 2.0,
-                                     "interval_score": 12.0})
+                                     "interval_score": 12.0, "rows": 3})
 
 
 def test_interval_score_is_twice_the_pinball_of_its_ends_over_alpha():
