@@ -675,16 +675,15 @@ def _check_spacing(panel: Panel) -> None:
     ok = np.isfinite(steps)
     if ok.sum() < 2:
         return
-    base = np.median(steps[ok])
-    bad = ok & ((steps > 1.8 * base) | (steps < base / 1.8))
+    t = int(np.argmax(np.where(ok, panel.lengths, -1)))   # the longest series sets it
+    bad = ok & ((steps > 1.8 * steps[t]) | (steps < steps[t] / 1.8))
     if bad.any():
         s = int(np.argmax(bad))
-        t = int(np.argmax(ok & ~bad))
         raise DataError(
             f"{panel.sources[s]}: series '{panel.names[s]}' is spaced "
             f"{describe_spacing(panel.dates[panel.rows(s)])} but series '{panel.names[t]}' is "
-            f"{describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one spacing: "
-            "resample first or pass --series to choose some")
+            f"spaced {describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one "
+            "spacing: resample first or pass --series to choose some")
 
 
 def _warn_stderr(message: str) -> None:
