@@ -712,8 +712,10 @@ def describe_spacing(index: pd.DatetimeIndex) -> str:
 def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | None = None,
                   features: Sequence[str] = (), date_column: str | None = None,
                   series_column: str | None = None, wide: bool = False,
-                  missing: str = "ffill", stdin: IO[bytes] | None = None) -> dict:
-    """What ``train`` would read: rows, series, dates, spacing, columns, choices."""
+                  missing: str = "ffill", stdin: IO[bytes] | None = None,
+                  series: Sequence[str] = ()) -> dict:
+    """What ``train`` would read: rows, series, dates, spacing, columns, choices
+    (``series``: only these)."""
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if missing not in MISSING_POLICIES:
@@ -728,6 +730,8 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
     panel = panel_from_tables(tables, target=target, features=features,
                               date_column=date_column, series_column=series_column, wide=wide,
                               missing=missing, warn=note)
+    if series:
+        panel = panel.select(series)
     table = tables[0]
     columns = []
     for col in table.cells.columns:
