@@ -540,12 +540,8 @@ def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str
     for col in table.cells.columns:
         if col == date_col:
             continue
-        values, invalid = parse_numbers(table, col)
-        if invalid.any():
-            i = int(np.argmax(invalid))
-            cell = str(table.cells[col].iloc[i]).strip()
-            raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                            "number; with --wide every column besides the date is one series")
+        values = _numbers_or_fail(table, col, "with --wide every column besides the date "
+                                              "is one series")
         present = np.flatnonzero(np.isfinite(values))
         if present.size:
             names.append(col)
@@ -598,13 +594,15 @@ def _is_text(table: Table, col: str) -> bool:
     return bool(invalid.any()) and not np.isfinite(values).any()
 
 
-def _numbers_or_fail(table: Table, col: str) -> np.ndarray:
+def _numbers_or_fail(table: Table, col: str,
+                     hint: str = "fix or blank the cell (blanks follow --missing)") -> np.ndarray:
+    """(rows,) the column as floats (NaN where blank); the first non-number is an error."""
     numbers, invalid = parse_numbers(table, col)
     if invalid.any():
         i = int(np.argmax(invalid))
         cell = str(table.cells[col].iloc[i]).strip()
         raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                        "finite number; fix or blank the cell (blanks follow --missing)")
+                        f"finite number; {hint}")
     return numbers
 
 

@@ -100,7 +100,7 @@ def test_stdin_reads_a_long_file(write_csv):
     ("Date,code,Close\n2020-01-01,1,1\n2020-01-01,2,2\n2020-01-02,1,3\n",
      {"series_column": "code"}, r"column 'code' \(--series-column\) holds numbers"),
     ("Date,Close\n2020-01-01,1\n2020-01-01,2\n", {}, r"line 3.*duplicate date 2020-01-01"),
-    ("Date,A\n2020-01-01,x\n2020-01-02,1\n", {"wide": True}, r"line 2, column 'A'.*not a number"),
+    ("Date,A\n2020-01-01,x\n2020-01-02,1\n", {"wide": True}, r"line 2, column 'A'.*not a finite number; with --wide"),
 ])
 def test_bad_panels_are_one_clear_line(write_csv, text, options, message):
     with pytest.raises(DataError, match=message):
