@@ -308,6 +308,7 @@ def score_split(prices: np.ndarray, rows: np.ndarray, forecasts: np.ndarray, lo:
     use = (rows >= max(lo, 1)) & (rows < hi)
     out = metrics.compare(prices, rows[use], forecasts[use, 0], scale)
     if calibration is not None and vol is not None and use.any():
+        level = min(level, calibration.widest_level())  # few validation rows: a finite band
         lower, upper = intervals.band(forecasts[use, 0], vol[rows[use] - 1],
                                       calibration.quantile(level),
                                       calibration.space)
