@@ -37,6 +37,10 @@ GUARD_Z = 1.645
 #: Rows of history for the volatility that scales prediction intervals.
 VOLATILITY_WINDOW = 20
 MODELS_DIR = "models"
+#: ``plot --dpi``: its default, and bounds (below, nothing is legible; above, the figure's
+#: pixels need gigabytes of memory).
+DEFAULT_DPI = 100
+DPI_RANGE = (20, 600)
 
 
 @dataclass
@@ -48,6 +52,10 @@ class DataConfig:
     target: str | None = None
     features: list[str] = field(default_factory=list)
     missing: str = "ffill"
+    #: ``day-first``, ``month-first`` or a strftime pattern; None: decided from the column.
+    date_format: str | None = None
+    #: The decimal separator, ``.`` or ``,``; None: decided per column from its cells.
+    decimal: str | None = None
 
 
 @dataclass

@@ -24,8 +24,19 @@ DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
 DEFAULT_TARGETS = ("close", "adj close")
 #: Cells read as missing values (compared lower-case, after stripping spaces).
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "-", "."})
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+#: --date-format shorthands for numeric dates such as 02.01.2019 (else a strftime pattern).
+DATE_ORDERS = ("day-first", "month-first")
+#: --decimal: the decimal separator of every numeric column (default: decided per column).
+DECIMALS = (".", ",")
+#: A number with a decimal point, commas optionally grouping thousands: 1234.5, 1,234.5.
+_POINT_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A number with a decimal comma, dots optionally grouping thousands: 1234,5, 1.234,5.
+_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A numeric date whose day and month order the cell alone may not tell: two fields of 1-2
+#: digits, a 2- or 4-digit year, one separator throughout, then an optional time.
+_NUMERIC_DATE = r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})((?:[ T].*)?)"
+#: A UTC offset or zone letter after a time: stripped, so the file's wall-clock time is kept.
+_UTC_OFFSET = r"([0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)\s*(?:Z|UTC|GMT|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
 
 @dataclass
@@ -189,52 +200,200 @@ def find_date_column(table: Table, date_column: str | None = None) -> str:
                     f"{', '.join(table.cells.columns)}")
 
 
-def parse_dates(table: Table, column: str) -> pd.DatetimeIndex:
-    """Parse the date column; the first unparsable cell is named by line."""
+def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:
+    """Parse the date column at the file's own wall-clock time; the first unparsable cell is
+    named by line.
+
+    The day/month order of numeric dates (02.01.2019) is decided for the whole column
+    (``date_order``), never per cell. ``date_format`` is ``day-first``, ``month-first`` or a
+    strftime pattern such as ``%d.%m.%Y`` (``--date-format``).
+    """
+    check_date_format(date_format)
     text = table.cells[column].astype(str).str.strip()
     blank = text.eq("")
     if blank.any():
         line = table.lines[int(np.argmax(blank.to_numpy()))]
         raise DataError(f"{where(table.source, line, column)}: empty date; every row needs one")
-    try:
-        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        if dates.isna().any():
-            dates = pd.to_datetime(text, errors="coerce", format="mixed")
-    except (ValueError, TypeError, OverflowError):
-        try:
-            dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise DataError(f"{table.source}, column '{column}': cannot parse dates ({exc}); "
-                            "use one format such as 2018-12-31") from None
+    if date_format and "%" in date_format:
+        fmt = date_format.replace("%z", "").replace("%Z", "").strip()
+        dates = pd.to_datetime(_wall_clock(text), errors="coerce", format=fmt)
+        hint = f" with --date-format {date_format}; fix the cell or the pattern"
+    else:
+        dates = _parse_iso(text)
+        if dates is None:
+            text_iso = _wall_clock(_numeric_dates_in_order(table, column, text, date_format))
+            dates = _parse_iso(text_iso)
+            if dates is None:
+                dates = _parse_any(text_iso, table.source, column)
+        hint = (f" as {date_format} (--date-format); fix the cell" if date_format else
+                "; use a format such as 2018-12-31")
     bad = dates.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(f"{where(table.source, table.lines[i], column)}: cannot parse date "
-                        f"'{text.iloc[i]}'; use a format such as 2018-12-31")
+                        f"'{text.iloc[i]}'{hint}")
     index = pd.DatetimeIndex(dates)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+    if index.tz is not None:  # one offset for the whole column: keep the clock as written
+        index = index.tz_localize(None)
     return index.as_unit("ns")
 
 
-def parse_numbers(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Parse one column into floats.
+def check_date_format(date_format: str | None) -> None:
+    if date_format is not None and date_format not in DATE_ORDERS and "%" not in date_format:
+        raise UsageError(f"--date-format must be day-first, month-first or a strftime pattern "
+                         f"such as %d.%m.%Y; got '{date_format}'")
 
+
+def _wall_clock(text: pd.Series) -> pd.Series:
+    """Drop UTC offsets after times (09:30+09:00 -> 09:30): the clock as the file shows it."""
+    return text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+
+
+def _parse_iso(text: pd.Series) -> pd.Series | None:
+    """Every cell as ISO 8601 (the fast path), or None if any cell is not."""
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError, OverflowError):  # e.g. offsets that differ between rows
+        return None
+    return None if dates.isna().any() else dates
+
+
+def _parse_any(text: pd.Series, source: str, column: str) -> pd.Series:
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"{source}, column '{column}': cannot parse dates ({exc}); "
+                        "use one format such as 2018-12-31") from None
+
+
+def _numeric_dates_in_order(table: Table, column: str, text: pd.Series,
+                            order: str | None) -> pd.Series:
+    """Rewrite numeric dates (02.01.2019 09:30) as ISO (2019-01-02 09:30) in the column's
+    one day/month order; other cells are returned unchanged."""
+    parts = text.str.extract(f"^{_NUMERIC_DATE}$")
+    matched = parts[0].notna().to_numpy()
+    if not matched.any():
+        return text
+    first, second = parts[0].astype(float).to_numpy(), parts[2].astype(float).to_numpy()
+    order = order or date_order(table, column, text, first, second, matched)
+    day, month = (parts[0], parts[2]) if order == "day-first" else (parts[2], parts[0])
+    century = pd.Series(np.where(parts[3].astype(float) < 69, "20", "19"), index=text.index)
+    year = parts[3].where(parts[3].str.len() == 4, century + parts[3])  # as strptime's %y
+    iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + parts[4]
+    return text.where(~matched, iso)
+
+
+def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
+               second: np.ndarray, matched: np.ndarray) -> str:
+    """``day-first`` or ``month-first`` for the numeric dates of a whole column.
+
+    A first field above 12 can only be a day, a second field above 12 only a day: either
+    settles the column. Both kinds in one column, or a column that no cell settles (and
+    whose order matters), is a DataError naming the lines and the --date-format to pass.
+    """
+    day_first = matched & (first > 12) & (second <= 12)
+    month_first = matched & (second > 12) & (first <= 12)
+
+    def cell(mask: np.ndarray) -> tuple[int, str]:
+        i = int(np.argmax(mask))
+        return int(table.lines[i]), text.iloc[i]
+
+    if day_first.any() and month_first.any():
+        (d_line, d_cell), (m_line, m_cell) = cell(day_first), cell(month_first)
+        raise DataError(f"{where(table.source, d_line, column)}: '{d_cell}' is day-first but "
+                        f"line {m_line} '{m_cell}' is month-first; use one order in the "
+                        "column, or pass --date-format day-first or month-first")
+    if day_first.any():
+        return "day-first"
+    if month_first.any():
+        return "month-first"
+    differ = matched & (first != second)
+    if not differ.any():  # 01.01.2019, 02.02.2019: either order reads the same
+        return "day-first"
+    line, example = cell(differ)
+    fields = re.fullmatch(_NUMERIC_DATE, example)
+    sep, year = fields.group(2), "%Y" if len(fields.group(4)) == 4 else "%y"
+    raise DataError(f"{where(table.source, line, column)}: '{example}' could be day-first or "
+                    "month-first, and no date in the column has a day above 12 to settle it; "
+                    f"pass --date-format day-first (%d{sep}%m{sep}{year}) or --date-format "
+                    f"month-first (%m{sep}%d{sep}{year})")
+
+
+def number_format(table: Table, column: str, text: pd.Series) -> str:
+    """The decimal separator (``.`` or ``,``) of a whole column, from its cells.
+
+    A cell such as 1.5, 1,234.5 or 1,234,567 can only be read with a decimal point; 1,5,
+    1.234,5 or 1.234.567 only with a decimal comma; 1,134 and 1.134 either way (with
+    different values). One kind settles the column; both kinds are a DataError naming
+    both lines. A column that only such cells as 1,134 leave open is read with the decimal
+    point in a comma-separated file (a decimal comma there would have to be quoted: the
+    file's own separator settles it), and is refused with --decimal elsewhere.
+    """
+    point, comma = _read_as(text, "."), _read_as(text, ",")
+    only_point = ~np.isnan(point) & np.isnan(comma)
+    only_comma = np.isnan(point) & ~np.isnan(comma)
+
+    def cell(mask: np.ndarray) -> tuple[int, str]:
+        i = int(np.argmax(mask))
+        return int(table.lines[i]), text.iloc[i]
+
+    if only_point.any() and only_comma.any():
+        (c_line, c_cell), (p_line, p_cell) = cell(only_comma), cell(only_point)
+        raise DataError(f"{where(table.source, c_line, column)}: '{c_cell}' has a decimal "
+                        f"comma but line {p_line} '{p_cell}' a decimal point; use one in the "
+                        "column, or pass --decimal . or --decimal , to choose")
+    if only_comma.any():
+        return ","
+    either = ~np.isnan(point) & (point != comma)
+    if only_point.any() or not either.any() or table.delimiter == ",":
+        return "."
+    line, example = cell(either)
+    raise DataError(f"{where(table.source, line, column)}: '{example}' could be "
+                    f"{_plain(point[either][0])} or {_plain(comma[either][0])}, and no cell in "
+                    "the column settles the decimal separator; pass --decimal , (decimal "
+                    "comma) or --decimal . (decimal point)")
+
+
+def _read_as(text: pd.Series, decimal: str) -> np.ndarray:
+    """Each cell as a number with ``decimal`` as its separator (NaN where it is not one)."""
+    if decimal == ".":
+        fits = text.str.fullmatch(_POINT_NUMBER) & text.str.contains("[0-9]", regex=True)
+        cleaned = text.str.replace(",", "", regex=False)
+    else:
+        fits = text.str.fullmatch(_COMMA_NUMBER) & text.str.contains("[0-9]", regex=True)
+        cleaned = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(cleaned.where(fits, None), errors="coerce").to_numpy(float)
+
+
+def _plain(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def check_decimal(decimal: str | None) -> None:
+    if decimal is not None and decimal not in DECIMALS:
+        raise UsageError(f"--decimal must be . or , (the decimal separator); got '{decimal}'")
+
+
+def parse_numbers(table: Table, column: str,
+                  decimal: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one column into floats, with one number format for the whole column.
+
+    Args:
+        decimal: ``.`` or ``,`` (``--decimal``); default: decided by ``number_format``.
     Returns:
         values (rows,) float64 with NaN for missing cells, and the bool mask (rows,) of
         cells that are present but not a number.
+    Raises:
+        DataError: the column's number format is mixed or ambiguous (see ``number_format``).
     """
+    check_decimal(decimal)
     text = table.cells[column].astype(str).str.strip()
-    missing = text.str.lower().isin(MISSING_MARKERS)
-    thousands = text.str.fullmatch(_THOUSANDS)
-    cleaned = text.where(~thousands, text.str.replace(",", "", regex=False))
-    if table.delimiter == ";":
-        comma = text.str.fullmatch(_DECIMAL_COMMA) & ~thousands
-        cleaned = cleaned.where(~comma, text.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(cleaned.where(~missing, None), errors="coerce").to_numpy(float)
+    missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
+    present = text.where(~missing, "")
+    values = _read_as(present, decimal or number_format(table, column, present))
     with np.errstate(invalid="ignore"):
-        invalid = (~missing.to_numpy()) & ~np.isfinite(values)
-    return np.where(missing.to_numpy(), np.nan, values), invalid
+        invalid = ~missing & ~np.isfinite(values)
+    return np.where(missing, np.nan, values), invalid
 
 
 def numeric_columns(table: Table, date_column: str) -> list[str]:
@@ -243,7 +402,11 @@ def numeric_columns(table: Table, date_column: str) -> list[str]:
     for col in table.cells.columns:
         if col == date_column:
             continue
-        values, invalid = parse_numbers(table, col)
+        try:
+            values, invalid = parse_numbers(table, col)
+        except DataError:  # numbers in a format only --decimal settles: still numbers
+            out.append(col)
+            continue
         if not invalid.any() and np.isfinite(values).any():
             out.append(col)
     return out
@@ -270,7 +433,8 @@ def choose_target(table: Table, date_column: str, target: str | None) -> str:
 def read_prices(source: str | Path, *, target: str | None = None,
                 features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
                 missing: str = "ffill", stdin: IO[bytes] | None = None,
-                warn: Callable[[str], None] | None = None) -> Prices:
+                warn: Callable[[str], None] | None = None, date_format: str | None = None,
+                decimal: str | None = None) -> Prices:
     """Read ``source`` into the columns a model uses, sorted by date.
 
     Args:
@@ -280,7 +444,10 @@ def read_prices(source: str | Path, *, target: str | None = None,
         date_column: the date column (default: detected by name).
         missing: ``ffill`` (warns how many cells), ``drop`` or ``error``.
         stdin: a byte stream to read for ``-`` (default ``sys.stdin.buffer``).
-        warn: where warnings go (default: stderr, prefixed ``forecast: warning:``).
+        warn: where warnings go (default: stderr, prefixed ``forecast: warning:``); only
+            a successful read warns: a failure folds its explanation into the error.
+        date_format: ``day-first``, ``month-first`` or a strftime pattern (``parse_dates``).
+        decimal: ``.`` or ``,`` for every numeric column (default: decided per column).
 
     Returns:
         Prices with ``frame`` of shape (rows, 1 + len(features)).
@@ -289,13 +456,15 @@ def read_prices(source: str | Path, *, target: str | None = None,
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
     table = read_table(source, stdin)
     return prices_from_table(table, target=target, features=features, date_column=date_column,
-                             missing=missing, warn=warn)
+                             missing=missing, warn=warn, date_format=date_format,
+                             decimal=decimal)
 
 
 def prices_from_table(table: Table, *, target: str | None = None,
                       features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
                       missing: str = "ffill",
-                      warn: Callable[[str], None] | None = None) -> Prices:
+                      warn: Callable[[str], None] | None = None,
+                      date_format: str | None = None, decimal: str | None = None) -> Prices:
     """The validated, sorted price frame of an already-read table (see ``read_prices``)."""
     warn = warn or _warn_stderr
     date_col = find_date_column(table, date_column)
@@ -305,10 +474,10 @@ def prices_from_table(table: Table, *, target: str | None = None,
     if date_col in columns:
         raise UsageError(f"'{date_col}' is the date column; it cannot be a target or feature")
 
-    dates = parse_dates(table, date_col)
+    dates = parse_dates(table, date_col, date_format)
     values = {}
     for col in columns:
-        numbers, invalid = parse_numbers(table, col)
+        numbers, invalid = parse_numbers(table, col, decimal)
         if invalid.any():
             i = int(np.argmax(invalid))
             cell = str(table.cells[col].iloc[i]).strip()
@@ -320,9 +489,11 @@ def prices_from_table(table: Table, *, target: str | None = None,
     order = np.argsort(frame.index.to_numpy(), kind="stable")
     frame, lines = frame.iloc[order], table.lines[order]
     _check_duplicates(frame.index, lines, table.source, date_col)
-    frame, lines, filled = apply_missing(frame, lines, missing, table.source, warn)
-    if len(frame) < 2:
-        raise DataError(f"{table.source} has {len(frame)} usable row(s); need at least 2")
+    frame, lines, filled, note = apply_missing(frame, lines, missing, table.source)
+    if not len(frame):  # the commands that use the rows say how many they need
+        raise DataError(f"{table.source} has no usable rows: {note}")
+    if note:
+        warn(note)
     return Prices(frame, target_col, [c for c in columns if c != target_col], table.source,
                   lines, filled, table.raw)
 
@@ -336,34 +507,36 @@ def _check_duplicates(index: pd.DatetimeIndex, lines: np.ndarray, source: str, c
                         f"(also on line {first}); keep one row per date")
 
 
-def apply_missing(frame: pd.DataFrame, lines: np.ndarray, policy: str, source: str,
-                  warn: Callable[[str], None]) -> tuple[pd.DataFrame, np.ndarray, int]:
+def apply_missing(frame: pd.DataFrame, lines: np.ndarray, policy: str, source: str
+                  ) -> tuple[pd.DataFrame, np.ndarray, int, str]:
     """Apply ``--missing`` to the used columns.
 
     Returns:
-        the frame with no NaN left, its file lines, and how many cells were filled or
-        (for ``drop``) how many rows were dropped.
+        the frame with no NaN left, its file lines, how many cells were filled (ffill) or
+        rows dropped (drop), and the note that says so ("" when nothing was missing).
     """
     mask = frame.isna().to_numpy()
-    count = int(mask.sum())
-    if count == 0:
-        return frame, lines, 0
+    if not mask.any():
+        return frame, lines, 0, ""
     if policy == "error":
         row, col = np.argwhere(mask)[0]
         raise DataError(f"{where(source, lines[row], frame.columns[col])}: empty cell; fill it, "
                         "or pass --missing ffill or --missing drop")
     if policy == "drop":
         keep = ~mask.any(axis=1)
-        warn(f"dropped {int((~keep).sum())} row(s) with empty cells in {source} (--missing drop)")
-        return frame[keep], lines[keep], int((~keep).sum())
+        dropped = int((~keep).sum())
+        return frame[keep], lines[keep], dropped, \
+            f"dropped {dropped} row(s) with empty cells in {source} (--missing drop)"
     filled = frame.ffill()
     leading = filled.isna().any(axis=1).to_numpy()
-    message = f"filled {count - int(filled.isna().to_numpy().sum())} empty cell(s) in {source} " \
-              "with the previous row's value (--missing ffill)"
+    count = int(mask[~leading].sum())
+    parts = []
+    if count:
+        parts.append(f"filled {count} empty cell(s) in {source} with the previous row's value")
     if leading.any():
-        message += f"; dropped {int(leading.sum())} leading row(s) with nothing to fill from"
-    warn(message)
-    return filled[~leading], lines[~leading], count
+        parts.append(f"dropped {int(leading.sum())} leading row(s) of {source} with empty "
+                     "cells and no row before them to fill from")
+    return filled[~leading], lines[~leading], count, "; ".join(parts) + " (--missing ffill)"
 
 
 def _warn_stderr(message: str) -> None:
@@ -391,7 +564,8 @@ def describe_spacing(index: pd.DatetimeIndex) -> str:
 
 def describe_file(source: str | Path, *, target: str | None = None,
                   features: list[str] | tuple[str, ...] = (), date_column: str | None = None,
-                  missing: str = "ffill", stdin: IO[bytes] | None = None) -> dict:
+                  missing: str = "ffill", stdin: IO[bytes] | None = None,
+                  date_format: str | None = None, decimal: str | None = None) -> dict:
     """What ``train`` would read from ``source``: rows, dates, spacing, columns, choices."""
     table = read_table(source, stdin)
     notes: list[str] = []
@@ -401,15 +575,20 @@ def describe_file(source: str | Path, *, target: str | None = None,
         _warn_stderr(message)
 
     prices = prices_from_table(table, target=target, features=features,
-                               date_column=date_column, missing=missing, warn=note)
+                               date_column=date_column, missing=missing, warn=note,
+                               date_format=date_format, decimal=decimal)
     date_col = prices.frame.index.name
     columns = []
     for col in table.cells.columns:
         if col == date_col:
             kind, n_missing = "date", 0
         else:
-            values, invalid = parse_numbers(table, col)
-            kind = "text" if invalid.any() else "number"
+            try:
+                values, invalid = parse_numbers(table, col, decimal)
+                kind = "text" if invalid.any() else "number"
+            except DataError:  # mixed or ambiguous decimal separators (see number_format)
+                values, invalid, kind = np.zeros(len(table.cells)), np.zeros(1, bool), \
+                    "number (decimal separator unclear)"
             n_missing = int(np.isnan(values).sum() - invalid.sum())
         role = ("date" if col == date_col else "target" if col == prices.target
                 else "feature" if col in prices.features else "")

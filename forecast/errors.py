@@ -39,6 +39,12 @@ class ModelDirError(ForecastError):
     exit_code = 2
 
 
+class OutputError(ForecastError):
+    """A file or directory the command would write cannot or must not be written there."""
+
+    exit_code = 2
+
+
 class TrainingError(ForecastError):
     """Training ran but did not produce a usable model (e.g. the loss became NaN)."""
 
