@@ -23,8 +23,9 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import DEFAULT_INTERVAL, DataConfig, ModelConfig, TrainConfig
-from forecast.errors import ForecastError
+from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DPI_RANGE, DataConfig, ModelConfig,
+                             TrainConfig)
+from forecast.errors import ForecastError, OutputError, UsageError
 from forecast.runtime import import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -69,7 +70,8 @@ def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except MemoryError:
-        return fail("out of memory; try a smaller --batch-size, --window or --units", 1, debug)
+        return fail("out of memory; try a smaller input or smaller options (for train: "
+                    "--batch-size, --window, --units)", 1, debug)
     except Exception as exc:  # a bug, not a user mistake: say so, keep it one line
         return fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the "
                     "traceback and report it", 1, debug)
@@ -126,6 +128,25 @@ DateColumnOpt = Annotated[Optional[str], typer.Option(
     "--date-column", help="The date column (default: Date, Datetime, timestamp, ...).")]
 MissingOpt = Annotated[str, typer.Option(
     "--missing", help="Empty cells in used columns: ffill, drop or error.")]
+DateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", help="Order of numeric dates such as 02.01.2019: day-first or "
+                          "month-first, or a strftime pattern such as %d.%m.%Y (default: "
+                          "decided from the whole column; ambiguous columns are refused).")]
+DecimalOpt = Annotated[Optional[str], typer.Option(
+    "--decimal", help="Decimal separator of the numbers, . or , (default: decided per "
+                      "column; ambiguous columns are refused).")]
+# The same for commands that read PRICES for a trained model: by default, as it was trained.
+ModelDateColumnOpt = Annotated[Optional[str], typer.Option(
+    "--date-column", help="The date column (default: the model's, else detected).")]
+ModelMissingOpt = Annotated[Optional[str], typer.Option(
+    "--missing", help="Empty cells: ffill, drop or error (default: as the model was trained).")]
+ModelDateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", help="Order of numeric dates: day-first, month-first or a strftime "
+                          "pattern (default: as the model was trained, else decided from "
+                          "the column).")]
+ModelDecimalOpt = Annotated[Optional[str], typer.Option(
+    "--decimal", help="Decimal separator, . or , (default: as the model was trained, else "
+                      "decided per column).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
@@ -134,12 +155,31 @@ def split_list(text: Optional[str]) -> list[str]:
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    """Write a command's result on stdout: JSON with --json, else the command's text form."""
+    """Write a command's result on stdout: strict JSON with --json (null for undefined
+    figures), else the command's text form. A full disk or a closed file is an OutputError."""
+    from forecast.metrics import json_ready
+
     if as_json:
-        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+        body = json.dumps(json_ready(result), indent=2, default=_json_default, allow_nan=False)
     else:
-        sys.stdout.write(text(result).rstrip("\n") + "\n")
-    sys.stdout.flush()
+        body = text(result).rstrip("\n")
+    try:
+        sys.stdout.write(body + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _drop_stdout()  # so that the interpreter's own flush at exit does not fail again
+        raise OutputError(f"cannot write the output to stdout ({exc.strerror or exc}); check "
+                          "the disk or the redirection") from None
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        pass
 
 
 def _json_default(value: Any) -> Any:
@@ -157,13 +197,16 @@ def inspect(
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
     missing: MissingOpt = DATA.missing,
+    date_format: DateFormatOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, dates, spacing, columns, target, features."""
     from forecast.data import describe_file, format_description
 
     result = describe_file(prices, target=target, features=split_list(features),
-                           date_column=date_column, missing=missing)
+                           date_column=date_column, missing=missing, date_format=date_format,
+                           decimal=decimal)
     emit(result, as_json, format_description)
 
 
@@ -214,15 +257,19 @@ def train(
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
     missing: MissingOpt = DATA.missing,
+    date_format: DateFormatOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model on PRICES and write a self-contained model directory."""
+    from forecast.bundle import model_dir_for
     from forecast.config import ForecastConfig
     from forecast.data import read_prices
 
     config = ForecastConfig(
         data=DataConfig(source=prices, date_column=date_column, target=target,
-                        features=split_list(features), missing=missing),
+                        features=split_list(features), missing=missing,
+                        date_format=date_format, decimal=decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon),
@@ -233,21 +280,23 @@ def train(
                              test_fraction=test_fraction, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
+    out = model_dir_for(model_dir, prices, cell)  # refused before any training, if it must be
     data = read_prices(prices, target=target, features=config.data.features,
-                       date_column=date_column, missing=missing)
+                       date_column=date_column, missing=missing, date_format=date_format,
+                       decimal=decimal)
     config.data.target, config.data.features = data.target, data.features
     config.data.date_column = data.frame.index.name
     config.columns = data.columns
 
     import_tensorflow_quietly()
-    from forecast.bundle import default_model_dir, write_bundle
+    from forecast.bundle import write_bundle
     from forecast.metrics import format_scores
     from forecast.training import run_training
 
     trained = run_training(data, config, dry_run=dry_run)
     if trained is None:
         return
-    out = write_bundle(model_dir or default_model_dir(data.source, cell), trained, data)
+    out = write_bundle(out, trained, data)
     test = trained.metrics["test"]
     print(format_scores(test, title=f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
@@ -274,16 +323,27 @@ def open_model(model: Optional[Path]):
     return read_bundle(model)
 
 
-def load_series(sources: list[str], bundle):
-    """The price series to use: each PRICES given, or the model's own data.csv."""
+def load_series(sources: list[str], bundle, **reading):
+    """The price series to use: each PRICES given (read with ``reading``: date_column,
+    missing, date_format, decimal; None for the model's own), or the model's data.csv."""
     from forecast.predict import read_for_model
 
     if not sources:
         return [bundle.data()]
     if sources.count("-") > 1:
-        from forecast.errors import UsageError
         raise UsageError("stdin (-) can be given only once")
-    return [read_for_model(source, bundle) for source in sources]
+    return [read_for_model(source, bundle, **reading) for source in sources]
+
+
+def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[int]) -> int:
+    """Refuse options that the chosen mode would ignore; returns the backtest step."""
+    if backtest and steps is not None:
+        raise UsageError("--steps is for future forecasts and --backtest forecasts every row "
+                         "instead; drop one (use --step K for the K-step-ahead backtest)")
+    if step is not None and not backtest:
+        raise UsageError("--step applies only with --backtest; for future forecasts use "
+                         "--steps N")
+    return 1 if step is None else step
 
 
 def write_csv(frames: list[Any], as_json: bool) -> None:
@@ -311,17 +371,24 @@ def predict(
     backtest: Annotated[bool, typer.Option(
         "--backtest", help="Walk-forward: the forecast of every row from rows before it.")
     ] = False,
-    step: Annotated[int, typer.Option(
-        help="With --backtest: the STEP-ahead forecast, made STEP rows earlier.")] = 1,
+    step: Annotated[Optional[int], typer.Option(
+        help="With --backtest: the STEP-ahead forecast, made STEP rows earlier (default 1).")
+    ] = None,
     interval: IntervalOpt = None,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast the next values after the last row, or backtest every row (CSV on stdout)."""
     from forecast.predict import Forecaster, load_predictor
 
+    step = check_predict_options(steps, backtest, step)
     bundle = open_model(model)
-    series = load_series(prices or [], bundle)
+    series = load_series(prices or [], bundle, date_column=date_column, missing=missing,
+                         date_format=date_format, decimal=decimal)
     predictor = load_predictor(bundle, engine)
     frames = []
     for data in series:
@@ -338,19 +405,26 @@ def predict(
 def evaluate(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
-    interval: Annotated[float, typer.Option(
-        "--interval", help="Level of the prediction interval whose coverage is reported.")
-    ] = DEFAULT_INTERVAL,
+    interval: Annotated[Optional[float], typer.Option(
+        "--interval", help=f"Level of the prediction interval whose coverage is reported "
+                           f"(default {DEFAULT_INTERVAL}, or the widest the model's "
+                           "calibration supports).")] = None,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.metrics import format_scores
-    from forecast.predict import SEGMENTS, Forecaster, load_predictor
+    from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
 
     bundle = open_model(model)
-    data = load_series([prices] if prices else [], bundle)[0]
-    result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(interval)
+    data = load_series([prices] if prices else [], bundle, date_column=date_column,
+                       missing=missing, date_format=date_format, decimal=decimal)[0]
+    level = default_level(bundle.calibration) if interval is None else interval
+    result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(level)
 
     def text(res: dict) -> str:
         titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
@@ -367,25 +441,36 @@ def plot(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="PNG to write (default: <model dir>/plot.png).")] = None,
-    interval: Annotated[float, typer.Option(
-        "--interval", help="Level of the interval bands drawn.")] = DEFAULT_INTERVAL,
+        "--out", "-o", help="Figure to write, .png, .pdf or .svg (default: "
+                            "<model dir>/plot.png).")] = None,
+    interval: Annotated[Optional[float], typer.Option(
+        "--interval", help=f"Level of the interval bands drawn (default {DEFAULT_INTERVAL}, "
+                           "or the widest the model's calibration supports).")] = None,
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
-    dpi: Annotated[int, typer.Option(help="Resolution: 100 gives 1400x1100 pixels.")] = 100,
+    dpi: Annotated[int, typer.Option(
+        min=DPI_RANGE[0], max=DPI_RANGE[1],
+        help="Resolution: 100 gives 1400x1100 pixels.")] = DEFAULT_DPI,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
 ) -> None:
-    """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG."""
-    from forecast.plotting import draw, plot_data, title_for
-    from forecast.predict import Forecaster, load_predictor
+    """Draw actual vs predicted prices, the test segment, errors and loss curves to a figure."""
+    from forecast.plotting import check_out, draw, plot_data, title_for
+    from forecast.predict import Forecaster, default_level, load_predictor
 
     bundle = open_model(model)
-    data = load_series([prices] if prices else [], bundle)[0]
+    out = check_out(out or bundle.path / "plot.png")  # refused before any work, if it must be
+    data = load_series([prices] if prices else [], bundle, date_column=date_column,
+                       missing=missing, date_format=date_format, decimal=decimal)[0]
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
-    figure = plot_data(forecaster, interval, steps)
+    level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
+        if interval is None else interval
+    figure = plot_data(forecaster, level, steps)
     source = bundle.config.facts.get("source", data.source) if not prices else data.source
-    written = draw(figure, title_for(bundle, source, figure["scores"]),
-                   out or bundle.path / "plot.png", dpi=dpi)
+    written = draw(figure, title_for(bundle, source, figure["scores"]), out, dpi=dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 
 

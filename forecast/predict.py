@@ -7,6 +7,8 @@ every input window of the series, never a Python loop calling the model per row.
 from __future__ import annotations
 
 import functools
+import math
+import sys
 import warnings
 from typing import Callable
 
@@ -15,8 +17,9 @@ import pandas as pd
 
 from forecast import intervals, metrics
 from forecast.bundle import Bundle
-from forecast.config import ENGINES
-from forecast.data import Prices, describe_spacing, prices_from_table, read_table
+from forecast.config import DEFAULT_INTERVAL, ENGINES
+from forecast.data import (Prices, describe_spacing, format_date, prices_from_table,
+                           read_table)
 from forecast.errors import DataError, UsageError
 from forecast.transforms import forecasts_to_prices
 from forecast.windows import origin_windows, prepare
@@ -49,8 +52,12 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     return predict
 
 
-def read_for_model(source: str, bundle: Bundle, stdin=None) -> Prices:
-    """Read PRICES with the model's columns (case-insensitive); say which are missing."""
+def read_for_model(source: str, bundle: Bundle, stdin=None, *, date_column: str | None = None,
+                   missing: str | None = None, date_format: str | None = None,
+                   decimal: str | None = None) -> Prices:
+    """Read PRICES with the model's columns (case-insensitive); say which are missing.
+
+    The reading options default to those the model was trained with."""
     d = bundle.config.data
     table = read_table(source, stdin)
     known = {c.lower() for c in table.cells.columns}
@@ -59,10 +66,12 @@ def read_for_model(source: str, bundle: Bundle, stdin=None) -> Prices:
         raise DataError(f"{table.source} lacks column(s) {', '.join(absent)} that the model in "
                         f"{bundle.path} was trained on; columns are: "
                         f"{', '.join(table.cells.columns)}")
-    date_column = d.date_column if d.date_column and d.date_column.lower() in known else None
+    if date_column is None and d.date_column and d.date_column.lower() in known:
+        date_column = d.date_column
     return prices_from_table(table, target=bundle.config.columns[0],
                              features=bundle.config.columns[1:], date_column=date_column,
-                             missing=d.missing)
+                             missing=missing or d.missing, date_format=date_format or d.date_format,
+                             decimal=decimal or d.decimal)
 
 
 class Forecaster:
@@ -79,8 +88,8 @@ class Forecaster:
                                 lines=prices.lines, columns=prices.columns)
         needed = self.window + self.prepared.offset
         if len(self.target) < needed:
-            raise DataError(f"{prices.source} has {len(self.target)} rows; the model needs at "
-                            f"least {needed} ({self.window} for --window"
+            raise DataError(f"{prices.source} has {len(self.target)} usable row(s); the model "
+                            f"needs at least {needed} (its window of {self.window}"
                             f"{' plus 1 for the log-return' if self.prepared.offset else ''})")
         self.windows, self.rows = origin_windows(self.prepared.scaled, self.window,
                                                  self.prepared.offset)
@@ -143,17 +152,28 @@ class Forecaster:
             raise UsageError(f"--steps {steps} is beyond the model's horizon ({self.horizon}) "
                              f"and the model also reads {', '.join(self.prices.columns[1:])}, "
                              "whose future values are unknown; use --steps "
-                             f"{self.horizon} or train with a longer --horizon")
-        # The direct forecast (steps 1..horizon) needs the last window only.
-        outputs = list(np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0])
-        history = self.prepared.scaled[:, 0]
-        while len(outputs) < steps:                # beyond it: feed forecasts back in
-            series = np.concatenate([history, outputs])
-            outputs.extend(self.predictor(series[-self.window:][None, :, None])[0])
-        predicted = forecasts_to_prices(np.asarray(outputs[:steps])[None], self.bundle.scaler,
-                                        self.kind, self.target[-1:])[0]
-        out = pd.DataFrame({"date": future_dates(self.prices.frame.index, steps),
-                            "predicted": predicted})
+                             f"{self.horizon} or retrain with a longer horizon "
+                             "(`forecast train --horizon N`)")
+        if level is not None:
+            check_level(self.bundle.calibration, level, steps)
+        dates = checked_future_dates(self.prices.frame.index, steps)  # before the long work
+        # The direct forecast (steps 1..horizon) needs the last window only; beyond it,
+        # forecasts are fed back in, one window at a time, into a buffer of fixed size.
+        first = np.asarray(self.predictor(self.windows[-1:]), dtype=np.float64)[0]
+        history = self.prepared.scaled[-self.window:, 0]
+        series = np.concatenate([history, first, np.empty(max(steps - len(first), 0))])
+        done = len(first)
+        while done < steps:
+            start = len(history) + done - self.window
+            out = np.asarray(self.predictor(series[start:start + self.window][None, :, None]),
+                             dtype=np.float64)[0]
+            take = min(len(out), steps - done)
+            series[len(history) + done:len(history) + done + take] = out[:take]
+            done += take
+        outputs = series[len(history):len(history) + steps]
+        predicted = forecasts_to_prices(outputs[None], self.bundle.scaler, self.kind,
+                                        self.target[-1:])[0]
+        out = pd.DataFrame({"date": dates, "predicted": predicted})
         if level is not None:
             origin = np.full(steps, len(self.target) - 1)
             out["lower"], out["upper"] = self._band(predicted, origin, level,
@@ -186,8 +206,7 @@ class Forecaster:
     def _band(self, predicted, origins, level, steps):
         """(lower, upper) for forecasts made at ``origins`` (price rows), ``steps`` ahead
         (an int, or one per forecast)."""
-        if not 0 < level < 1:
-            raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
+        check_level(self.bundle.calibration, level, int(np.max(steps)))
         cal = self.bundle.calibration
         q = np.array([cal.quantile(level, int(k))
                       for k in np.broadcast_to(steps, np.shape(predicted))])
@@ -204,10 +223,75 @@ def segments(dates: pd.Series, val_start: str | None, test_start: str | None) ->
     return out
 
 
+def check_level(calibration: intervals.Calibration, level: float, max_step: int = 1) -> None:
+    """Refuse an interval level outside (0, 1), or wider than the calibration forecasts of
+    steps 1..``max_step`` can support (its band would be infinite)."""
+    if not 0 < level < 1:
+        raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
+    steps = range(1, min(max_step, len(calibration.step_scores)) + 1)
+    widest = min(steps, key=calibration.widest_level)
+    if level > calibration.widest_level(widest):
+        n = calibration.scores_count(widest)
+        most = math.floor(calibration.widest_level(widest) * 1000) / 1000
+        ahead = f" {widest} steps ahead" if widest > 1 else ""
+        raise UsageError(f"--interval {level:g} is wider than the model's {n} calibration "
+                         f"forecast(s){ahead} can support (at most {n}/{n + 1} = "
+                         f"{calibration.widest_level(widest):.4g}); use --interval {most:g} or "
+                         "less, or retrain with more validation rows "
+                         "(`forecast train --val-fraction F`)")
+
+
+def default_level(calibration: intervals.Calibration, max_step: int = 1,
+                  warn=None) -> float:
+    """DEFAULT_INTERVAL, or the widest level the calibration supports if that is less (said
+    on stderr): for commands whose --interval was not given."""
+    widest = min(calibration.widest_level(k)
+                 for k in range(1, min(max_step, len(calibration.step_scores)) + 1))
+    if DEFAULT_INTERVAL <= widest:
+        return DEFAULT_INTERVAL
+    level = math.floor(widest * 1000) / 1000
+    (warn or _warn_stderr)(f"the model's calibration supports intervals up to {level:g} only; "
+                           f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
+    return level
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"forecast: warning: {message}", file=sys.stderr)
+
+
+def checked_future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
+    """``future_dates``, or a UsageError up front when the dates would pass the last one
+    pandas can represent (2262-04-11)."""
+    last, end = index[-1], pd.Timestamp.max
+    positive = np.diff(index.to_numpy())
+    positive = positive[positive > np.timedelta64(0)]
+    smallest = pd.Timedelta(positive.min()) if len(positive) else pd.Timedelta(days=1)
+    try:
+        if smallest * steps <= end - last:   # each future step is at least this long
+            return future_dates(index, steps)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
+            pd.errors.OutOfBoundsTimedelta):
+        pass
+    try:
+        probe = future_dates(index, 100)
+        allowed = int((end - last) / ((probe[-1] - last) / 100) * 0.99)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
+            pd.errors.OutOfBoundsTimedelta):
+        allowed = 0
+    raise UsageError(f"--steps {steps} would run past {end:%Y-%m-%d}, the last date pandas can "
+                     f"represent; after {format_date(last, index)} this series has room for "
+                     "about "
+                     f"{allowed} step(s); use a smaller --steps")
+
+
 def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
-    """``steps`` dates after the last one, continuing the data's own spacing: business days
-    for daily stock data, else the regular frequency pandas infers, else the median step."""
+    """``steps`` dates after the last one, continuing the data's own spacing: the bar times
+    and weekdays of its sessions for intraday data with gaps (nights, weekends), business
+    days for daily stock data, else the regular frequency pandas infers, else the median step."""
     last = index[-1]
+    sessions = session_times(index)
+    if sessions is not None:
+        return session_dates(last, *sessions, steps)
     if describe_spacing(index) == "business days":
         return pd.bdate_range(last + pd.offsets.BDay(1), periods=steps)
     with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset;
@@ -216,4 +300,36 @@ def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
     if freq:
         return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
     step = pd.Timedelta(np.median(np.diff(index.to_numpy())))
-    return pd.DatetimeIndex([last + step * (k + 1) for k in range(steps)])
+    return last + step * pd.RangeIndex(1, steps + 1)
+
+
+def session_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray] | None:
+    """For intraday bars with gaps between them (closed nights or weekends), the times of
+    day and the weekdays the data shows: ((times,) timedelta64, (weekdays,) int), else None.
+
+    A day or more of data is needed to know the times, a week to know the weekdays (with
+    less, weekdays are Monday to Friday if the data has no weekend, else every day).
+    """
+    if len(index) < 3 or (index.normalize() == index).all():
+        return None
+    steps = np.diff(index.to_numpy())
+    if (steps == steps[0]).all() or index[-1] - index[0] < pd.Timedelta(days=1):
+        return None
+    times = np.unique((index - index.normalize()).to_numpy())
+    days = np.unique(index.day_of_week)
+    if index[-1] - index[0] < pd.Timedelta(days=7):
+        days = np.arange(5) if (days < 5).all() else np.arange(7)
+    return times, days
+
+
+def session_dates(last: pd.Timestamp, times: np.ndarray, weekdays: np.ndarray,
+                  steps: int) -> pd.DatetimeIndex:
+    """The next ``steps`` bars after ``last``: each of ``times`` on each day whose weekday is
+    in ``weekdays``."""
+    per_week = len(times) * len(weekdays)
+    weeks = steps // per_week + 2
+    days = pd.date_range(last.normalize(), periods=7 * weeks + 1, freq="D")
+    days = days[np.isin(days.day_of_week, weekdays)]
+    stamps = (days.to_numpy()[:, None] + times[None, :]).ravel()
+    stamps = stamps[stamps > last.to_datetime64()]
+    return pd.DatetimeIndex(stamps[:steps])
