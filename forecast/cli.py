@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover
 from forecast import __version__
 from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DPI_RANGE, DataConfig, ModelConfig,
                              TrainConfig)
-from forecast.errors import ForecastError, OutputError, UsageError
+from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -50,19 +50,30 @@ class ForecastGroup(TyperGroup):
 
 
 def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
-    """Call ``call`` and map its outcome to an exit code, printing errors as one line."""
+    """Call ``call`` and map its outcome to an exit code, printing errors as one line.
+
+    Warnings are held until the command ends: printed after a success, folded into the
+    one line of a failure."""
+    with held_warnings() as notes:
+        code = _run(call, debug, notes)
+    for line in notes:
+        print(f"forecast: {line}", file=sys.stderr)
+    return code
+
+
+def _run(call: Callable[[], Any], debug: bool, notes: list[str]) -> int:
     try:
         result = call()
         return result if isinstance(result, int) else 0
     except ForecastError as exc:
-        return fail(exc.message, exc.exit_code, debug)
+        return fail(exc.message, exc.exit_code, debug, notes)
     except click.exceptions.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        return fail(f"{exc.format_message()}{hint}", 2, debug)
+        return fail(f"{exc.format_message()}{hint}", 2, debug, notes)
     except click.exceptions.ClickException as exc:
-        return fail(exc.format_message(), exc.exit_code, debug)
+        return fail(exc.format_message(), exc.exit_code, debug, notes)
     except (typer.Abort, KeyboardInterrupt):
-        return fail("interrupted", 130, debug)
+        return fail("interrupted", 130, debug, notes)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining
         # about the unflushable stdout at exit.
@@ -71,15 +82,19 @@ def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
         return 141
     except MemoryError:
         return fail("out of memory; try a smaller input or smaller options (for train: "
-                    "--batch-size, --window, --units)", 1, debug)
+                    "--batch-size, --window, --units)", 1, debug, notes)
     except Exception as exc:  # a bug, not a user mistake: say so, keep it one line
         return fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the "
-                    "traceback and report it", 1, debug)
+                    "traceback and report it", 1, debug, notes)
 
 
-def fail(message: str, code: int, debug: bool) -> int:
+def fail(message: str, code: int, debug: bool, notes: list[str] | None = None) -> int:
+    """Print the one error line (with any held warnings folded in); empty ``notes``."""
     if debug:
         traceback.print_exc()
+    if notes:
+        message += f" (after: {'; '.join(n.removeprefix('warning: ') for n in notes)})"
+        notes.clear()
     print(f"forecast: error: {' '.join(message.split())}", file=sys.stderr)
     return code
 
@@ -319,7 +334,7 @@ def open_model(model: Optional[Path]):
 
     if model is None:
         model = latest_model_dir()
-        print(f"forecast: using model {model}", file=sys.stderr)
+        note(f"using model {model}")
     return read_bundle(model)
 
 

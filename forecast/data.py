@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, where
+from forecast.errors import DataError, UsageError, warn, where
 
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
 DEFAULT_TARGETS = ("close", "adj close")
@@ -540,7 +540,7 @@ def apply_missing(frame: pd.DataFrame, lines: np.ndarray, policy: str, source: s
 
 
 def _warn_stderr(message: str) -> None:
-    print(f"forecast: warning: {message}", file=sys.stderr)
+    warn(message)
 
 
 def describe_spacing(index: pd.DatetimeIndex) -> str:

@@ -21,6 +21,7 @@ from forecast.config import DEFAULT_INTERVAL, ENGINES
 from forecast.data import (Prices, describe_spacing, format_date, prices_from_table,
                            read_table)
 from forecast.errors import DataError, UsageError
+from forecast.errors import warn as warning
 from forecast.transforms import forecasts_to_prices
 from forecast.windows import origin_windows, prepare
 
@@ -250,13 +251,9 @@ def default_level(calibration: intervals.Calibration, max_step: int = 1,
     if DEFAULT_INTERVAL <= widest:
         return DEFAULT_INTERVAL
     level = math.floor(widest * 1000) / 1000
-    (warn or _warn_stderr)(f"the model's calibration supports intervals up to {level:g} only; "
-                           f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
+    (warn or warning)(f"the model's calibration supports intervals up to {level:g} only; "
+                      f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
     return level
-
-
-def _warn_stderr(message: str) -> None:
-    print(f"forecast: warning: {message}", file=sys.stderr)
 
 
 def checked_future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:

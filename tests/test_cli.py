@@ -200,3 +200,19 @@ def test_a_constant_price_series_trains_evaluates_and_plots(cli, tmp_path):
     result = cli("plot", "--model", "flat", "--dpi", "20")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines() == ["forecast: wrote flat/plot.png"]
+
+
+@pytest.mark.parametrize("command,extra", [("train", ["--epochs", "1"]), ("inspect", ["--target", "Nope"])])
+def test_a_failing_command_folds_its_warnings_into_its_one_line(cli, tmp_path, command, extra):
+    rows = "".join(f"2020-01-{d:02d},{'' if d == 2 else d}\n" for d in range(1, 6))
+    (tmp_path / "few.csv").write_text("Date,Close\n" + rows)
+    result = cli(command, "few.csv", "--missing", "drop", *extra)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    if command == "train":   # the read succeeded with a note, then train refused the rows
+        assert result.stderr.endswith("(after: dropped 1 row(s) with empty cells in few.csv "
+                                      "(--missing drop))\n")
+    result = cli("inspect", "few.csv", "--missing", "drop")
+    assert result.exit_code == 0
+    assert result.stderr == "forecast: warning: dropped 1 row(s) with empty cells in few.csv " \
+                            "(--missing drop)\n"
