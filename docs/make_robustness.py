@@ -165,6 +165,8 @@ def main() -> None:
 | intraday bars (09:30-15:30, nights and weekends missing) | future timestamps follow the bar times and weekdays the data shows | `tests/test_predict.py` |
 | timestamps with UTC offsets (`2019-01-07 00:00+09:00`) | the wall-clock time is kept (a Monday stays a Monday; no weekend in future dates) | `tests/test_predict.py`, `tests/test_data.py` |
 | any error message | advises only flags of the command that failed, or names the other command (`` `forecast train --target-transform level` ``) | `tests/test_data.py`, `tests/test_predict.py`, `tests/test_plotting.py`, `tests/test_cli.py` |
+| a failing command that had warnings (`train few.csv --missing drop`) | one line: `few.csv has 4 usable row(s); ... need at least 31; ... (after: dropped 1 row(s) with empty cells in few.csv (--missing drop))` | `tests/test_cli.py` |
+| `predict` on a file in another format than the training file | what the file's own columns settle is read so; what they leave open, as the training file was (`--date-format`, `--decimal`); options given override | `tests/test_predict.py` |
 | a file whose used rows are all empty (`Date,Close\\n2000-01-01,`) | exactly one line: `<stdin> has no usable rows: dropped 1 leading row(s) of <stdin> with empty cells and no row before them to fill from (--missing ffill)` | `tests/test_fuzz.py` |
 | `make test` / `make fuzz` | Hypothesis profile `ci` (derandomized, the same examples every run) / `fuzz` (5000 random examples) | `tests/conftest.py`, `tests/test_fuzz.py` |""")
 

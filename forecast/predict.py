@@ -58,7 +58,8 @@ def read_for_model(source: str, bundle: Bundle, stdin=None, *, date_column: str 
                    decimal: str | None = None) -> Prices:
     """Read PRICES with the model's columns (case-insensitive); say which are missing.
 
-    The reading options default to those the model was trained with."""
+    Options not given: decided from the file's own columns, and where they leave the date
+    order or decimal separator open, as the model's training file was read."""
     d = bundle.config.data
     table = read_table(source, stdin)
     known = {c.lower() for c in table.cells.columns}
@@ -69,10 +70,24 @@ def read_for_model(source: str, bundle: Bundle, stdin=None, *, date_column: str 
                         f"{', '.join(table.cells.columns)}")
     if date_column is None and d.date_column and d.date_column.lower() in known:
         date_column = d.date_column
-    return prices_from_table(table, target=bundle.config.columns[0],
-                             features=bundle.config.columns[1:], date_column=date_column,
-                             missing=missing or d.missing, date_format=date_format or d.date_format,
-                             decimal=decimal or d.decimal)
+
+    def read(date_format, decimal):
+        return prices_from_table(table, target=bundle.config.columns[0],
+                                 features=bundle.config.columns[1:], date_column=date_column,
+                                 missing=missing or d.missing, date_format=date_format,
+                                 decimal=decimal)
+    given = (date_format, decimal)
+    trained = (date_format or d.date_format, decimal or d.decimal)
+    try:  # what the file's own columns settle comes first: it cannot be misread
+        return read(*given)
+    except DataError:
+        if trained == given:
+            raise
+        first = sys.exc_info()[1]
+    try:  # what they leave open, the training file's --date-format and --decimal settle
+        return read(*trained)
+    except DataError:
+        raise first from None
 
 
 class Forecaster:

@@ -358,3 +358,32 @@ def test_backtest_piped_into_head_exits_quietly(tiny_model, tmp_path):
     assert done.stdout.decode().splitlines()[0] == "date,actual,predicted"
     assert len(done.stdout.splitlines()) == 3
     assert b"Traceback" not in done.stderr and b"BrokenPipe" not in done.stderr
+
+
+def test_predict_reads_a_file_as_the_model_was_trained_or_by_its_own_columns(cli, tmp_path):
+    days = pd.bdate_range("2020-01-01", periods=60)
+    values = 100 + np.arange(60) * 0.125
+    euro = "Date;Close\n" + "".join(f"{d:%d.%m.%Y};" + f"{v:.3f}".replace(".", ",") + "\n"
+                                      for d, v in zip(days, values))
+    (tmp_path / "euro.csv").write_text(euro)
+    result = cli("train", "euro.csv", *TINY, "--date-format", "day-first", "--decimal", ",",
+                 "--model-dir", "m", "--test-fraction", "0.3")
+    assert result.exit_code == 0, result.stderr
+    tail = "Date;Close\n" + "".join(line + "\n" for line in euro.splitlines()[-12:])
+    (tmp_path / "tail.csv").write_text(tail)     # alone, 107,250 could be 107250
+    from_model = cli("predict", "tail.csv", "--model", "m", "--backtest")
+    assert from_model.exit_code == 0, from_model.stderr
+    expected = [f"{d:%Y-%m-%d},{v:g}" for d, v in zip(days[-6:], values[-6:])]
+    assert [",".join(l.split(",")[:2]) for l in from_model.stdout.splitlines()[1:]] == expected
+    # a file the model's decimal comma would misread (100.125 as 100125) is read by its own
+    # columns: 100.25 settles the decimal point
+    (tmp_path / "iso.csv").write_text("Date,Close\n" + "".join(
+        f"{d:%Y-%m-%d},{v}\n" for d, v in zip(days, values)))
+    iso = cli("predict", "iso.csv", "--model", "m", "--backtest")
+    assert iso.exit_code == 0, iso.stderr
+    assert [",".join(l.split(",")[:2]) for l in iso.stdout.splitlines()[-6:]] == expected
+    alone = cli("inspect", "tail.csv")
+    assert alone.exit_code == 2 and "pass --decimal" in alone.stderr
+    override = cli("predict", "tail.csv", "--model", "m", "--backtest", "--decimal", ".")
+    assert override.exit_code == 0, override.stderr
+    assert float(override.stdout.splitlines()[1].split(",")[1]) == values[-6] * 1000
