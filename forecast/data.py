@@ -390,7 +390,16 @@ def parse_numbers(table: Table, column: str,
     text = table.cells[column].astype(str).str.strip()
     missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
     present = text.where(~missing, "")
-    values = _read_as(present, decimal or number_format(table, column, present))
+    values = None
+    if decimal is None and table.delimiter == "," and \
+            not present.str.contains(",", regex=False).any():
+        # The usual CSV: no comma in any cell, so only a cell that is no point-decimal
+        # number (1.234.567) could change the decision; skip it when there is none.
+        values = _read_as(present, ".")
+        if np.isnan(values[~missing]).any():
+            values = None
+    if values is None:
+        values = _read_as(present, decimal or number_format(table, column, present))
     with np.errstate(invalid="ignore"):
         invalid = ~missing & ~np.isfinite(values)
     return np.where(missing, np.nan, values), invalid
