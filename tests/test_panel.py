@@ -265,7 +265,7 @@ def test_too_few_rows_in_every_series_names_the_rows_needed(cli, tmp_path):
     result = cli("train", tmp_path / "p.csv", "--model-dir", tmp_path / "m", "--window", "30",
                  "--epochs", "1")
     assert result.exit_code == 2
-    assert "has 40 rows in its longest series, but --window 30" in result.stderr
+    assert "has 40 usable row(s) in its longest series; --window 30" in result.stderr
     assert not (tmp_path / "m").exists()
 
 
