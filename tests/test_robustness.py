@@ -145,7 +145,7 @@ def test_two_trains_into_one_directory_end_with_one_complete_model(tmp_path):
     model = bundle.load_keras()
     assert model.get_layer("lstm_1").units == units  # config and model from the same run
     numpy_model = bundle.load_numpy()
-    X = np.random.default_rng(0).uniform(0, 1, (3, 5, 1))
+    X = np.random.default_rng(0).uniform(0, 1, (3, 5, len(bundle.config.inputs)))
     np.testing.assert_allclose(numpy_model(X), model.predict(X, verbose=0), atol=1e-5)
     assert sorted(p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")) \
         == ["m"]
