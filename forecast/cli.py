@@ -194,6 +194,7 @@ def inspect(
     date_column: DateColumnOpt = None,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
+    series: SeriesOpt = None,
     missing: MissingOpt = DATA.missing,
     as_json: JsonOpt = False,
 ) -> None:
@@ -202,7 +203,7 @@ def inspect(
 
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, series_column=series_column,
-                           wide=bool(wide), missing=missing)
+                           wide=bool(wide), missing=missing, series=split_list(series))
     emit(result, as_json, format_description)
 
 

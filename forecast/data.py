@@ -579,12 +579,8 @@ def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str
     for col in table.cells.columns:
         if col == date_col:
             continue
-        values, invalid = parse_numbers(table, col)
-        if invalid.any():
-            i = int(np.argmax(invalid))
-            cell = str(table.cells[col].iloc[i]).strip()
-            raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                            "number; with --wide every column besides the date is one series")
+        values = _numbers_or_fail(table, col, "with --wide every column besides the date "
+                                              "is one series")
         present = np.flatnonzero(np.isfinite(values))
         if present.size:
             names.append(col)
@@ -637,13 +633,15 @@ def _is_text(table: Table, col: str) -> bool:
     return bool(invalid.any()) and not np.isfinite(values).any()
 
 
-def _numbers_or_fail(table: Table, col: str) -> np.ndarray:
+def _numbers_or_fail(table: Table, col: str,
+                     hint: str = "fix or blank the cell (blanks follow --missing)") -> np.ndarray:
+    """(rows,) the column as floats (NaN where blank); the first non-number is an error."""
     numbers, invalid = parse_numbers(table, col)
     if invalid.any():
         i = int(np.argmax(invalid))
         cell = str(table.cells[col].iloc[i]).strip()
         raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                        "finite number; fix or blank the cell (blanks follow --missing)")
+                        f"finite number; {hint}")
     return numbers
 
 
@@ -714,16 +712,15 @@ def _check_spacing(panel: Panel) -> None:
     ok = np.isfinite(steps)
     if ok.sum() < 2:
         return
-    base = np.median(steps[ok])
-    bad = ok & ((steps > 1.8 * base) | (steps < base / 1.8))
+    t = int(np.argmax(np.where(ok, panel.lengths, -1)))   # the longest series sets it
+    bad = ok & ((steps > 1.8 * steps[t]) | (steps < steps[t] / 1.8))
     if bad.any():
         s = int(np.argmax(bad))
-        t = int(np.argmax(ok & ~bad))
         raise DataError(
             f"{panel.sources[s]}: series '{panel.names[s]}' is spaced "
             f"{describe_spacing(panel.dates[panel.rows(s)])} but series '{panel.names[t]}' is "
-            f"{describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one spacing: "
-            "resample first or pass --series to choose some")
+            f"spaced {describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one "
+            "spacing: resample first or pass --series to choose some")
 
 
 def _warn_stderr(message: str) -> None:
@@ -752,8 +749,10 @@ def describe_spacing(index: pd.DatetimeIndex) -> str:
 def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | None = None,
                   features: Sequence[str] = (), date_column: str | None = None,
                   series_column: str | None = None, wide: bool = False,
-                  missing: str = "ffill", stdin: IO[bytes] | None = None) -> dict:
-    """What ``train`` would read: rows, series, dates, spacing, columns, choices."""
+                  missing: str = "ffill", stdin: IO[bytes] | None = None,
+                  series: Sequence[str] = ()) -> dict:
+    """What ``train`` would read: rows, series, dates, spacing, columns, choices
+    (``series``: only these)."""
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if missing not in MISSING_POLICIES:
@@ -768,6 +767,8 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
     panel = panel_from_tables(tables, target=target, features=features,
                               date_column=date_column, series_column=series_column, wide=wide,
                               missing=missing, warn=note)
+    if series:
+        panel = panel.select(series)
     table = tables[0]
     columns = []
     for col in table.cells.columns:

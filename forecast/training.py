@@ -353,6 +353,14 @@ def prepare_training(panel: Panel, config: ForecastConfig,
                             f"{split.val_start.date()}, test from {split.test_start.date()}); "
                             f"--window {m.window} and --horizon {m.horizon} need at least "
                             f"{need} rows, or move --val-start/--test-start")
+    val_dates = len(np.unique(sample_dates(panel, prepared)[prepared.masks["val"]]))
+    needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
+    if val_dates < needed:
+        raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
+                        f"{split.val_start.date()} to {split.test_start.date()}, but early "
+                        f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
+                        f"at least {needed}; pass more rows, a larger --val-fraction or an "
+                        "earlier --val-start")
     _check_finite(panel, prepared, config.data.derived)
     return prepared, split, panel
 
