@@ -21,7 +21,8 @@ from forecast.data import Panel, describe_spacing, panel_from_tables, read_table
 from forecast.errors import DataError, UsageError
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
-from forecast.windows import origin_prices, predict_windows, prepare_panel, series_centers
+from forecast.windows import (origin_prices, predict_windows, prepare_panel, series_centers,
+                              tied_columns)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 SEGMENTS = ("train", "validation", "test")
@@ -119,7 +120,8 @@ def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
                        for s in range(panel.n_series)])
     own = np.diff(offsets)
     fit_rows = np.where(before >= 2, before, own)
-    fallback = SeriesScaler.fit(transformed, offsets, fit_rows, panel.names)
+    fallback = SeriesScaler.fit(transformed, offsets, fit_rows, panel.names,
+                                tied_columns(panel, kind, bundle.config.data.derived or []))
     series = np.repeat(np.arange(panel.n_series), own)
     local = np.arange(len(transformed)) - np.repeat(offsets[:-1], own)
     use = local < fit_rows[series]

@@ -201,7 +201,7 @@ class SeriesScaler:
 
     @classmethod
     def fit(cls, values: np.ndarray, offsets: np.ndarray, fit_rows: np.ndarray,
-            names: Sequence[str]) -> "SeriesScaler":
+            names: Sequence[str], tied: Sequence[int] = ()) -> "SeriesScaler":
         """Learn each series' min and max from its first ``fit_rows[s]`` rows.
 
         Args:
@@ -209,14 +209,20 @@ class SeriesScaler:
             offsets: (series + 1,) row boundaries of ``values``.
             fit_rows: (series,) leading rows of each series to fit on (at least 1 each).
             names: (series,) names.
+            tied: columns scaled by the target column's span, from 0 (min 0, max the
+                target's max - min), instead of their own: volatility inputs in the
+                target's units, so that a move of one size reads the same in every series.
         """
         values = np.asarray(values, dtype=float)
         lows, highs = [], []
         for s in range(len(names)):
             rows = values[offsets[s]: offsets[s] + max(int(fit_rows[s]), 1)]
             scaler = MinMaxScaler().fit(rows)
-            lows.append(scaler.data_min_)
-            highs.append(scaler.data_max_)
+            low, high = scaler.data_min_.copy(), scaler.data_max_.copy()
+            for c in tied:
+                low[c], high[c] = 0.0, high[0] - low[0]
+            lows.append(low)
+            highs.append(high)
         return cls(names, np.array(lows), np.array(highs))
 
     def one(self, s: int) -> MinMaxScaler:

@@ -304,7 +304,7 @@ def prepare_panel(panel, kind: str, window: int, horizon: int, *,
         if train_end is None:
             raise ValueError("prepare_panel needs a split to fit a scaler, or a fitted scaler")
         scaler = SeriesScaler.fit(transformed, offsets, np.maximum(train_end - offset, 1),
-                                  panel.names)
+                                  panel.names, tied_columns(panel, kind, derived))
     series_of_rows = np.repeat(np.arange(panel.n_series), np.diff(offsets))
     scaled = np.ascontiguousarray(scaler.transform(transformed, series_of_rows))
     starts, series, first_rows = window_starts(offsets, window, horizon, offset)
@@ -319,6 +319,15 @@ def prepare_panel(panel, kind: str, window: int, horizon: int, *,
                 scaled[starts + window, 0], series, masks["train"], panel.n_series, center))
     return Prepared(scaled, offsets, offset, scaler, window, horizon, starts, series,
                     first_rows, masks, train_end, val_end)
+
+
+def tied_columns(panel, kind: str, derived) -> list[int]:
+    """The input columns scaled in the target's units (``SeriesScaler.fit``): with a
+    log-return target, the derived inputs, which are log-moves too."""
+    if kind != "log-return":
+        return []
+    first = len(panel.input_columns)
+    return list(range(first, first + len(derived)))
 
 
 def predict_windows(predictor, prepared: Prepared, starts: np.ndarray,

@@ -132,3 +132,17 @@ def test_a_non_positive_low_is_named_by_line_and_column():
         derived_inputs(panel, ["log-range"])
     with pytest.raises(DataError, match="no column 'High', which the log-range input reads"):
         derived_inputs(Panel.from_frames({"a": panel.frame.iloc[:3, :1]}), ["log-range"])
+
+
+def test_tied_columns_are_scaled_in_the_target_units_from_zero():
+    from forecast.transforms import SeriesScaler
+
+    values = np.array([[-0.02, 0.02, 0.5], [0.04, 0.04, 0.7], [0.01, 0.01, 0.9],
+                       [0.5, 0.5, 9.0]])                   # last row: not a fit row
+    scaler = SeriesScaler.fit(values, np.array([0, 4]), np.array([3]), ["x"], tied=[1])
+    np.testing.assert_allclose(scaler.data_min_[0], [-0.02, 0.0, 0.5])
+    np.testing.assert_allclose(scaler.data_max_[0], [0.04, 0.06, 0.9])
+    scaled = scaler.transform(values, np.zeros(4, int))
+    # a move of 0.06 is one unit in both the target and its tied absolute-move column
+    assert scaled[1, 0] - scaled[0, 0] == pytest.approx(1.0)
+    assert scaled[1, 1] == pytest.approx(0.04 / 0.06)
