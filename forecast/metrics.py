@@ -355,8 +355,8 @@ def format_intervals(compared: dict, band: str = "") -> str:
     for method, name in INTERVAL_NAMES.items():
         f = compared.get(method)
         if not f:
-            lines.append(name.ljust(18) + "n/a".rjust(12) + "  (too few training rows)"
-                         if method == "garch" else name.ljust(18) + "n/a".rjust(12))
+            why = "  (too few training rows)" if method == "garch" else ""
+            lines.append(name.ljust(18) + "n/a".rjust(12) + why)
             continue
         lines.append(name.ljust(18) + f"{f['coverage']:.1%}".rjust(12) + "".join(
             _fmt(v).rjust(12) for v in (f["mean_width"], f["interval_score"],

@@ -154,7 +154,7 @@ def panel_title(bundle: Bundle, source: str, data: dict[str, Any]) -> str:
     text = (f"{Path(source.split(', ')[0]).name}: one {m.cell.upper()} x{m.layers} "
             f"({m.units} units) over {len(rel)} series, window {m.window}")
     if bundle.config.facts.get("best_epoch") == 0:
-        text += " (network not kept: it forecasts the median step)"
+        text += not_kept(bundle)
     if len(rel):
         text += (f"\ntest MAE / naive, median over series: model {rel['model'].median():.4f}, "
                  f"drift {rel['drift'].median():.4f}; model at or below naive on "
@@ -334,13 +334,21 @@ def _future(ax, future: pd.DataFrame, pct: str, legend: bool = True) -> None:
             label="future forecast" if legend else None)
 
 
+def not_kept(bundle: Bundle) -> str:
+    """The title's note when the baseline guard kept the start (best epoch 0)."""
+    if bundle.config.model.quantiles:
+        return (" (median not kept: it is the median step; the quantiles around it are the "
+                "network's)")
+    return " (network not kept: it forecasts the median step)"
+
+
 def title_for(bundle: Bundle, source: str, scores: dict[str, float],
               figures: dict | None = None) -> str:
     m = bundle.config.model
     text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
             f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")
     if bundle.config.facts.get("best_epoch") == 0:
-        text += " (network not kept: it forecasts the median step)"
+        text += not_kept(bundle)
     if scores:
         text += (f"\ntest MAE: model {scores['model']:.2f}, naive {scores['naive']:.2f}, "
                  f"drift {scores['drift']:.2f} (model / naive {scores['model'] / scores['naive']:.4f})")

@@ -292,7 +292,7 @@ def test_training_on_garch_returns_learns_the_volatility_and_keeps_its_band():
                          index=pd.bdate_range("2000-01-03", periods=3001))
     panel = Panel.from_frames({"x": frame})
     config = ForecastConfig(DataConfig(), ModelConfig(window=10, units=8),
-                            TrainConfig(epochs=6, learning_rate=1e-2, val_fraction=0.4,
+                            TrainConfig(epochs=20, learning_rate=1e-2, val_fraction=0.4,
                                         test_fraction=0.1))
     trained = run_training(panel, config, stream=io.StringIO())
     assert trained.config.data.derived == ["abs-return"]
