@@ -19,7 +19,10 @@ from common import SP500, median, table, train_once
 #: The popular tutorial recipe: window 100, LSTM(50) x2 with Dropout 0.2, Dense 25, Dense 1,
 #: adam / mse, here run chronologically and leak-free through the tool (no baseline guard).
 TUTORIAL = dict(cell="lstm", layers=2, units=50, dropout=0.2, dense_units=25, window=100,
-                batch_size=32, epochs=30, patience=5, loss="mse", baseline_guard=False)
+                batch_size=32, epochs=30, patience=5, loss="mse", baseline_guard=False,
+                quantiles=[], derived=[])
+#: A point model (no quantile head), for the losses a quantile model does not take.
+POINT = {"quantiles": []}
 NO_GUARD = {"baseline_guard": False}
 
 PROTOCOL = [
@@ -33,9 +36,9 @@ PROTOCOL = [
 #: itself does.
 EXPLORE = [
     ("level target", {**NO_GUARD, "target_transform": "level"}, ()),
-    ("mse loss", {**NO_GUARD, "loss": "mse"}, ()),
-    ("mae loss (the default)", NO_GUARD, ()),
-    ("huber loss", {**NO_GUARD, "loss": "huber"}, ()),
+    ("mse loss", {**NO_GUARD, **POINT, "loss": "mse"}, ()),
+    ("mae loss (the point model's default)", {**NO_GUARD, **POINT}, ()),
+    ("huber loss", {**NO_GUARD, **POINT, "loss": "huber"}, ()),
     ("units 8", {**NO_GUARD, "units": 8}, ()),
     ("units 64, 2 layers, dropout 0.2", {**NO_GUARD, "units": 64, "layers": 2, "dropout": 0.2},
      ()),
@@ -44,7 +47,7 @@ EXPLORE = [
     ("batch 256", {**NO_GUARD, "batch_size": 256}, ()),
     ("gru", {**NO_GUARD, "cell": "gru"}, ()),
     ("+ High, Low, Volume log-returns as inputs", NO_GUARD, ("High", "Low", "Volume")),
-    ("guard on, mse loss", {"loss": "mse"}, ()),
+    ("guard on, mse loss", {**POINT, "loss": "mse"}, ()),
 ]
 
 
@@ -77,7 +80,7 @@ def synthetic_ar(rows: int = 5000, phi: float = 0.3, seed: int = 0):
     import numpy as np
     import pandas as pd
 
-    from forecast.data import Prices
+    from forecast.data import Panel
 
     rng = np.random.default_rng(seed)
     noise = rng.normal(0.0003, 0.01, rows)
@@ -86,7 +89,7 @@ def synthetic_ar(rows: int = 5000, phi: float = 0.3, seed: int = 0):
         returns[t] = phi * returns[t - 1] + noise[t]
     frame = pd.DataFrame({"Close": 100 * np.exp(np.cumsum(returns))},
                          index=pd.bdate_range("2000-01-03", periods=rows, name="Date"))
-    return Prices(frame, "Close", [], "synthetic-ar1", np.arange(2, rows + 2))
+    return Panel.from_frames({"synthetic-ar1": frame}, "synthetic-ar1")
 
 
 def main() -> None:
@@ -98,7 +101,8 @@ def main() -> None:
 
     from forecast.data import read_prices
 
-    prices = read_prices(SP500, warn=lambda m: None)
+    # High and Low are read as the CLI reads them, for the default log-range input.
+    prices = read_prices(SP500, extra=["High", "Low"], extra_optional=True, warn=lambda m: None)
     extended = read_prices(SP500, features=["High", "Low", "Volume"], warn=lambda m: None)
     headers = ["configuration", "test MAE", "naive MAE", "MAE / naive (median)",
                "per seed", "drift / naive", "direction", "80% coverage", "seconds"]

@@ -20,11 +20,13 @@ def config_from(options: dict, features=()) :
 
     model_keys = {f for f in ModelConfig.__dataclass_fields__}
     train_keys = {f for f in TrainConfig.__dataclass_fields__}
-    unknown = set(options) - model_keys - train_keys
+    data_keys = {"derived"}
+    unknown = set(options) - model_keys - train_keys - data_keys
     if unknown:
         raise ValueError(f"unknown options {unknown}")
     return ForecastConfig(
-        data=DataConfig(features=list(features)),
+        data=DataConfig(features=list(features),
+                        **{k: v for k, v in options.items() if k in data_keys}),
         model=ModelConfig(**{k: v for k, v in options.items() if k in model_keys}),
         training=TrainConfig(**{k: v for k, v in options.items() if k in train_keys}),
     ).validate()

@@ -25,7 +25,7 @@ import time
 from common import SP500, config_from, table
 
 RECIPE = dict(cell="lstm", layers=2, units=50, dropout=0.2, dense_units=25, window=100,
-              batch_size=32, loss="mse", baseline_guard=False)
+              batch_size=32, loss="mse", baseline_guard=False, quantiles=[], derived=[])
 
 
 def child(kind: str, epochs: int) -> dict:

@@ -242,29 +242,117 @@ def garch_intervals(returns_train: np.ndarray, returns_all: np.ndarray, level: f
 
 def interval_guard(actual: np.ndarray, network: tuple[np.ndarray, np.ndarray],
                    baseline: tuple[np.ndarray, np.ndarray], level: float, horizon: int = 1,
-                   z: float = GUARD_Z) -> dict[str, Any]:
+                   z: float = GUARD_Z, dates: np.ndarray | None = None) -> dict[str, Any]:
     """Keep the network's intervals only if they beat the baseline's, significantly.
 
     A one-sided Diebold-Mariano test on per-row interval-score differences (network minus
     baseline) over held-out rows: the network is kept when the statistic is below ``-z``
-    (5% level by default), else the caller falls back to the baseline and says so.
+    (5% level by default), else the caller falls back to the baseline and says so. In a
+    panel the series of one date move together, so with ``dates`` the differences are
+    averaged date by date and the test runs on that one series of dates (as the point
+    guard does).
 
     Args:
         actual: (rows,) the observed values of held-out rows (not used to calibrate either
-            band).
+            band), in units comparable across rows (log-prices for a panel).
         network, baseline: (lower, upper) each, each (rows,), in the units of ``actual``.
         level: the intervals' nominal coverage (alpha = 1 - level).
         horizon: steps ahead; overlapping multi-step errors get a Newey-West variance.
+        dates: (rows,) the date of each row, to average a panel's rows per date.
 
     Returns:
-        ``{"dm_stat", "p_value", "kept": "network" | "baseline", "rows",
-        "network_score", "baseline_score"}`` (mean interval scores).
+        ``{"dm_stat", "p_value", "kept": "network" | "baseline", "rows", "dates",
+        "network_score", "baseline_score"}`` (mean interval scores; a statistic that
+        cannot be computed, e.g. from an infinite band, is NaN and falls back).
     """
     alpha = 1.0 - level
     ours = metrics.interval_score_rows(actual, *network, alpha)
     theirs = metrics.interval_score_rows(actual, *baseline, alpha)
-    stat = metrics.diebold_mariano(ours - theirs, horizon)
+    with np.errstate(invalid="ignore"):
+        diff = ours - theirs
+    if dates is not None and len(diff):
+        _, inverse = np.unique(dates, return_inverse=True)
+        diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
+    with np.errstate(invalid="ignore", over="ignore"):
+        stat = metrics.diebold_mariano(diff, horizon) if np.all(np.isfinite(diff)) \
+            else float("nan")
     return {"dm_stat": stat, "p_value": metrics.normal_cdf(stat),
             "kept": "network" if stat < -z else "baseline", "rows": int(len(ours)),
+            "dates": int(len(diff)),
             "network_score": float(ours.mean()) if len(ours) else float("nan"),
             "baseline_score": float(theirs.mean()) if len(theirs) else float("nan")}
+
+
+def fit_garch(prices_train: np.ndarray) -> tuple["Garch | None", str]:
+    """GARCH(1,1) fit on one series' training prices, or None and the reason it has none
+    (too few training returns, a flat series, no convergence)."""
+    try:
+        return Garch.fit(prices_train), ""
+    except ValueError as exc:
+        return None, str(exc)
+
+
+#: The interval methods every interval figure reports, in table order.
+INTERVAL_METHODS = ("model", "rolling_conformal", "garch")
+
+
+def compare_intervals(prices: np.ndarray, rows: np.ndarray, level: float,
+                      model_band: tuple[np.ndarray, np.ndarray], point: np.ndarray,
+                      garch: Garch | None, calibration_rows: np.ndarray,
+                      quantiles: np.ndarray | None = None,
+                      levels: list[float] | None = None) -> dict[str, Any]:
+    """Interval figures of the model beside both baselines, on exactly the same rows.
+
+    Each method's central ``level`` band gives coverage, mean width, interval (Winkler)
+    score and the pinball loss of its three quantiles (lower end, centre, upper end: the
+    model's point forecast, the last price for both baselines); scores are also divided by
+    the naive forecast's MAE on the same rows (``rel_``), so series can be compared.
+
+    Args:
+        prices: (n,) the whole series. rows: (k,) the rows scored (each >= 1).
+        model_band: (lower, upper) each (k,); point: (k,) the model's point forecasts.
+        garch: the series' GARCH(1,1) fit on its training rows, or None (figures null).
+        calibration_rows: (m,) the rows the rolling-volatility conformal band calibrates
+            on (validation rows; none: its figures are null).
+        quantiles: (k, levels) the model's published quantiles, for their pinball loss.
+
+    Returns:
+        {"level", "model": {...}, "rolling_conformal": {...} | None, "garch": {...} | None},
+        and "model_quantile_pinball" with ``quantiles``.
+    """
+    prices = np.asarray(prices, dtype=float)
+    rows = np.asarray(rows)
+    actual = prices[rows]
+    last = prices[rows - 1]
+    naive_mae = metrics.mae(actual, last) if len(rows) else float("nan")
+    out: dict[str, Any] = {"level": level}
+    bands = {"model": (model_band, point)}
+    calibration_rows = np.asarray(calibration_rows)
+    calibration_rows = calibration_rows[calibration_rows >= 1]
+    bands["rolling_conformal"] = (rolling_conformal_band(prices, rows, calibration_rows, level),
+                                  last) if len(calibration_rows) else None
+    bands["garch"] = (garch.band(prices, rows, level), last) if garch is not None else None
+    for name, entry in bands.items():
+        if entry is None:
+            out[name] = None
+            continue
+        (lower, upper), centre = entry
+        out[name] = interval_figures(actual, lower, upper, centre, level, naive_mae)
+    if quantiles is not None and levels:
+        out["model_quantile_pinball"] = metrics.pinball_loss(actual, quantiles, levels)
+    return out
+
+
+def interval_figures(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                     centre: np.ndarray, level: float, naive_mae: float) -> dict[str, float]:
+    """``metrics.interval_summary`` plus the pinball loss of (lower, centre, upper) at
+    levels ((1 - level) / 2, 0.5, (1 + level) / 2), each also over ``naive_mae``."""
+    summary = metrics.interval_summary(actual, lower, upper, level)
+    tails = ((1 - level) / 2, 0.5, (1 + level) / 2)
+    summary["pinball"] = metrics.pinball_loss(
+        actual, np.column_stack([lower, centre, upper]), tails)["mean"] \
+        if len(actual) else float("nan")
+    ok = naive_mae > 0
+    summary["rel_interval_score"] = summary["interval_score"] / naive_mae if ok else float("nan")
+    summary["rel_pinball"] = summary["pinball"] / naive_mae if ok else float("nan")
+    return summary

@@ -1,8 +1,11 @@
 """The model directory: written atomically, read back with every file checked.
 
 Layout (CLI.md): model.keras, config.json, scaler.json, metrics.json, history.csv,
-data.csv, plus calibration.json (interval calibration). Only model.keras is a Keras file,
-and it is loaded in safe mode; everything else is JSON or CSV numbers.
+data.csv, plus calibration.json (the conformal interval calibration), intervals.json (a
+quantile model's CQR calibrations and interval-guard verdicts) and garch.json (each
+series' GARCH(1,1) baseline). Only model.keras is a Keras file, and it is loaded in safe
+mode; everything else is JSON or CSV numbers. Format-2 directories (no intervals.json or
+garch.json: point models) still read.
 """
 
 from __future__ import annotations
@@ -30,16 +33,18 @@ import numpy as np
 import pandas as pd
 
 from forecast import __version__
-from forecast.config import MODELS_DIR, ForecastConfig
+from forecast.baselines import Garch
+from forecast.config import MODELS_DIR, ForecastConfig, json_safe
 from forecast.data import Panel, read_panel, source_stem
 from forecast.engine import NumpyModel, export_model
 from forecast.errors import ModelDirError, OutputError
-from forecast.metrics import json_ready
-from forecast.intervals import Calibration
+from forecast.intervals import Calibration, QuantileIntervals
 from forecast.transforms import SeriesScaler
 
 FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
-         "data.csv", "calibration.json")
+         "data.csv", "calibration.json", "intervals.json", "garch.json")
+#: Files a format-2 directory (from before quantile models) lacks.
+SINCE_FORMAT_3 = ("intervals.json", "garch.json")
 #: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
 WEIGHTS = "weights.npz"
 #: Everything forecast writes into a model directory: its files and `plot`'s default figure.
@@ -57,6 +62,9 @@ class Bundle:
     metrics: dict[str, Any]
     calibration: Calibration
     history: pd.DataFrame
+    quantile: QuantileIntervals = dataclasses.field(default_factory=QuantileIntervals.point)
+    #: series name -> its GARCH(1,1) fit on the training rows, or None (too few rows).
+    garch: dict[str, Garch | None] = dataclasses.field(default_factory=dict)
 
     @property
     def multi(self) -> bool:
@@ -65,9 +73,10 @@ class Bundle:
 
     def data(self, warn=None) -> Panel:
         """The training data as stored in ``data.csv`` (a long file for a panel)."""
-        d = self.config.data
-        panel = read_panel([self.path / "data.csv"], target=self.config.columns[0],
-                           features=self.config.columns[1:], date_column=d.date_column,
+        d, columns = self.config.data, self.config.columns
+        panel = read_panel([self.path / "data.csv"], target=columns[0],
+                           features=columns[1:len(columns) - len(d.extra)], extra=d.extra,
+                           date_column=d.date_column,
                            series_column="series" if self.multi else None,
                            missing="error", warn=warn)
         if not self.multi:  # one series: it keeps the name it was trained under
@@ -90,7 +99,7 @@ class Bundle:
         # model's output shape, so an edited config.json fails here, clearly.
         m = self.config.model
         try:
-            out = model(np.zeros((1, m.window, len(self.config.columns))))
+            out = model(np.zeros((1, m.window, len(self.config.inputs))))
             expected = (1, m.horizon, len(m.quantiles)) if m.quantiles else (1, m.horizon)
             if out.shape != expected:
                 raise ValueError(f"output shape {out.shape}, expected {expected}")
@@ -281,12 +290,16 @@ def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
             np.savez(tmp / WEIGHTS, **arrays)
         except ValueError:  # an architecture the NumPy engine does not know: Keras only
             config.network = []
-        config.facts = json_ready(config.facts)
+        config.facts = json_safe(config.facts)
         _write_text(tmp / "config.json", config.to_json())
         _write_text(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
-        _write_text(tmp / "metrics.json", json.dumps(json_ready(trained.metrics), indent=2,
-                                                     allow_nan=False))
-        _write_text(tmp / "calibration.json", json.dumps(trained.calibration.to_dict()))
+        _write_text(tmp / "metrics.json", dump_json(trained.metrics, indent=2))
+        _write_text(tmp / "calibration.json", dump_json(trained.calibration.to_dict()))
+        _write_text(tmp / "intervals.json", dump_json(trained.quantile.to_dict(), indent=2))
+        _write_text(tmp / "garch.json", dump_json(
+            {"method": "GARCH(1,1), zero mean, fit on each series' training rows only, "
+                       "filtered with fixed parameters; null: too few training returns",
+             "series": trained.garch}, indent=2))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
         _fsync_dir(tmp)
@@ -309,6 +322,11 @@ def check_replaceable_again(target: Path) -> None:
         raise OutputError(f"--model-dir {target} appeared as a file during training; it was "
                           "left as it is and the new model was not written")
     check_replaceable(target)
+
+
+def dump_json(value: Any, indent: int | None = None) -> str:
+    """Strict JSON: NaN and infinity become null."""
+    return json.dumps(json_safe(value), indent=indent, allow_nan=False)
 
 
 def replace_dir(new: Path, target: Path) -> None:
@@ -363,24 +381,47 @@ def read_bundle(path: str | Path) -> Bundle:
     if not path.is_dir():
         raise ModelDirError(f"model directory {path} does not exist; train one with "
                             f"`forecast train PRICES --model-dir {path}`")
-    missing = [name for name in FILES if not (path / name).is_file()]
+    missing = [name for name in FILES if not (path / name).is_file()
+               and name not in SINCE_FORMAT_3]
     if missing:
         raise ModelDirError(f"model directory {path} is incomplete: missing "
                             f"{', '.join(missing)}; retrain the model")
     config = ForecastConfig.from_json(_read_text(path / "config.json"), str(path / "config.json"))
+    missing = [name for name in SINCE_FORMAT_3 if not (path / name).is_file()]
+    if missing and config.format_version >= 3:
+        raise ModelDirError(f"model directory {path} is incomplete: missing "
+                            f"{', '.join(missing)}; retrain the model")
     scaler = SeriesScaler.from_dict(_read_json(path / "scaler.json"), str(path / "scaler.json"))
     calibration = Calibration.from_dict(_read_json(path / "calibration.json"),
                                         str(path / "calibration.json"))
     metrics = _read_json(path / "metrics.json")
-    if scaler.data_min_.shape[1] != len(config.columns) or not config.columns:
+    if scaler.data_min_.shape[1] != len(config.inputs) or not config.columns:
         raise ModelDirError(f"{path / 'scaler.json'} has {scaler.data_min_.shape[1]} columns but "
-                            f"config.json lists {len(config.columns)}; retrain the model")
+                            f"config.json lists {len(config.inputs)} inputs; retrain the model")
+    quantile, garch = QuantileIntervals.point(), {}
+    if config.format_version >= 3:
+        quantile = QuantileIntervals.from_dict(_read_json(path / "intervals.json"),
+                                               str(path / "intervals.json"))
+        if quantile.levels != [float(q) for q in config.model.quantiles]:
+            raise ModelDirError(f"{path / 'intervals.json'} has levels {quantile.levels} but "
+                                f"config.json {config.model.quantiles}; retrain the model")
+        garch = read_garch(path / "garch.json")
     try:
         history = pd.read_csv(path / "history.csv")
     except (ValueError, OSError) as exc:
         raise ModelDirError(f"{path / 'history.csv'} is damaged ({exc})") from None
     return Bundle(path, config, scaler, metrics if isinstance(metrics, dict) else {},
-                  calibration, history)
+                  calibration, history, quantile, garch)
+
+
+def read_garch(file: Path) -> dict[str, Garch | None]:
+    """garch.json: series name -> its GARCH(1,1), or None where it has none."""
+    raw = _read_json(file)
+    series = raw.get("series") if isinstance(raw, dict) else None
+    if not isinstance(series, dict):
+        raise ModelDirError(f"{file} is damaged (no 'series' object); retrain the model")
+    return {str(name): None if value is None else Garch.from_dict(value, str(file))
+            for name, value in series.items()}
 
 
 def _read_text(file: Path) -> str:

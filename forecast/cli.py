@@ -23,8 +23,8 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DPI_RANGE, DataConfig, ModelConfig,
-                             TrainConfig)
+from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DERIVED, DERIVED_SOURCES,
+                             DPI_RANGE, DataConfig, ModelConfig, TrainConfig, json_safe)
 from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
@@ -181,13 +181,32 @@ def split_list(text: Optional[str]) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
+def parse_quantiles(text: str, off: bool) -> list[float]:
+    """``--quantiles`` as levels: empty (or ``none``, or ``--no-quantiles``) for a point
+    model; a non-number is a UsageError naming the flag."""
+    if off or text.strip().lower() in ("", "none"):
+        return []
+    try:
+        return [float(part) for part in split_list(text)]
+    except ValueError:
+        from forecast.errors import UsageError
+        raise UsageError(f"--quantiles must be numbers between 0 and 1 such as 0.1,0.5,0.9 "
+                         f"(or '' for a point model), got '{text}'") from None
+
+
+def parse_derived(text: str) -> Optional[list[str]]:
+    """``--derived-inputs``: None for ``auto`` (decided from the data), [] for ``none``."""
+    text = text.strip().lower()
+    if text == "auto":
+        return None
+    return [] if text in ("", "none") else split_list(text)
+
+
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
     """Write a command's result on stdout: strict JSON with --json (null for undefined
     figures), else the command's text form. A full disk or a closed file is an OutputError."""
-    from forecast.metrics import json_ready
-
     if as_json:
-        body = json.dumps(json_ready(result), indent=2, default=_json_default, allow_nan=False)
+        body = json.dumps(json_safe(result), indent=2, default=_json_default, allow_nan=False)
     else:
         body = text(result).rstrip("\n")
     try:
@@ -260,8 +279,19 @@ def train(
         help="What the network predicts: log-return (default; see README) or level.")
     ] = TRAIN.target_transform,
     loss: Annotated[str, typer.Option(
-        help="Training loss: mae (default: forecasts the median, as MAE rewards), mse or huber.")
-    ] = TRAIN.loss,
+        help="Training loss of a point model (--no-quantiles): mae (default: forecasts the "
+             "median, as MAE rewards), mse or huber. A quantile model minimises the pinball "
+             "loss.")] = TRAIN.loss,
+    quantiles: Annotated[str, typer.Option(
+        "--quantiles", help="Quantile levels the network forecasts, with 0.5 (the point "
+                            "forecast) among them; '' or none for a point model.")
+    ] = ",".join(f"{q:g}" for q in MODEL.quantiles),
+    no_quantiles: Annotated[bool, typer.Option(
+        "--no-quantiles", help="Train a point model (as --quantiles '').")] = False,
+    derived_inputs: Annotated[str, typer.Option(
+        "--derived-inputs", help=f"Volatility inputs beside the target: auto (abs-return, "
+                                 f"plus log-range where High and Low columns exist), none, or "
+                                 f"some of {', '.join(DERIVED)}.")] = "auto",
     baseline_guard: Annotated[bool, typer.Option(
         "--baseline-guard/--no-baseline-guard",
         help="Start from the median (mse: mean) training step, a drift-like forecast, and keep "
@@ -305,14 +335,15 @@ def train(
     from forecast.config import ForecastConfig
     from forecast.data import read_panel
 
+    derived = parse_derived(derived_inputs)
     config = ForecastConfig(
         data=DataConfig(source=", ".join(prices), date_column=date_column, target=target,
                         features=split_list(features), missing=missing,
-                        series_column=series_column, wide=bool(wide),
+                        series_column=series_column, wide=bool(wide), derived=derived,
                         date_format=date_format, decimal=decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
-                          horizon=horizon),
+                          horizon=horizon, quantiles=parse_quantiles(quantiles, no_quantiles)),
         training=TrainConfig(target_transform=target_transform, loss=loss,
                              baseline_guard=baseline_guard, epochs=epochs,
                              batch_size=batch_size, learning_rate=learning_rate,
@@ -322,15 +353,19 @@ def train(
                              precision=precision, strategy=strategy),
     ).validate()
     out = model_dir_for(model_dir, prices, cell)  # refused before any training, if it must be
+    extra = [c for name in (DERIVED if derived is None else derived)
+             for c in DERIVED_SOURCES.get(name, ())]
     data = read_panel(prices, target=target, features=config.data.features,
                       date_column=date_column, series_column=series_column, wide=bool(wide),
-                      missing=missing, date_format=date_format, decimal=decimal)
+                      missing=missing, date_format=date_format, decimal=decimal, extra=extra,
+                      extra_optional=derived is None)
     if series:
         data = data.select(split_list(series))
     config.data.target, config.data.features = data.target, data.features
     config.data.date_column = data.date_column
     config.data.layout = data.layout
     config.data.series_column = data.series_column
+    config.data.extra = data.extra
     config.columns = data.columns
 
     import_tensorflow_quietly()
@@ -355,20 +390,43 @@ ModelOpt = Annotated[Optional[Path], typer.Option(
 EngineOpt = Annotated[str, typer.Option(
     "--engine", help="auto (NumPy when the model has weights.npz, else Keras), numpy or keras.")]
 IntervalOpt = Annotated[Optional[float], typer.Option(
-    "--interval", help="Add lower,upper columns: a prediction interval at this level (e.g. 0.8).")]
+    "--interval", help="Add lower,upper columns: a prediction interval at this level (e.g. "
+                       "0.8): the network's calibrated quantiles where it was trained on that "
+                       "level and they passed the interval guard, else the "
+                       "rolling-volatility conformal band.")]
+QuantilesOpt = Annotated[bool, typer.Option(
+    "--quantiles", help="Add one column per trained quantile level (q0.1, q0.5, q0.9), in "
+                        "price units.")]
 
 
 def format_segment(segment: dict, multi: bool, title: str, per_series: bool = False) -> str:
     """One segment's scores as text: the familiar table for one series; for a panel the
     aggregate over series (and, with ``per_series``, a row per series)."""
-    from forecast.metrics import format_aggregate, format_per_series, format_scores
+    from forecast.metrics import (format_aggregate, format_interval_aggregate,
+                                  format_intervals, format_per_series, format_scores)
 
     if not multi:
-        return format_scores(next(iter(segment["series"].values())), title=title)
+        scores = next(iter(segment["series"].values()))
+        text = format_scores(scores, title=title)
+        if scores.get("intervals"):
+            text += "\n" + format_intervals(scores["intervals"],
+                                            band_name(scores["intervals"].get("band")))
+        return text
     text = format_aggregate(segment["aggregate"], title=title)
+    if "intervals" in segment["aggregate"]:
+        band = next((s["intervals"].get("band") for s in segment["series"].values()
+                     if s.get("intervals")), None)
+        text += "\n" + format_interval_aggregate(segment["aggregate"]["intervals"],
+                                                 band_name(band))
     if per_series:
         text += "\n" + format_per_series(segment["series"])
     return text
+
+
+def band_name(band: Optional[str]) -> str:
+    return {"quantiles": "model: the network's quantiles, CQR-calibrated",
+            "conformal": "model: rolling-volatility conformal band around its forecast"
+            }.get(band or "", "")
 
 
 def single_series_view(result: dict, multi: bool) -> dict:
@@ -435,6 +493,7 @@ def predict(
         help="With --backtest: the STEP-ahead forecast, made STEP rows earlier (default 1).")
     ] = None,
     interval: IntervalOpt = None,
+    quantiles: QuantilesOpt = False,
     series: SeriesOpt = None,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
@@ -453,8 +512,8 @@ def predict(
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
-    write_csv(forecaster.backtest(step, interval) if backtest
-              else forecaster.future(steps, interval), as_json)
+    write_csv(forecaster.backtest(step, interval, quantiles) if backtest
+              else forecaster.future(steps, interval, quantiles), as_json)
 
 
 @app.command()
@@ -462,9 +521,10 @@ def evaluate(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
     interval: Annotated[Optional[float], typer.Option(
-        "--interval", help=f"Level of the prediction interval whose coverage is reported "
-                           f"(default {DEFAULT_INTERVAL}, or the widest the model's "
-                           "calibration supports).")] = None,
+        "--interval", help=f"Level of the prediction interval scored beside the "
+                           f"rolling-volatility conformal and GARCH(1,1) intervals (default "
+                           f"{DEFAULT_INTERVAL}, or the widest the model's calibration "
+                           "supports).")] = None,
     series: SeriesOpt = None,
     per_series: Annotated[bool, typer.Option(
         "--per-series", help="For a panel, also one row per series.")] = False,

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from forecast.errors import ModelDirError, UsageError
 
 #: Version of the model-directory layout. Bump on incompatible changes; readers refuse newer.
-FORMAT_VERSION = 2
+#: 3: quantile outputs and derived volatility inputs by default, intervals.json, garch.json.
+FORMAT_VERSION = 3
 
 CELLS = ("lstm", "gru", "rnn")
 TARGET_TRANSFORMS = ("level", "log-return")
@@ -25,13 +27,19 @@ PRECISIONS = ("float32", "mixed")
 STRATEGIES = ("auto", "one", "mirrored")
 ENGINES = ("auto", "numpy", "keras")
 LOSSES = ("mse", "mae", "huber")
+#: Inputs derived from the raw columns beside the target's transform (transforms.py):
+#: the absolute log-return of the target, and the log of High over Low, each row's own.
+DERIVED = ("abs-return", "log-range")
+#: The raw columns each derived input reads besides the target (matched case-insensitively).
+DERIVED_SOURCES = {"abs-return": (), "log-range": ("High", "Low")}
 
 DEFAULT_WINDOW = 20
 DEFAULT_HORIZON = 1
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_VAL_FRACTION = 0.1
 DEFAULT_INTERVAL = 0.8
-#: Quantile levels of the output head for ``--quantiles``: the 80% interval and the median.
+#: Quantile levels of the output head (``--quantiles``, on by default): the 80% interval
+#: and the median, which is the point forecast.
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 #: One-sided z for the baseline guard: the network must beat its starting forecast on
 #: validation with a Diebold-Mariano statistic below -GUARD_Z (5% level) to be kept.
@@ -68,6 +76,12 @@ class DataConfig:
     date_format: str | None = None
     #: The decimal separator, ``.`` or ``,``; None: decided per column from its cells.
     decimal: str | None = None
+    #: Inputs derived from the raw columns (names in DERIVED), in model order after the
+    #: target and features. None: decided at training from the data (``auto``: the absolute
+    #: log-return, and the log high-low range where High and Low exist); the list is stored.
+    derived: list[str] | None = None
+    #: Raw columns read only to derive inputs from (e.g. High, Low), as spelled in the file.
+    extra: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,9 +97,9 @@ class ModelConfig:
     window: int = DEFAULT_WINDOW
     horizon: int = DEFAULT_HORIZON
     #: Quantile levels of the output, increasing, with 0.5 (the point forecast) among
-    #: them; empty for a point forecast (output (batch, horizon) instead of
-    #: (batch, horizon, quantiles)).
-    quantiles: list[float] = field(default_factory=list)
+    #: them, trained with the pinball loss; empty for a point forecast (output
+    #: (batch, horizon) instead of (batch, horizon, quantiles)).
+    quantiles: list[float] = field(default_factory=lambda: list(DEFAULT_QUANTILES))
 
 
 @dataclass
@@ -93,6 +107,7 @@ class TrainConfig:
     """How the model is fit, and on which rows."""
 
     target_transform: str = "log-return"
+    #: The loss of a point model (no quantiles); a quantile model minimises the pinball loss.
     loss: str = "mae"
     #: Start the output at the training targets' mean (the drift forecast) and keep the
     #: trained weights only if they beat that start on validation, significantly.
@@ -143,6 +158,12 @@ class ForecastConfig:
             if value < 1:
                 raise UsageError(f"{flag} must be at least 1, got {value}")
         _check_quantiles(m.quantiles)
+        if m.quantiles and t.loss != "mae":
+            raise UsageError(f"--loss {t.loss} is for point models; a quantile model minimises "
+                             "the pinball loss (its median level is the MAE's): pass "
+                             "--no-quantiles to train a point model")
+        for name in self.data.derived or []:
+            _choice("--derived-inputs", name, DERIVED)
         if m.dense_units < 0:
             raise UsageError(f"--dense-units must be 0 or more, got {m.dense_units}")
         if t.patience < 0:
@@ -168,11 +189,18 @@ class ForecastConfig:
                              f"for training, got {t.val_fraction} + {t.test_fraction}")
         return self
 
+    @property
+    def inputs(self) -> list[str]:
+        """The network's input columns in model order: the target, the features, then the
+        derived inputs (the raw ``extra`` columns are read but not fed in directly)."""
+        raw = self.columns[:len(self.columns) - len(self.data.extra)]
+        return [*raw, *(self.data.derived or [])]
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(json_safe(self.to_dict()), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = "config.json") -> "ForecastConfig":
@@ -185,18 +213,30 @@ class ForecastConfig:
         if version > FORMAT_VERSION:
             raise ModelDirError(f"{source} has format version {version}, newer than this forecast "
                                 f"understands ({FORMAT_VERSION}); upgrade forecast or retrain")
+        data, model = raw.get("data", {}), raw.get("model", {})
+        if version < 3 and isinstance(data, dict) and isinstance(model, dict):
+            # Older layouts are point models with no derived inputs.
+            model, data = {"quantiles": [], **model}, {"derived": [], **data}
         try:
-            return cls(
-                data=_section(DataConfig, raw.get("data", {})),
-                model=_section(ModelConfig, raw.get("model", {})),
+            config = cls(
+                data=_section(DataConfig, data),
+                model=_section(ModelConfig, model),
                 training=_section(TrainConfig, raw.get("training", {})),
                 columns=list(raw.get("columns", [])),
                 facts=dict(raw.get("facts", {})),
                 network=list(raw.get("network", [])),
                 format_version=version,
             )
-        except (TypeError, ValueError) as exc:
-            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+            derived = config.data.derived
+            if derived is not None and (not isinstance(derived, list)
+                                        or any(n not in DERIVED for n in derived)):
+                raise ValueError(f"'derived' should list some of {', '.join(DERIVED)}, "
+                                 f"got {derived!r}")
+            _check_quantiles(config.model.quantiles)
+        except (TypeError, ValueError, UsageError) as exc:
+            message = exc.message if isinstance(exc, UsageError) else str(exc)
+            raise ModelDirError(f"{source} is damaged ({message}); retrain the model") from None
+        return config
 
     @classmethod
     def from_json(cls, text: str, source: str = "config.json") -> "ForecastConfig":
@@ -205,6 +245,26 @@ class ForecastConfig:
         except ValueError as exc:
             raise ModelDirError(f"{source} is not valid JSON ({exc}); retrain the model") from None
         return cls.from_dict(raw, source)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or infinite figure as None, NumPy scalars and arrays as
+    Python numbers and lists, and dates as ISO text, recursively, so that
+    ``json.dumps(..., allow_nan=False)`` writes strict JSON (null where a figure is
+    undefined)."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist") and getattr(value, "ndim", 0) > 0:   # an array
+        return [json_safe(v) for v in value.tolist()]
+    if hasattr(value, "item") and hasattr(value, "dtype"):            # a NumPy scalar
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return None if value != value else value.isoformat()  # NaT != NaT
+    return value
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -439,6 +439,8 @@ class Panel:
         series_column: the long layout's series column, else None.
         filled: cells the missing-value policy filled, or rows it dropped.
         raws: the bytes of each file read, for hashing.
+        extra: raw columns read after the features only to derive inputs from (e.g. High
+            and Low for the log range), as spelled in the (first) file.
     """
 
     values: np.ndarray
@@ -455,6 +457,7 @@ class Panel:
     series_column: str | None = None
     filled: int = 0
     raws: list[bytes] = field(default_factory=list, repr=False)
+    extra: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Dates are compared as int64 nanoseconds throughout (splits, duplicates, spacing).
@@ -462,24 +465,40 @@ class Panel:
 
     @classmethod
     def from_frames(cls, frames: dict[str, pd.DataFrame], source: str = "<memory>",
-                    layout: str | None = None) -> "Panel":
+                    layout: str | None = None, extra: Sequence[str] = ()) -> "Panel":
         """A panel of in-memory series: name -> DataFrame indexed by ascending dates, the
-        target column first (the same columns in each). For tests and benchmarks."""
+        target column first (the same columns in each), the ``extra`` columns last. For
+        tests and benchmarks."""
         names = list(frames)
         first = frames[names[0]]
         values = np.concatenate([f.to_numpy(float) for f in frames.values()])
         dates = pd.DatetimeIndex(np.concatenate([f.index.to_numpy() for f in frames.values()]))
         lengths = [len(f) for f in frames.values()]
+        extra = [str(c) for c in extra]
+        inputs = [str(c) for c in first.columns[:len(first.columns) - len(extra)]]
+        if [str(c) for c in first.columns[len(inputs):]] != extra:
+            raise ValueError(f"the extra columns {extra} must be the frames' last columns")
         return cls(np.ascontiguousarray(values), dates,
                    np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), names,
-                   str(first.columns[0]), [str(c) for c in first.columns[1:]], source,
+                   inputs[0], inputs[1:], source,
                    np.concatenate([np.arange(2, n + 2) for n in lengths]), [source] * len(names),
                    layout or ("single" if len(names) == 1 else "long"),
-                   first.index.name or "Date")
+                   first.index.name or "Date", extra=extra)
 
     @property
     def columns(self) -> list[str]:
+        """Every column read, in ``values`` order: the target, the features, the extras."""
+        return [self.target, *self.features, *self.extra]
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The columns fed to the network as they are (transformed): target and features."""
         return [self.target, *self.features]
+
+    def column(self, name: str) -> int | None:
+        """The index in ``values`` of column ``name`` (case-insensitive), or None."""
+        lower = [c.lower() for c in self.columns]
+        return lower.index(name.lower()) if name.lower() in lower else None
 
     @property
     def n_series(self) -> int:
@@ -557,7 +576,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
                series_column: str | None = None, wide: bool = False, missing: str = "ffill",
                stdin: IO[bytes] | None = None,
                warn: Callable[[str], None] | None = None, date_format: str | None = None,
-               decimal: str | None = None) -> Panel:
+               decimal: str | None = None, extra: Sequence[str] = (),
+               extra_optional: bool = False) -> Panel:
     """Read one or several files (paths, or ``-`` for stdin once) into one Panel.
 
     Args:
@@ -571,6 +591,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
             folds its explanation into the error.
         date_format: ``day-first``, ``month-first`` or a strftime pattern (``parse_dates``).
         decimal: ``.`` or ``,`` for every numeric column (default: decided per column).
+        extra: more columns to read (``Panel.extra``), e.g. High and Low; with
+            ``extra_optional`` only those the first file has (and none for ``wide``).
     """
     check_date_format(date_format)
     check_decimal(decimal)
@@ -584,7 +606,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
     tables = [read_table(source, stdin) for source in sources]
     return panel_from_tables(tables, target=target, features=features, date_column=date_column,
                              series_column=series_column, wide=wide, missing=missing,
-                             warn=warn, date_format=date_format, decimal=decimal)
+                             warn=warn, date_format=date_format, decimal=decimal,
+                             extra=extra, extra_optional=extra_optional)
 
 
 def read_prices(source: str | Path, **options) -> Panel:
@@ -610,26 +633,30 @@ class _Rows:
     date_column: str
     layout: str
     series_column: str | None = None
+    extra: list[str] = field(default_factory=list)
 
 
 def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
                       features: Sequence[str] = (), date_column: str | None = None,
                       series_column: str | None = None, wide: bool = False,
                       missing: str = "ffill", warn: Callable[[str], None] | None = None,
-                      date_format: str | None = None, decimal: str | None = None) -> Panel:
+                      date_format: str | None = None, decimal: str | None = None,
+                      extra: Sequence[str] = (), extra_optional: bool = False) -> Panel:
     """Validate, sort and clean already-read tables into one Panel.
 
     Rows are sorted by date within each series (any input order), duplicate dates within a
     series are an error naming both lines, and ``missing`` applies within each series only.
+    ``extra`` columns (see ``read_panel``) are read after the features.
     """
     warn = warn or _warn_stderr
     parts: list[_Rows] = []
     for table in tables:
         if parts:  # later files use the first file's columns, by name
             first = parts[0]
-            target, features = first.columns[0], first.columns[1:]
+            inputs = first.columns[:len(first.columns) - len(first.extra)]
+            target, features, extra, extra_optional = inputs[0], inputs[1:], first.extra, False
         parts.append(_table_rows(table, target, list(features), date_column, series_column,
-                                 wide, date_format, decimal))
+                                 wide, date_format, decimal, list(extra), extra_optional))
     names: list[str] = []
     series_source: list[str] = []
     for table, part in zip(tables, parts):
@@ -663,11 +690,13 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     if note:
         warn(note)
     keep = np.flatnonzero(counts > 0)
+    first = parts[0]
+    inputs = first.columns[:len(first.columns) - len(first.extra)]
     panel = Panel(np.ascontiguousarray(values, dtype=np.float64), dates,
                   np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), names,
-                  parts[0].columns[0], parts[0].columns[1:], source, lines, series_source,
-                  layout, parts[0].date_column, parts[0].series_column, filled,
-                  [t.raw for t in tables])
+                  inputs[0], inputs[1:], source, lines, series_source,
+                  layout, first.date_column, first.series_column, filled,
+                  [t.raw for t in tables], first.extra)
     panel = panel.take(keep)
     _check_spacing(panel)
     return panel
@@ -675,11 +704,16 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
 
 def _table_rows(table: Table, target: str | None, features: list[str], date_column: str | None,
                 series_column: str | None, wide: bool, date_format: str | None = None,
-                decimal: str | None = None) -> _Rows:
+                decimal: str | None = None, extra: list[str] | None = None,
+                extra_optional: bool = False) -> _Rows:
     """One table in long form: parse dates and the used columns, find the series."""
     date_col = find_date_column(table, date_column)
     dates = parse_dates(table, date_col, date_format)
     if wide:
+        if extra and not extra_optional:
+            raise UsageError(f"a --wide file has one column per series, so it cannot give "
+                             f"{', '.join(extra)}; use a long file or --derived-inputs "
+                             "abs-return")
         return _wide_rows(table, date_col, dates, target, features, series_column, decimal)
     series_col = find_series_column(table, date_col, dates, series_column)
     target_col = choose_target(table, date_col, target, exclude=series_col)
@@ -689,10 +723,16 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         if col is not None and col in columns:
             raise UsageError(f"'{col}' is the {'date' if col == date_col else 'series'} "
                              "column; it cannot be a target or feature")
+    known = {c.lower() for c in table.cells.columns}
+    extra_cols = [resolve_column(table, name, "--derived-inputs") for name in extra or []
+                  if not extra_optional or name.lower() in known]
+    extra_cols = [c for c in dict.fromkeys(extra_cols)
+                  if c not in columns and c not in (date_col, series_col)]
+    columns += extra_cols
     values = np.column_stack([_numbers_or_fail(table, col, decimal=decimal) for col in columns])
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
-                     values, table.lines, columns, date_col, "single")
+                     values, table.lines, columns, date_col, "single", extra=extra_cols)
     labels = table.cells[series_col].astype(str).str.strip()
     blank = labels.eq("").to_numpy()
     if blank.any():
@@ -701,7 +741,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
                         "every row of a long file needs one")
     codes, uniques = pd.factorize(labels, sort=False)
     return _Rows(codes.astype(np.int64), [str(u) for u in uniques], dates, values,
-                 table.lines, columns, date_col, "long", series_col)
+                 table.lines, columns, date_col, "long", series_col, extra_cols)
 
 
 def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str | None,

@@ -252,3 +252,111 @@ def interval_levels(levels: list[float], coverage: float, tol: float = 1e-9
     found = [next((i for i, q in enumerate(levels) if abs(q - target) <= tol), None)
              for target in (lower, upper)]
     return None if None in found else (found[0], found[1])
+
+
+class QuantileIntervals:
+    """What a quantile model's intervals need at prediction time (``intervals.json``).
+
+    For every central interval whose two levels were trained (0.1 and 0.9: 80%), its CQR
+    calibration on validation rows and the interval guard's verdict: ``band`` is
+    ``quantiles`` when the guard kept the network's calibrated band, ``conformal`` when it
+    fell back to the rolling-volatility conformal band (``Calibration``).
+
+    Attributes:
+        levels: the trained quantile levels (empty for a point model).
+        space: ``log`` or ``abs``.
+        pairs: one dict per central interval: ``level``, ``lower``, ``upper`` (indices into
+            ``levels``), ``calibration`` (QuantileCalibration), ``guard`` (its result) and
+            ``band``.
+    """
+
+    def __init__(self, levels: list[float], space: str, pairs: list[dict[str, Any]]):
+        self.levels, self.space, self.pairs = [float(q) for q in levels], space, pairs
+
+    @classmethod
+    def point(cls) -> "QuantileIntervals":
+        """A point model's: no quantile levels, every interval conformal."""
+        return cls([], "log", [])
+
+    def pair(self, level: float) -> dict[str, Any] | None:
+        found = interval_levels(self.levels, level)
+        return next((p for p in self.pairs if found == (p["lower"], p["upper"])), None)
+
+    def uses_quantiles(self, level: float, step: int = 1) -> bool:
+        """Whether ``predict --interval level`` gives the network's CQR band at ``step``."""
+        pair = self.pair(level)
+        return (pair is not None and pair["band"] == "quantiles"
+                and step <= len(pair["calibration"].step_scores))
+
+    def calibrated(self, quantiles: np.ndarray, step: int = 1) -> np.ndarray:
+        """Published quantiles: each calibrated pair's two levels CQR-adjusted; a level that
+        a narrowing correction moved past its inner neighbour is held at it, so the median
+        (the point forecast) stays as it is and no two levels cross.
+
+        Args:
+            quantiles: (rows, levels) the network's quantile forecasts ``step`` ahead, in
+                price units.
+        Returns:
+            (rows, levels), non-decreasing along the levels.
+        """
+        quantiles = np.asarray(quantiles, dtype=float)
+        out = quantiles.copy()
+        for pair in self.pairs:
+            cal = pair["calibration"]
+            if step <= len(cal.step_scores):
+                lo, hi = pair["lower"], pair["upper"]
+                out[:, lo], out[:, hi] = cal.band(quantiles[:, lo], quantiles[:, hi], step)
+        base = int(np.argmin(np.abs(np.asarray(self.levels) - 0.5)))
+        out[:, base:] = np.maximum.accumulate(out[:, base:], axis=-1)
+        out[:, :base + 1] = np.minimum.accumulate(out[:, base::-1], axis=-1)[:, ::-1]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "conformalised quantile regression on validation rows, pooled over "
+                          "series; the interval guard picks the band per level",
+                "levels": self.levels, "space": self.space,
+                "pairs": [{"level": p["level"], "lower": p["lower"], "upper": p["upper"],
+                           "band": p["band"], "guard": p["guard"],
+                           "calibration": p["calibration"].to_dict()} for p in self.pairs]}
+
+    @classmethod
+    def from_dict(cls, raw: Any, source: str = "intervals.json") -> "QuantileIntervals":
+        try:
+            levels = [float(q) for q in raw["levels"]]
+            space = raw["space"]
+            if space not in ("log", "abs"):
+                raise ValueError(f"unknown space {space!r}")
+            pairs = []
+            for p in raw["pairs"]:
+                pair = {"level": float(p["level"]), "lower": int(p["lower"]),
+                        "upper": int(p["upper"]), "band": p["band"], "guard": p["guard"],
+                        "calibration": QuantileCalibration.from_dict(p["calibration"], source)}
+                if pair["band"] not in ("quantiles", "conformal"):
+                    raise ValueError(f"unknown band {pair['band']!r}")
+                if not 0 <= pair["lower"] < pair["upper"] < len(levels):
+                    raise ValueError("pair levels out of range")
+                pairs.append(pair)
+            return cls(levels, space, pairs)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+
+
+def prediction_band(level: float, step: int, point: np.ndarray, scale: np.ndarray,
+                    calibration: Calibration, quantile: QuantileIntervals | None = None,
+                    quantiles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The band ``predict --interval level`` gives forecasts ``step`` ahead: the network's
+    CQR-calibrated quantiles where the interval guard kept them, else the rolling-volatility
+    conformal band around the point forecast.
+
+    Args:
+        point: (rows,) point forecasts; scale: (rows,) the volatility at each origin.
+        quantiles: (rows, levels) the network's quantile forecasts (quantile models).
+    Returns:
+        (lower, upper), each (rows,), in price units.
+    """
+    if quantile is not None and quantiles is not None and quantile.uses_quantiles(level, step):
+        pair = quantile.pair(level)
+        return pair["calibration"].band(quantiles[:, pair["lower"]], quantiles[:, pair["upper"]],
+                                        step)
+    return band(point, np.asarray(scale) * calibration.quantile(level, step), 1.0,
+                calibration.space)

@@ -95,7 +95,7 @@ def score(actual: np.ndarray, predicted: np.ndarray, previous: np.ndarray, scale
           naive_mae: float | None = None) -> dict[str, float | None]:
     """Every metric in METRICS for one forecast. ``rel_mae`` is MAE over the naive
     forecast's MAE on the same rows (1.0 = as good as naive, below 1 = better). Figures
-    that are undefined are NaN or None (``json_ready`` makes both null)."""
+    that are undefined are NaN or None (``config.json_safe`` makes both null)."""
     if naive_mae is None:
         naive_mae = mae(actual, previous)
     model_mae = mae(actual, predicted)
@@ -317,7 +317,79 @@ def aggregate(per_series: dict[str, dict]) -> dict:
         cov = np.array([iv["coverage"] for iv in scored], dtype=float)
         out["interval"] = {"level": scored[0]["level"],
                            "coverage": float((cov * rows).sum() / rows.sum())}
+    compared = [per_series[n]["intervals"] for n in names if per_series[n].get("intervals")]
+    if compared:
+        out["intervals"] = aggregate_intervals(compared)
     return out
+
+
+#: Interval methods as the tables name them.
+INTERVAL_NAMES = {"model": "model", "rolling_conformal": "rolling conformal",
+                  "garch": "GARCH(1,1)"}
+
+
+def aggregate_intervals(compared: list[dict]) -> dict:
+    """Summarise ``baselines.compare_intervals`` results over series: per method the median
+    over series of the interval score and pinball loss in units of each series' naive MAE
+    and the coverage pooled over every row; and the share of series (of those with a
+    GARCH fit) where the model's interval score is below GARCH(1,1)'s."""
+    out: dict = {"level": compared[0]["level"], "series": len(compared)}
+    for method in INTERVAL_NAMES:
+        scored = [c[method] for c in compared if c.get(method)]
+        rel = np.array([f["rel_interval_score"] for f in scored], dtype=float)
+        pin = np.array([f["rel_pinball"] for f in scored], dtype=float)
+        rows = np.array([f["rows"] for f in scored], dtype=float)
+        cov = np.array([f["coverage"] for f in scored], dtype=float)
+        out[method] = {
+            "series": len(scored),
+            "median_rel_interval_score": _finite_median(rel),
+            "median_rel_pinball": _finite_median(pin),
+            "coverage": float((cov * rows).sum() / rows.sum()) if rows.sum() else float("nan"),
+        }
+    both = [c for c in compared if c.get("garch") and c.get("model")]
+    wins = [c["model"]["interval_score"] < c["garch"]["interval_score"] for c in both]
+    out["share_model_beats_garch"] = float(np.mean(wins)) if wins else float("nan")
+    out["series_with_garch"] = len(both)
+    return out
+
+
+def _finite_median(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def format_intervals(compared: dict, band: str = "") -> str:
+    """One series' ``compare_intervals`` as a table: one row per method."""
+    lines = [f"{compared['level']:.0%} intervals, one step ahead{f' ({band})' if band else ''}:"]
+    headers = ["coverage", "mean width", "score", "score/naive", "pinball"]
+    lines.append("interval".ljust(18) + "".join(h.rjust(12) for h in headers))
+    for method, name in INTERVAL_NAMES.items():
+        f = compared.get(method)
+        if not f:
+            why = "  (too few training rows)" if method == "garch" else ""
+            lines.append(name.ljust(18) + "n/a".rjust(12) + why)
+            continue
+        lines.append(name.ljust(18) + f"{f['coverage']:.1%}".rjust(12) + "".join(
+            _fmt(v).rjust(12) for v in (f["mean_width"], f["interval_score"],
+                                        f["rel_interval_score"], f["pinball"])))
+    return "\n".join(lines)
+
+
+def format_interval_aggregate(summary: dict, band: str = "") -> str:
+    """``aggregate_intervals`` as a table: one row per method, then the share of wins."""
+    lines = [f"{summary['level']:.0%} intervals, one step ahead{f' ({band})' if band else ''}:"]
+    headers = ["median score/naive", "median pinball/naive", "pooled coverage"]
+    lines.append("interval".ljust(18) + "".join(h.rjust(22) for h in headers))
+    for method, name in INTERVAL_NAMES.items():
+        f = summary[method]
+        cov = f"{f['coverage']:.1%}" if math.isfinite(f["coverage"]) else "n/a"
+        lines.append(name.ljust(18) + _fmt(f["median_rel_interval_score"]).rjust(22)
+                     + _fmt(f["median_rel_pinball"]).rjust(22) + cov.rjust(22))
+    share = summary["share_model_beats_garch"]
+    if math.isfinite(share):
+        lines.append(f"model's interval score below GARCH(1,1)'s on {share:.0%} of "
+                     f"{summary['series_with_garch']} series")
+    return "\n".join(lines)
 
 
 def format_aggregate(summary: dict, title: str = "") -> str:
@@ -357,19 +429,3 @@ def _pct(value: float | None) -> str:
     return "-" if _undefined(value) else f"{value:.1%}"
 
 
-def json_ready(value: Any) -> Any:
-    """``value`` with every NaN or infinite figure as None, NumPy scalars as Python numbers
-    and dates as ISO text, so that ``json.dumps(..., allow_nan=False)`` writes strict JSON."""
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [json_ready(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "isoformat"):
-        return None if value != value else value.isoformat()  # NaT != NaT
-    return value

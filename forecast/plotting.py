@@ -32,7 +32,8 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
         dict with "backtest" (date, actual, predicted, lower, upper, naive, segment),
         "future" (date, predicted, lower, upper), "history" (epoch, loss, val_loss),
         "best_epoch" (0: the starting forecast was kept), "bounds" (segment -> (first date,
-        last date)), and "scores" (test MAE of model, naive, drift).
+        last date)), "scores" (test MAE of model, naive, drift) and "intervals" (the test
+        rows' interval figures of model, rolling conformal and GARCH(1,1), or None).
     """
     bundle = forecaster.bundle
     table = forecaster.backtest(1, level)
@@ -44,7 +45,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     facts = bundle.config.facts
     table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
     steps = future_steps or max(bundle.config.model.horizon, 20)
-    future = forecaster.future(steps, level) if len(forecaster.prices.columns) == 1 \
+    future = forecaster.future(steps, level) if len(forecaster.prices.input_columns) == 1 \
         else forecaster.future(bundle.config.model.horizon, level)
     if "series" in future:
         future = future[future["series"] == forecaster.prices.names[0]]
@@ -58,7 +59,50 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
         "drift": metrics.mae(test["actual"], metrics.drift_forecast(target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
             "best_epoch": facts.get("best_epoch"),
-            "bounds": bounds, "scores": scores, "level": level}
+            "bounds": bounds, "scores": scores, "level": level,
+            "intervals": test_intervals(forecaster, level, forecaster.prices.names[0])}
+
+
+def test_intervals(forecaster: Forecaster, level: float, name: str | None = None):
+    """The test rows' interval figures (``Forecaster.evaluate``): one series' comparison
+    for ``name``, else the aggregate over series; None without test rows."""
+    test = forecaster.evaluate(level).get("test")
+    if test is None:
+        return None
+    if name is not None:
+        return test["series"].get(name, {}).get("intervals")
+    return test["aggregate"].get("intervals")
+
+
+def interval_line(figures: dict | None, multi: bool = False) -> str:
+    """The title's line on the test intervals: the model's coverage and interval score
+    against GARCH(1,1)'s (and the rolling conformal band's)."""
+    if not figures:
+        return ""
+    pct = f"{figures['level']:.0%}"
+    model, garch, rolling = (figures.get(k) for k in ("model", "garch", "rolling_conformal"))
+    if multi:
+        text = (f"test {pct} intervals, median score / naive MAE: model "
+                f"{model['median_rel_interval_score']:.3f}")
+        if garch and garch["series"]:
+            text += f", GARCH(1,1) {garch['median_rel_interval_score']:.3f}"
+        if rolling and rolling["series"]:
+            text += f", rolling conformal {rolling['median_rel_interval_score']:.3f}"
+        text += f"; pooled coverage: model {model['coverage']:.1%}"
+        if garch and garch["series"]:
+            text += (f", GARCH {garch['coverage']:.1%}; model beats GARCH on "
+                     f"{figures['share_model_beats_garch']:.0%} of series")
+        return text
+    band = "quantiles" if figures.get("band") == "quantiles" else "conformal"
+    text = (f"test {pct} interval ({band}): covers {model['coverage']:.1%}, "
+            f"interval score {model['interval_score']:.3g}")
+    if garch:
+        text += f" vs GARCH(1,1) {garch['interval_score']:.3g} ({garch['coverage']:.1%})"
+    else:
+        text += " (no GARCH(1,1): too few training rows)"
+    if rolling:
+        text += f", rolling conformal {rolling['interval_score']:.3g}"
+    return text
 
 
 def draw_figure(forecaster: Forecaster, source: str, out: Path, level: float = 0.8,
@@ -67,8 +111,10 @@ def draw_figure(forecaster: Forecaster, source: str, out: Path, level: float = 0
     for a panel, small multiples of the test segment and the spread of MAE / naive."""
     if not forecaster.prices.multi:
         data = plot_data(forecaster, level, future_steps)
-        return draw(data, title_for(forecaster.bundle, source, data["scores"]), out, dpi=dpi)
+        return draw(data, title_for(forecaster.bundle, source, data["scores"],
+                                    data["intervals"]), out, dpi=dpi)
     data = panel_plot_data(forecaster, level)
+    data["intervals"] = test_intervals(forecaster, level)
     return draw_panel(data, panel_title(forecaster.bundle, source, data), out, dpi=dpi)
 
 
@@ -112,12 +158,13 @@ def panel_title(bundle: Bundle, source: str, data: dict[str, Any]) -> str:
     text = (f"{Path(source.split(', ')[0]).name}: one {m.cell.upper()} x{m.layers} "
             f"({m.units} units) over {len(rel)} series, window {m.window}")
     if bundle.config.facts.get("best_epoch") == 0:
-        text += " (network not kept: it forecasts the median step)"
+        text += not_kept(bundle)
     if len(rel):
         text += (f"\ntest MAE / naive, median over series: model {rel['model'].median():.4f}, "
                  f"drift {rel['drift'].median():.4f}; model at or below naive on "
                  f"{(rel['model'] <= 1).mean():.0%} of series")
-    return text
+    line = interval_line(data.get("intervals"), multi=True)
+    return text + (f"\n{line}" if line else "")
 
 
 def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
@@ -225,8 +272,11 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
 
     # 2. The test segment up close, with the interval band.
     zoom_rows = test if len(test) else table
+    band = (data.get("intervals") or {}).get("band")
+    kind = {"quantiles": "network quantiles, CQR", "conformal": "rolling conformal"}.get(band)
     zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],
-                      color=COLORS["model"], alpha=0.15, lw=0, label=f"{pct} interval")
+                      color=COLORS["model"], alpha=0.15, lw=0,
+                      label=f"{pct} interval" + (f" ({kind})" if kind else ""))
     zoom.plot(zoom_rows["date"], zoom_rows["actual"], color=COLORS["actual"], lw=1.0,
               label="actual")
     zoom.plot(zoom_rows["date"], zoom_rows["naive"], color=COLORS["naive"], lw=0.7,
@@ -309,14 +359,24 @@ def _future(ax, future: pd.DataFrame, pct: str, legend: bool = True) -> None:
             label="future forecast" if legend else None)
 
 
-def title_for(bundle: Bundle, source: str, scores: dict[str, float]) -> str:
+def not_kept(bundle: Bundle) -> str:
+    """The title's note when the baseline guard kept the start (best epoch 0)."""
+    if bundle.config.model.quantiles:
+        return (" (median not kept: it is the median step; the quantiles around it are the "
+                "network's)")
+    return " (network not kept: it forecasts the median step)"
+
+
+def title_for(bundle: Bundle, source: str, scores: dict[str, float],
+              figures: dict | None = None) -> str:
     m = bundle.config.model
     text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
             f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")
     if bundle.config.facts.get("best_epoch") == 0:
-        text += " (network not kept: it forecasts the median step)"
+        text += not_kept(bundle)
     if scores:
         ratio = f"{scores['model'] / scores['naive']:.4f}" if scores["naive"] > 0 else "-"
         text += (f"\ntest MAE: model {scores['model']:.2f}, naive {scores['naive']:.2f}, "
                  f"drift {scores['drift']:.2f} (model / naive {ratio})")
-    return text
+    line = interval_line(figures)
+    return text + (f"\n{line}" if line else "")

@@ -15,22 +15,24 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast import intervals, metrics
+from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES
 from forecast.data import Panel, describe_spacing, format_date, panel_from_tables, read_table
 from forecast.errors import DataError, UsageError
 from forecast.errors import warn as warning
-from forecast.transforms import (SeriesScaler, outputs_to_prices, transform_offset,
-                                 transform_panel)
-from forecast.windows import origin_prices, predict_windows, prepare_panel, series_centers
+from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
+                                 transform_offset)
+from forecast.windows import (origin_prices, predict_windows, prepare_panel, series_centers,
+                              tied_columns)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 SEGMENTS = ("train", "validation", "test")
 
 
 def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
-    """A function (origins, window, features) scaled inputs -> (origins, horizon) outputs.
+    """A function (origins, window, features) scaled inputs -> (origins, horizon) outputs,
+    or (origins, horizon, quantiles) for a quantile model.
 
     ``auto`` uses the NumPy engine when the directory has its weights (no TensorFlow
     import), else Keras; ``numpy`` and ``keras`` force one.
@@ -64,14 +66,14 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
     decided from the files' own columns, and where those leave the date order or decimal
     separator open, as the model's training file was read.
     """
-    d = bundle.config.data
+    d, columns = bundle.config.data, bundle.config.columns
     wide = d.wide if wide is None else wide
     if list(sources).count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
     tables = [read_table(source, stdin) for source in sources]
+    inputs = columns[:len(columns) - len(d.extra)]
     for table in tables:
-        known = {c.lower() for c in table.cells.columns}
-        absent = [c for c in bundle.config.columns if c.lower() not in known]
+        absent = _absent(table, inputs)
         if absent and not wide:
             raise DataError(f"{table.source} lacks column(s) {', '.join(absent)} that the model "
                             f"in {bundle.path} was trained on; columns are: "
@@ -83,23 +85,37 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
         series_column = d.series_column
 
     def read(date_format, decimal):
-        return panel_from_tables(tables, target=bundle.config.columns[0],
-                                 features=[] if wide else bundle.config.columns[1:],
-                                 date_column=date_column, series_column=series_column,
-                                 wide=wide, missing=missing or d.missing, warn=warn,
+        return panel_from_tables(tables, target=columns[0],
+                                 features=[] if wide else inputs[1:], extra=d.extra,
+                                 extra_optional=True, date_column=date_column,
+                                 series_column=series_column, wide=wide,
+                                 missing=missing or d.missing, warn=warn,
                                  date_format=date_format, decimal=decimal)
     given = (date_format, decimal)
     trained = (date_format or d.date_format, decimal or d.decimal)
     try:  # what the file's own columns settle comes first: it cannot be misread
-        return read(*given)
+        panel = read(*given)
     except DataError:
         if trained == given:
             raise
         first = sys.exc_info()[1]
-    try:  # what they leave open, the training file's --date-format and --decimal settle
-        return read(*trained)
-    except DataError:
-        raise first from None
+        try:  # what they leave open, the training file's --date-format and --decimal settle
+            panel = read(*trained)
+        except DataError:
+            raise first from None
+    # The columns its derived inputs read (High, Low) are checked last, so that a file's
+    # own problems (dates, cells) are named first.
+    absent = [c for c in d.extra if panel.column(c) is None]
+    if absent:
+        raise DataError(f"{tables[0].source} lacks column(s) {', '.join(absent)} that the "
+                        f"model in {bundle.path} derives its {', '.join(d.derived or [])} "
+                        f"input(s) from; columns are: {', '.join(tables[0].cells.columns)}")
+    return panel
+
+
+def _absent(table, names: Sequence[str]) -> list[str]:
+    known = {c.lower() for c in table.cells.columns}
+    return [c for c in names if c.lower() not in known]
 
 
 def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
@@ -116,21 +132,21 @@ def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
         return trained.subset(picked, names=panel.names)
     kind = bundle.config.training.target_transform
     offset = transform_offset(kind)
-    transformed, offsets = transform_panel(panel.values, panel.offsets, kind,
-                                           source=panel.source, lines=panel.lines,
-                                           columns=panel.columns, sources=panel.sources)
+    transformed, offsets = model_inputs(panel, kind, bundle.config.data.derived)
     test_start = bundle.config.facts.get("test_start")
     cut = pd.Timestamp(test_start) if test_start else panel.dates.max() + pd.Timedelta(1)
     before = np.array([np.searchsorted(panel.dates.asi8[panel.rows(s)], cut.value) - offset
                        for s in range(panel.n_series)])
     own = np.diff(offsets)
     fit_rows = np.where(before >= 2, before, own)
-    fallback = SeriesScaler.fit(transformed, offsets, fit_rows, panel.names)
+    fallback = SeriesScaler.fit(transformed, offsets, fit_rows, panel.names,
+                                tied_columns(panel, kind, bundle.config.data.derived or []))
     series = np.repeat(np.arange(panel.n_series), own)
     local = np.arange(len(transformed)) - np.repeat(offsets[:-1], own)
     use = local < fit_rows[series]
     scaled = fallback.transform(transformed, series)[:, 0]
-    statistic = "median" if bundle.config.training.loss == "mae" else "mean"
+    statistic = "median" if bundle.config.training.loss == "mae" \
+        or bundle.config.model.quantiles else "mean"
     fallback = fallback.with_center(series_centers(scaled, series, use, panel.n_series,
                                                    statistic))
     (warn or warning)(f"{len(new)} series not in the model's training data ({', '.join(new[:10])}"
@@ -141,13 +157,15 @@ def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
 
 class Forecaster:
     """A model directory, its predictor and a panel: forecasts from every origin of every
-    series, in price units."""
+    series, in price units (a quantile model's median is its point forecast)."""
 
     def __init__(self, bundle: Bundle, prices: Panel, predictor: Predictor, warn=None):
         cfg = bundle.config
         self.bundle, self.predictor = bundle, predictor
         self.window, self.horizon = cfg.model.window, cfg.model.horizon
         self.kind = cfg.training.target_transform
+        self.levels = [float(q) for q in cfg.model.quantiles]
+        self.derived = list(cfg.data.derived or [])
         needed = self.window + transform_offset(self.kind)
         short = prices.lengths < needed
         if short.all() or (short.any() and not prices.multi):
@@ -162,14 +180,24 @@ class Forecaster:
                             f"({needed} rows): {', '.join(names[:10])}")
             prices = prices.take(np.flatnonzero(~short))
         self.prices = prices
+        self.warn = warn or warning
         self.scaler = scaler_for(bundle, prices, warn)
         self.prepared = prepare_panel(prices, self.kind, self.window, self.horizon,
-                                      scaler=self.scaler)
+                                      scaler=self.scaler, derived=self.derived)
 
     @property
     def target(self) -> np.ndarray:
         """(rows,) the target prices of every series, end to end."""
         return self.prices.values[:, 0]
+
+    @property
+    def median_index(self) -> int | None:
+        """The median's index among a quantile model's levels (None: a point model)."""
+        return int(np.argmin(np.abs(np.asarray(self.levels) - 0.5))) if self.levels else None
+
+    def point(self, outputs: np.ndarray) -> np.ndarray:
+        """(k, steps) point outputs: the outputs, or a quantile model's median level."""
+        return outputs if self.median_index is None else outputs[..., self.median_index]
 
     @functools.cached_property
     def volatility(self) -> np.ndarray:
@@ -185,14 +213,20 @@ class Forecaster:
 
     @functools.cached_property
     def outputs(self) -> np.ndarray:
-        """(origins, horizon) network outputs from every origin, in batched chunks."""
+        """(origins, horizon[, quantiles]) network outputs from every origin, in batched
+        chunks, computed once."""
         return predict_windows(self.predictor, self.prepared, self.origins[0])
 
+    def prices_from(self, use: np.ndarray) -> np.ndarray:
+        """(k, horizon[, quantiles]) forecasts in price units from the origins selected by
+        ``use`` (origins,); each quantile level's path on its own."""
+        _, series, rows = (a[use] for a in self.origins)
+        return origin_prices(self.prepared, self.prices, self.kind, self.outputs[use], series,
+                             rows)
+
     def forecasts_from(self, use: np.ndarray) -> np.ndarray:
-        """(k, horizon) price forecasts from the origins selected by ``use`` (origins,)."""
-        starts, series, rows = (a[use] for a in self.origins)
-        outputs = predict_windows(self.predictor, self.prepared, starts)
-        return origin_prices(self.prepared, self.prices, self.kind, outputs, series, rows)
+        """(k, horizon) point forecasts in price units from the origins selected by ``use``."""
+        return self.point(self.prices_from(use))
 
     def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which origins have a ``step``-ahead target inside their series.
@@ -213,39 +247,56 @@ class Forecaster:
                             "more rows")
         return use, series[use], target_rows[use]
 
-    def backtest(self, step: int = 1, level: float | None = None) -> pd.DataFrame:
+    def backtest(self, step: int = 1, level: float | None = None,
+                 quantiles: bool = False) -> pd.DataFrame:
         """The ``step``-ahead forecast of every row that has one, made ``step`` rows earlier.
 
         Returns:
-            DataFrame with [series,] date, actual, predicted (and lower, upper with ``level``).
+            DataFrame with [series,] date, actual, predicted (and lower, upper with
+            ``level``; one column per trained level, q0.1, ..., with ``quantiles``).
         """
+        self._check_quantiles(quantiles)
         use, series, rows = self.backtest_rows(step)
         at = self.prices.offsets[series] + rows
-        predicted = self.forecasts_from(use)[:, step - 1]
+        prices = self.prices_from(use)[:, step - 1]
+        predicted = self.point(prices)
         out = pd.DataFrame({"date": self.prices.dates[at], "actual": self.target[at],
                             "predicted": predicted})
         if self.prices.multi:
             out.insert(0, "series", np.asarray(self.prices.names, dtype=object)[series])
+        raw = prices if self.levels else None
         if level is not None:
-            out["lower"], out["upper"] = self._band(predicted, at - step, level, step)
+            out["lower"], out["upper"] = self._band(predicted, at - step, level, step, raw)
+        if quantiles:
+            self._add_quantiles(out, self.bundle.quantile.calibrated(raw, step))
         return out
 
-    def future(self, steps: int | None = None, level: float | None = None) -> pd.DataFrame:
+    def future(self, steps: int | None = None, level: float | None = None,
+               quantiles: bool = False) -> pd.DataFrame:
         """The next ``steps`` values after each series' last row: direct up to the horizon,
-        then recursively feeding forecasts back (univariate models only).
+        then recursively feeding the point forecasts back (models whose inputs are the
+        target and its derived volatility inputs only; these are held at their mean over
+        the last window where they cannot be rebuilt from the forecast).
 
         Returns:
-            DataFrame with [series,] date, predicted (and lower, upper with ``level``).
+            DataFrame with [series,] date, predicted (and lower, upper with ``level``;
+            q0.1, ... with ``quantiles``, up to the horizon).
         """
         steps = self.horizon if steps is None else steps
         if steps < 1:
             raise UsageError(f"--steps must be at least 1, got {steps}")
-        if steps > self.horizon and len(self.prices.columns) > 1:
+        self._check_quantiles(quantiles)
+        features = self.prices.input_columns[1:]
+        if steps > self.horizon and features:
             raise UsageError(f"--steps {steps} is beyond the model's horizon ({self.horizon}) "
-                             f"and the model also reads {', '.join(self.prices.columns[1:])}, "
+                             f"and the model also reads {', '.join(features)}, "
                              "whose future values are unknown; use --steps "
                              f"{self.horizon} or retrain with a longer horizon "
                              "(`forecast train --horizon N`)")
+        if steps > self.horizon and quantiles:
+            raise UsageError(f"--quantiles gives the model's {self.horizon}-step horizon "
+                             f"only; use --steps {self.horizon} (or fewer), or retrain with "
+                             f"a longer horizon (`forecast train --horizon {steps}`)")
         if level is not None:
             check_level(self.bundle.calibration, level, steps)
         prepared, panel = self.prepared, self.prices
@@ -256,30 +307,81 @@ class Forecaster:
         # size (linear in steps).
         last = prepared.offsets[1:] - self.window
         windows = prepared.inputs(last)
-        first = np.asarray(self.predictor(windows), dtype=np.float64)
-        buffer = np.empty((panel.n_series, self.window + max(steps, first.shape[1])))
-        buffer[:, :self.window] = windows[:, :, 0]
-        buffer[:, self.window:self.window + first.shape[1]] = first
-        done = first.shape[1]
-        while done < steps:
-            out = np.asarray(self.predictor(buffer[:, done:done + self.window, None]),
-                             dtype=np.float64)
-            take = min(out.shape[1], steps - done)
-            buffer[:, self.window + done:self.window + done + take] = out[:, :take]
-            done += take
+        raw = np.asarray(self.predictor(windows), dtype=np.float64)
         series = np.arange(panel.n_series)
         ends = panel.offsets[1:] - 1
-        predicted = outputs_to_prices(buffer[:, self.window:self.window + steps], series,
-                                      self.scaler, self.kind, self.target[ends])
+        outputs = self.point(raw)
+        if steps > self.horizon:
+            outputs = self._recurse(windows, outputs, steps, series, self.target[ends])
+        predicted = outputs_to_prices(outputs[:, :steps], series, self.scaler, self.kind,
+                                      self.target[ends])
         out = pd.DataFrame({"date": np.concatenate([d.to_numpy() for d in dates]),
                             "predicted": predicted.ravel()})
         if panel.multi:
             out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
+        qprices = None
+        if self.levels:   # (series * steps, levels); NaN beyond the horizon
+            direct = outputs_to_prices(raw, series, self.scaler, self.kind, self.target[ends])
+            qprices = np.full((panel.n_series, steps, len(self.levels)), np.nan)
+            qprices[:, :min(steps, self.horizon)] = direct[:, :steps]
+            qprices = qprices.reshape(-1, len(self.levels))
+        ahead = np.tile(np.arange(1, steps + 1), panel.n_series)
         if level is not None:
             out["lower"], out["upper"] = self._band(
-                predicted.ravel(), np.repeat(ends, steps), level,
-                np.tile(np.arange(1, steps + 1), panel.n_series))
+                predicted.ravel(), np.repeat(ends, steps), level, ahead, qprices)
+        if quantiles:
+            published = np.empty_like(qprices)
+            for k in range(1, steps + 1):
+                published[ahead == k] = self.bundle.quantile.calibrated(qprices[ahead == k], k)
+            self._add_quantiles(out, published)
         return out
+
+    def _recurse(self, windows: np.ndarray, outputs: np.ndarray, steps: int,
+                 series: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+        """Extend (series, horizon) point outputs to at least ``steps`` by feeding them back:
+        each forecast step becomes an input row (its scaled target, its absolute return,
+        and any other derived input held at its mean over the last window). Buffers of
+        fixed size and one new chunk a round keep it linear in ``steps``."""
+        scaler, n, horizon = self.scaler, len(series), outputs.shape[1]
+        total = steps + horizon
+        out = np.empty((n, total))
+        out[:, :horizon] = outputs
+        inputs = np.empty((n, self.window + total, windows.shape[2]))
+        inputs[:, :self.window] = windows
+        held = windows.mean(axis=1)                   # (series, columns)
+        first = len(self.prices.input_columns)
+        last_price, done, filled = np.asarray(anchor, dtype=float), 0, horizon
+        while filled < steps:
+            new = out[:, done:filled]                 # forecasts not yet turned into rows
+            path = outputs_to_prices(new, series, scaler, self.kind, last_price)
+            before = np.concatenate([last_price[:, None], path[:, :-1]], axis=1)
+            rows = inputs[:, self.window + done:self.window + filled]
+            rows[:, :, 0] = new + scaler.center_[series][:, None]
+            for j, name in enumerate(self.derived):
+                col = first + j
+                if name == "abs-return":
+                    moved = np.abs(np.log(path / before))
+                    rows[:, :, col] = moved * scaler.scale_[series, col][:, None] \
+                        + scaler.min_[series, col][:, None]
+                else:
+                    rows[:, :, col] = held[:, col][:, None]
+            last_price, done = path[:, -1], filled
+            recent = inputs[:, filled:filled + self.window]
+            more = self.point(np.asarray(self.predictor(recent), dtype=np.float64))
+            take = min(more.shape[1], total - filled)
+            out[:, filled:filled + take] = more[:, :take]
+            filled += take
+        return out[:, :filled]
+
+    def _check_quantiles(self, quantiles: bool) -> None:
+        if quantiles and not self.levels:
+            raise UsageError(f"the model in {self.bundle.path} has no quantile outputs (it was "
+                             "trained with --no-quantiles); retrain it with --quantiles "
+                             "0.1,0.5,0.9, or use --interval")
+
+    def _add_quantiles(self, table: pd.DataFrame, published: np.ndarray) -> None:
+        for j, q in enumerate(self.levels):
+            table[metrics.quantile_name(q)] = published[:, j]
 
     def naive_scale(self, s: int) -> float:
         """MASE's denominator for series ``s``: stored at training, else the naive MAE of
@@ -299,18 +401,46 @@ class Forecaster:
                               pd.Timestamp(test_start).value) if test_start else len(target)
         return metrics.naive_scale(target[:cut] if cut >= 2 else target)
 
+    def split_rows(self, s: int) -> tuple[int, int]:
+        """Series ``s``'s rows before the model's validation and test starts (by date)."""
+        facts = self.bundle.config.facts
+        stamps = self.prices.dates.asi8[self.prices.rows(s)]
+        cut = [np.searchsorted(stamps, pd.Timestamp(facts[key]).value) if facts.get(key)
+               else len(stamps) for key in ("val_start", "test_start")]
+        return int(cut[0]), int(cut[1])
+
+    @functools.cached_property
+    def garches(self) -> list[baselines.Garch | None]:
+        """Each series' GARCH(1,1) baseline: the one stored at training for a series of the
+        same name, else one fit now on the series' rows dated before the model's
+        validation start (None: too few of them)."""
+        stored = self.bundle.garch
+        out = []
+        for s, name in enumerate(self.prices.names):
+            if name in stored:
+                out.append(stored[name])
+            else:
+                out.append(baselines.fit_garch(self.prices.target_of(s)[:self.split_rows(s)[0]])[0])
+        return out
+
     def evaluate(self, level: float) -> dict:
-        """One-step scores of model, naive and drift per series: on all rows, and per
-        segment of the training data (train / validation / test, by date; rows after it
-        count as test), each with their aggregate over series."""
-        table = self.backtest(1, level)
+        """One-step scores of model, naive and drift per series, and interval figures of the
+        model's band beside the rolling-volatility conformal and GARCH(1,1) bands: on all
+        rows, and per segment of the training data (train / validation / test, by date;
+        rows after it count as test), each with their aggregate over series."""
+        table = self.backtest(1, level, quantiles=bool(self.levels))
         _, series, rows = self.backtest_rows(1)
         facts = self.bundle.config.facts
         segment = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
         predicted = table["predicted"].to_numpy()
         lower, upper = table["lower"].to_numpy(), table["upper"].to_numpy()
-        result = {"source": self.prices.source, "model_dir": str(self.bundle.path)}
+        published = table[[metrics.quantile_name(q) for q in self.levels]].to_numpy() \
+            if self.levels else None
+        band = "quantiles" if self.bundle.quantile.uses_quantiles(level) else "conformal"
+        result = {"source": self.prices.source, "model_dir": str(self.bundle.path),
+                  "interval_band": band}
         scales = [self.naive_scale(s) for s in range(self.prices.n_series)]
+        calibration_rows = [np.arange(*self.split_rows(s)) for s in range(self.prices.n_series)]
         for name, mask in [("all", np.ones(len(rows), bool))] + [
                 (s, segment == s) for s in SEGMENTS]:
             if not mask.any():
@@ -320,22 +450,36 @@ class Forecaster:
                 use = mask & (series == s)
                 target = self.prices.target_of(int(s))
                 scores = metrics.compare(target, rows[use], predicted[use], scales[s])
-                scores["interval"] = metrics.interval_summary(target[rows[use]], lower[use],
-                                                              upper[use], level)
+                compared = baselines.compare_intervals(
+                    target, rows[use], level, (lower[use], upper[use]), predicted[use],
+                    self.garches[s], calibration_rows[s],
+                    None if published is None else published[use], self.levels)
+                compared["band"] = band
+                scores["interval"] = {k: compared["model"][k] for k in
+                                      ("level", "coverage", "mean_width", "interval_score",
+                                       "rows")}
+                scores["intervals"] = compared
                 per_series[self.prices.names[s]] = scores
             result[name] = {"series": per_series, "aggregate": metrics.aggregate(per_series)}
         return result
 
-    def _band(self, predicted, origins, level, steps):
+    def _band(self, predicted, origins, level, steps, quantiles=None):
         """(lower, upper) for forecasts made at ``origins`` (rows of the panel), ``steps``
-        ahead (an int, or one per forecast)."""
+        ahead (an int, or one per forecast): the network's calibrated quantiles where the
+        interval guard kept them (``quantiles``: (k, levels) in price units), else the
+        rolling-volatility conformal band."""
         check_level(self.bundle.calibration, level, int(np.max(steps)))
-        cal = self.bundle.calibration
-        steps = np.broadcast_to(steps, np.shape(predicted))
-        q = {int(k): cal.quantile(level, int(k)) for k in np.unique(steps)}
-        scale = np.array([q[int(k)] for k in steps]) if len(q) > 1 else \
-            np.full(np.shape(predicted), next(iter(q.values())) if q else 0.0)
-        return intervals.band(predicted, self.volatility[origins] * scale, 1.0, cal.space)
+        predicted = np.asarray(predicted, dtype=float)
+        steps = np.broadcast_to(steps, predicted.shape)
+        origins = np.broadcast_to(origins, predicted.shape)
+        lower, upper = np.empty_like(predicted), np.empty_like(predicted)
+        for k in np.unique(steps):
+            sel = steps == k
+            lower[sel], upper[sel] = intervals.prediction_band(
+                level, int(k), predicted[sel], self.volatility[origins[sel]],
+                self.bundle.calibration, self.bundle.quantile,
+                None if quantiles is None else quantiles[sel])
+        return lower, upper
 
 
 def segments(dates: pd.Series, val_start: str | None, test_start: str | None) -> np.ndarray:

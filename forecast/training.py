@@ -6,6 +6,7 @@ progress bar is never used because it writes to stdout.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -16,13 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from forecast import intervals, metrics
-from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig
+from forecast import baselines, intervals, metrics
+from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
 from forecast.data import Panel
 from forecast.devices import DeviceSetup, setup_devices
 from forecast.errors import DataError, TrainingError, where
 from forecast.metrics import diebold_mariano
-from forecast.models import build_model, cudnn_eligible, summary_text
+from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
+                             quantile_start, summary_text)
 from forecast.transforms import SeriesScaler, transform_offset
 from forecast.windows import (DateSplit, Prepared, origin_prices, predict_windows,
                               prepare_panel, rows_needed, split_dates)
@@ -42,6 +44,11 @@ class Trained:
     history: dict[str, list[float]]
     metrics: dict[str, Any]
     calibration: intervals.Calibration
+    #: The quantile model's CQR calibrations and interval-guard verdicts (intervals.json).
+    quantile: intervals.QuantileIntervals = dataclasses.field(
+        default_factory=intervals.QuantileIntervals.point)
+    #: Each series' GARCH(1,1) baseline as JSON, None where it has none (garch.json).
+    garch: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> None:
@@ -148,7 +155,8 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     Returns:
         history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
         The model keeps the weights of the epoch with the lowest validation loss, or its
-        starting weights when the baseline guard finds no significant gain.
+        starting weights when the baseline guard finds no significant gain (a quantile
+        model: its starting median, with the trained spread around it).
     Raises:
         TrainingError: the loss became NaN or infinite (nothing is written then).
     """
@@ -183,7 +191,7 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         starts = prepared.starts[guard_rows]
         history["guard"] = guard(model, start_weights, prepared.inputs(starts),
                                  prepared.targets(starts), t.loss, stream,
-                                 sample_dates[guard_rows])
+                                 sample_dates[guard_rows], config.model.quantiles)
     return history
 
 
@@ -193,7 +201,7 @@ def predict_batched(model: keras.Model, X: np.ndarray, batch: int = 4096) -> np.
     X = np.ascontiguousarray(X, np.float32)
     parts = [np.asarray(model(X[i:i + batch], training=False), dtype=float)
              for i in range(0, len(X), batch)]
-    return np.concatenate(parts) if parts else np.empty((0, model.output_shape[-1]))
+    return np.concatenate(parts) if parts else np.empty((0, *model.output_shape[1:]))
 
 
 def split_validation(val: np.ndarray, horizon: int, dates: np.ndarray | None = None
@@ -212,7 +220,8 @@ def split_validation(val: np.ndarray, horizon: int, dates: np.ndarray | None = N
 
 
 def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray, loss: str,
-          stream: IO[str] | None = None, dates: np.ndarray | None = None) -> dict[str, Any]:
+          stream: IO[str] | None = None, dates: np.ndarray | None = None,
+          levels: list[float] | None = None) -> dict[str, Any]:
     """Keep the trained network only if it beats its starting forecast (the training mean:
     the drift forecast) on the validation windows by a significant margin.
 
@@ -222,11 +231,19 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
     are averaged date by date (``dates`` (samples,)) and the test runs on that one series
     of dates. Otherwise the starting weights are restored and the model forecasts the
     average step. Returns the statistic, its p-value and which was kept.
+
+    A quantile model (``levels``) is judged on its median output by absolute error. When
+    its start is kept, only the median goes back to the start (``pin_median``): the spread
+    around it stays the trained network's, which the interval guard judges on its own.
     """
-    trained = predict_batched(model, X)
+    base = base_index(levels) if levels else None
+    trained = point_outputs(predict_batched(model, X), base)
     trained_weights = model.get_weights()
     model.set_weights(start_weights)
-    start = predict_batched(model, X[:1])
+    start = point_outputs(predict_batched(model, X[:1]), base)
+    if levels:
+        loss = "mae"
+        start_head = model.get_layer("forecast").get_weights()
     if loss == "mae":
         diff = np.abs(y - trained).mean(axis=1) - np.abs(y - start).mean(axis=1)
     else:
@@ -239,13 +256,37 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
     kept = "network" if stat < -GUARD_Z else "start"
     if kept == "network":
         model.set_weights(trained_weights)
-    else:
+    elif levels:
+        model.set_weights(trained_weights)
+        pin_median(model, start_head, len(levels), base)
+    if kept == "start":
+        spread = (" for the median; the quantiles around it stay the network's"
+                  if levels else "")
         (stream or sys.stderr).write(
             f"forecast: the network did not beat its starting forecast (the "
             f"{'median' if loss == 'mae' else 'mean'} training step, close to the drift "
             f"forecast) on validation (Diebold-Mariano p = {p_value:.2f}); keeping the "
-            "starting forecast. --no-baseline-guard keeps the network anyway.\n")
+            f"starting forecast{spread}. --no-baseline-guard keeps the network anyway.\n")
     return {"dm_stat": stat, "p_value": p_value, "kept": kept, "dates": int(len(diff))}
+
+
+def point_outputs(outputs: np.ndarray, base: int | None) -> np.ndarray:
+    """(samples, horizon) point forecasts: the outputs, or a quantile model's median level
+    ``base`` of (samples, horizon, quantiles)."""
+    return outputs if base is None else outputs[..., base]
+
+
+def pin_median(model: keras.Model, start_head: list[np.ndarray], n_quantiles: int,
+               base: int) -> None:
+    """Put a quantile model's median back at its start: its columns of the output layer get
+    the starting (zero) kernel and bias. The other levels are offsets from the median
+    (``MonotoneQuantiles``), so they keep the trained spread around the start."""
+    layer = model.get_layer("forecast")
+    kernel, bias = layer.get_weights()
+    columns = np.arange(bias.shape[0] // n_quantiles) * n_quantiles + base
+    kernel[:, columns] = start_head[0][:, columns]
+    bias[columns] = start_head[1][columns]
+    layer.set_weights([kernel, bias])
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -262,7 +303,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
-def compile_model(model: keras.Model, learning_rate: float, loss: str = "mse",
+def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
                   mirrored: bool = False) -> None:
     # Keras 3's multi-step loop fails to trace under MirroredStrategy, so one step there.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
@@ -299,8 +340,11 @@ def prepare_training(panel: Panel, config: ForecastConfig,
              f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
              f"{', ...' if len(short) > 20 else ''}")
         panel = panel.take(np.flatnonzero(trainable))
+    config.data.derived = resolve_derived(panel, config.data.derived)
+    config.data.extra, config.columns = list(panel.extra), list(panel.columns)
     prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
-                             center="median" if t.loss == "mae" else "mean")
+                             center="median" if t.loss == "mae" or m.quantiles else "mean",
+                             derived=config.data.derived)
     for name, what in (("val", "validation"), ("test", "test")):
         if not prepared.masks[name].any():
             need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
@@ -316,11 +360,26 @@ def prepare_training(panel: Panel, config: ForecastConfig,
                         f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
                         f"at least {needed}; pass more rows, a larger --val-fraction or an "
                         "earlier --val-start")
-    _check_finite(panel, prepared)
+    _check_finite(panel, prepared, config.data.derived)
     return prepared, split, panel
 
 
-def _check_finite(panel: Panel, prepared: Prepared) -> None:
+def resolve_derived(panel: Panel, derived: list[str] | None) -> list[str]:
+    """The derived inputs to train with: as given, or (None, ``auto``) the absolute
+    log-return when the target is positive, plus the log high-low range when the panel has
+    High and Low columns, positive."""
+    if derived is not None:
+        return list(derived)
+    out = []
+    if np.all(panel.values[:, 0] > 0):
+        out.append("abs-return")
+    sources = [panel.column(c) for c in DERIVED_SOURCES["log-range"]]
+    if None not in sources and np.all(panel.values[:, sources] > 0):
+        out.append("log-range")
+    return out
+
+
+def _check_finite(panel: Panel, prepared: Prepared, derived: list[str] | None = None) -> None:
     with np.errstate(over="ignore"):
         span = prepared.scaler.data_max_ - prepared.scaler.data_min_
     bad = ~np.isfinite(prepared.scaled)
@@ -336,7 +395,10 @@ def _check_finite(panel: Panel, prepared: Prepared) -> None:
         s, col = np.argwhere(~np.isfinite(span))[0]
         rows = panel.rows(int(s))
         row = rows.start + int(np.argmax(np.abs(panel.values[rows, col])))
-    place = where(panel.sources[int(s)], int(panel.lines[row]), panel.columns[int(col)])
+    names = panel.input_columns + [
+        panel.columns[panel.column(DERIVED_SOURCES[name][0])] if DERIVED_SOURCES[name]
+        else panel.target for name in derived or []]
+    place = where(panel.sources[int(s)], int(panel.lines[row]), names[int(col)])
     raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
 
 
@@ -351,30 +413,40 @@ class OriginForecasts:
 
     Attributes:
         series: (k,) series of each origin; rows: (k,) the price row, within its series, of
-        each origin's first step; prices: (k, horizon) forecasts in price units.
+        each origin's first step; prices: (k, horizon) point forecasts in price units;
+        quantiles: (k, horizon, levels) a quantile model's forecasts, else None.
     """
 
     series: np.ndarray
     rows: np.ndarray
     prices: np.ndarray
+    quantiles: np.ndarray | None = None
 
     def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, prices) of series ``s``."""
         use = self.series == s
         return self.rows[use], self.prices[use]
 
+    def quantiles_of(self, s: int) -> np.ndarray | None:
+        """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
+        return None if self.quantiles is None else self.quantiles[self.series == s]
+
 
 def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
-                     first_row: np.ndarray | None = None) -> OriginForecasts:
+                     first_row: np.ndarray | None = None,
+                     levels: list[float] | None = None) -> OriginForecasts:
     """Forecasts from every origin of every series whose first step is at or after
-    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks."""
+    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks; a quantile
+    model (``levels``) gives each level's path and its median as the point forecast."""
     starts, series, rows = prepared.origins()
     if first_row is not None:
         use = rows >= first_row[series]
         starts, series, rows = starts[use], series[use], rows[use]
     outputs = predict_windows(predictor, prepared, starts)
-    return OriginForecasts(series, rows, origin_prices(prepared, panel, kind, outputs,
-                                                       series, rows))
+    prices = origin_prices(prepared, panel, kind, outputs, series, rows)
+    if not levels:
+        return OriginForecasts(series, rows, prices)
+    return OriginForecasts(series, rows, prices[..., base_index(levels)], prices)
 
 
 def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
@@ -395,18 +467,166 @@ def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.n
     return intervals.Calibration(space, [np.concatenate(parts) for parts in step_scores])
 
 
+def fit_cqr(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+            space: str, levels: list[float], lower: int, upper: int
+            ) -> intervals.QuantileCalibration:
+    """CQR of the quantile levels ``lower`` and ``upper`` (indices into ``levels``) for each
+    step, pooled over series, from the forecasts whose target row lies in
+    ``[lo[s], hi[s])`` of its series; scores in ``space`` (log-price: relative to the
+    price, so series of any price level pool)."""
+    steps = forecasts.prices.shape[1]
+    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, quantiles = forecasts.of(s)[0], forecasts.quantiles_of(s)
+        for k in range(steps):
+            target = rows + k
+            use = (target >= lo[s]) & (target < hi[s])
+            step_scores[k].append(intervals.cqr_scores(
+                prices[target[use]], quantiles[use, k, lower], quantiles[use, k, upper], space))
+    return intervals.QuantileCalibration(levels[lower], levels[upper], space,
+                                         [np.concatenate(parts) for parts in step_scores])
+
+
+def central_pairs(levels: list[float]) -> list[tuple[float, int, int]]:
+    """(coverage, lower index, upper index) of every central interval whose two ends were
+    both trained: 0.1 and 0.9 give (0.8, 0, 2)."""
+    out = []
+    for i, q in enumerate(levels):
+        if q < 0.5:
+            coverage = round(1.0 - 2.0 * q, 10)
+            found = intervals.interval_levels(levels, coverage)
+            if found is not None:
+                out.append((coverage, *found))
+    return out
+
+
+def validation_halves(panel: Panel, train_end: np.ndarray, val_end: np.ndarray, horizon: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Split the validation rows by date, as the point guard splits its windows: the first
+    half ``[train_end[s], half_end[s])`` calibrates, the second ``[held_start[s],
+    val_end[s])`` judges, ``horizon - 1`` dates left out between them."""
+    stamps = panel.dates.asi8
+    own = [stamps[panel.rows(s)] for s in range(panel.n_series)]
+    unique = np.unique(np.concatenate([d[train_end[s]:val_end[s]] for s, d in enumerate(own)]))
+    cut, gap = len(unique) // 2, len(unique) // 2 + horizon - 1
+    cut_date = unique[cut] if cut < len(unique) else np.iinfo(np.int64).max
+    gap_date = unique[gap] if gap < len(unique) else np.iinfo(np.int64).max
+    half_end = np.array([np.searchsorted(d, cut_date) for d in own])
+    held_start = np.array([np.searchsorted(d, gap_date) for d in own])
+    return (np.clip(half_end, train_end, val_end), np.clip(held_start, train_end, val_end))
+
+
+def judge_intervals(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+                    level: float, cqr: intervals.QuantileCalibration,
+                    conformal: intervals.Calibration, lower: int, upper: int,
+                    vols: list[np.ndarray], scales: np.ndarray) -> dict[str, Any]:
+    """The interval guard on one-step forecasts of rows ``[lo[s], hi[s])`` (held out from
+    both calibrations): the network's CQR band against the rolling-volatility conformal
+    band around the same point forecast. Scores are in log-price (``abs`` space: in units
+    of each series' naive MAE) so that series pool, and a panel's rows are averaged per
+    date."""
+    actual, network, baseline, dates = [], [], [], []
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, point = forecasts.of(s)
+        quantiles = forecasts.quantiles_of(s)
+        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
+        r = rows[use]
+        net = cqr.band(quantiles[use, 0, lower], quantiles[use, 0, upper], 1)
+        base = intervals.band(point[use, 0], vols[s][r - 1] * conformal.quantile(level, 1), 1.0,
+                              conformal.space)
+        unit = np.log if cqr.space == "log" else (lambda v, k=float(scales[s]): v / k)
+        actual.append(unit(prices[r]))
+        network.append([unit(b) for b in net])
+        baseline.append([unit(b) for b in base])
+        dates.append(panel.dates.asi8[panel.offsets[s] + r])
+    both = lambda parts, i: np.concatenate([p[i] for p in parts])  # noqa: E731
+    with np.errstate(invalid="ignore", over="ignore"):
+        return baselines.interval_guard(
+            np.concatenate(actual), (both(network, 0), both(network, 1)),
+            (both(baseline, 0), both(baseline, 1)), level, dates=np.concatenate(dates))
+
+
+def choose_bands(panel: Panel, forecasts: OriginForecasts, train_end: np.ndarray,
+                 val_end: np.ndarray, space: str, vols: list[np.ndarray], scales: np.ndarray,
+                 levels: list[float], stream: IO[str]) -> intervals.QuantileIntervals:
+    """For each trained central interval: calibrate the network's quantiles by CQR and the
+    conformal band on the first half of the validation dates, let the interval guard judge
+    them on the second half, then calibrate the chosen band on every validation row. Says
+    on ``stream`` which band ``predict --interval`` will use, and why."""
+    if not levels:
+        return intervals.QuantileIntervals.point()
+    horizon = forecasts.prices.shape[1]
+    half_end, held_start = validation_halves(panel, train_end, val_end, horizon)
+    conformal = calibrate(panel, forecasts, train_end, half_end, space, vols)
+    pairs = []
+    for level, lower, upper in central_pairs(levels):
+        cqr = fit_cqr(panel, forecasts, train_end, half_end, space, levels, lower, upper)
+        result = judge_intervals(panel, forecasts, held_start, val_end, level, cqr, conformal,
+                                 lower, upper, vols, scales)
+        band = "quantiles" if result["kept"] == "network" else "conformal"
+        verdict = "beat" if band == "quantiles" else "did not beat"
+        uses = "uses it" if band == "quantiles" else \
+            "uses the rolling-volatility conformal band around the median"
+        stream.write(f"forecast: {level:.0%} interval: the network's quantile band (CQR) "
+                     f"{verdict} the rolling-volatility conformal band on "
+                     f"{result['dates']} held-out validation dates (interval score, "
+                     f"Diebold-Mariano p = {result['p_value']:.2f}); predict --interval "
+                     f"{level:g} {uses}\n")
+        pairs.append({"level": level, "lower": lower, "upper": upper, "band": band,
+                      "guard": result, "calibration": fit_cqr(
+                          panel, forecasts, train_end, val_end, space, levels, lower, upper)})
+    return intervals.QuantileIntervals(levels, space, pairs)
+
+
+def fit_garches(panel: Panel, train_end: np.ndarray) -> list[baselines.Garch | None]:
+    """Each series' GARCH(1,1) baseline, fit on its training rows only (None where it has
+    too few training returns or the fit fails)."""
+    return [baselines.fit_garch(panel.target_of(s)[:int(train_end[s])])[0]
+            for s in range(panel.n_series)]
+
+
+@dataclass
+class IntervalBands:
+    """What scoring a segment's intervals needs: the model's bands (conformal calibration,
+    quantile calibrations, each series' volatility) and the baselines' (GARCH fits and the
+    validation rows the rolling conformal band calibrates on)."""
+
+    calibration: intervals.Calibration
+    quantile: intervals.QuantileIntervals
+    vols: list[np.ndarray]
+    garches: list[baselines.Garch | None]
+    train_end: np.ndarray
+    val_end: np.ndarray
+    level: float = DEFAULT_INTERVAL
+
+
+def score_intervals(bands: IntervalBands, s: int, prices: np.ndarray, rows: np.ndarray,
+                    point: np.ndarray, quantiles: np.ndarray | None) -> dict[str, Any]:
+    """The interval figures of one series' one-step forecasts of ``rows`` (k,): the band
+    ``predict --interval`` gives beside both baselines (``baselines.compare_intervals``)."""
+    level, q = bands.level, bands.quantile
+    lower, upper = intervals.prediction_band(level, 1, point, bands.vols[s][rows - 1],
+                                             bands.calibration, q, quantiles)
+    published = q.calibrated(quantiles, 1) if quantiles is not None else None
+    out = baselines.compare_intervals(
+        prices, rows, level, (lower, upper), point, bands.garches[s],
+        np.arange(int(bands.train_end[s]), int(bands.val_end[s])), published, q.levels)
+    out["band"] = "quantiles" if q.uses_quantiles(level) else "conformal"
+    return out
+
+
 def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-                  scales: np.ndarray, calibration: intervals.Calibration | None = None,
-                  vols: list[np.ndarray] | None = None,
-                  level: float = DEFAULT_INTERVAL) -> dict[str, Any]:
+                  scales: np.ndarray, bands: IntervalBands | None = None) -> dict[str, Any]:
     """One-step scores (model, naive, drift) of every series on its rows ``[lo[s], hi[s])``,
-    with interval coverage when a calibration is given, and their aggregate over series.
+    with interval figures (the model's band, rolling conformal, GARCH) when ``bands`` are
+    given, and their aggregate over series.
 
     Returns:
-        {"series": {name: metrics.compare(...)}, "aggregate": metrics.aggregate(...)}.
+        {"series": {name: metrics.compare(...) [+ "interval", "intervals"]},
+        "aggregate": metrics.aggregate(...)}.
     """
-    if calibration is not None:
-        level = min(level, calibration.widest_level())  # few validation rows: a finite band
     per_series = {}
     for s, name in enumerate(panel.names):
         prices = panel.target_of(s)
@@ -415,10 +635,13 @@ def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: 
         if not use.any():
             continue
         out = metrics.compare(prices, rows[use], predicted[use, 0], float(scales[s]))
-        if calibration is not None and vols is not None:
-            lower, upper = intervals.band(predicted[use, 0], vols[s][rows[use] - 1],
-                                          calibration.quantile(level), calibration.space)
-            out["interval"] = metrics.interval_summary(prices[rows[use]], lower, upper, level)
+        if bands is not None:
+            quantiles = forecasts.quantiles_of(s)
+            compared = score_intervals(bands, s, prices, rows[use], predicted[use, 0],
+                                       None if quantiles is None else quantiles[use, 0])
+            out["interval"] = {k: compared["model"][k] for k in
+                               ("level", "coverage", "mean_width", "interval_score", "rows")}
+            out["intervals"] = compared
         per_series[name] = out
     return {"series": per_series, "aggregate": metrics.aggregate(per_series)}
 
@@ -435,12 +658,11 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
         panel, config, lambda message: print(f"forecast: warning: {message}", file=stream))
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
-    # The targets are centered on each series' median (mse: mean) training step, so an
-    # output of 0 is every series' own drift-like start.
-    start = np.zeros(m.horizon) if t.baseline_guard else None
+    start = output_start(prepared, config)
+    loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
     with setup.strategy.scope():
-        model = build_model(m, len(panel.columns), t.precision, output_start=start)
-        compile_model(model, t.learning_rate, t.loss, setup.mirrored)
+        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start)
+        compile_model(model, t.learning_rate, loss, setup.mirrored)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=stream)
     if dry_run:
@@ -448,24 +670,33 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
         return None
     n = {k: int(v.sum()) for k, v in prepared.masks.items()}
     across = f" across {panel.n_series} series" if panel.multi else ""
-    print(f"forecast: training on {n['train']} windows{across}, validating on {n['val']}, "
-          f"holding out {n['test']} test windows ({split.test_start.date()} on)", file=stream)
+    inputs = ", ".join(config.inputs)
+    print(f"forecast: training on {n['train']} windows{across} (inputs: {inputs}), validating "
+          f"on {n['val']}, holding out {n['test']} test windows ({split.test_start.date()} on)",
+          file=stream)
     started = time.perf_counter()
     history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream)
     seconds = time.perf_counter() - started
 
     train_end, val_end = prepared.train_end, prepared.val_end
     forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
-                                 t.target_transform, first_row=train_end - m.horizon + 1)
+                                 t.target_transform, first_row=train_end - m.horizon + 1,
+                                 levels=m.quantiles)
     space = intervals.error_space(panel.values[:, 0])
     vols = [intervals.volatility(panel.target_of(s), space) for s in range(panel.n_series)]
     calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
     scales = np.array([metrics.naive_scale(panel.target_of(s)[:train_end[s]])
                        for s in range(panel.n_series)])
+    quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
+                            m.quantiles, stream)
+    garches = fit_garches(panel, train_end)
+    # few validation rows: the widest level they support, so every band is finite
+    bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
+                          min(DEFAULT_INTERVAL, calibration.widest_level()))
     ends = panel.lengths
     scores = {
         "val": score_segment(panel, forecasts, train_end, val_end, scales),
-        "test": score_segment(panel, forecasts, val_end, ends, scales, calibration, vols),
+        "test": score_segment(panel, forecasts, val_end, ends, scales, bands),
     }
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
@@ -481,9 +712,30 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
         "last_date": dates.max().isoformat(),
         "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
         "epochs_run": len(history["loss"]), "best_epoch": best,
+        "loss": "pinball" if m.quantiles else t.loss,
         "baseline_guard": guard_result,
+        "interval_guard": {f"{p['level']:g}": p["guard"] for p in quantile.pairs},
         "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
         "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
         "windows": n,
     })
-    return Trained(model, prepared.scaler, config, history, scores, calibration)
+    garch = {name: None if g is None else g.to_dict() for name, g in zip(panel.names, garches)}
+    return Trained(model, prepared.scaler, config, history, scores, calibration, quantile,
+                   garch)
+
+
+def output_start(prepared: Prepared, config: ForecastConfig) -> np.ndarray | None:
+    """The untrained model's output: (horizon,) zeros for a point model with the guard (the
+    centered target's 0 is each series' median or mean step); for a quantile model
+    (horizon, levels), the training targets' quantiles pooled over series, with the median
+    at 0 for the same reason. None: a point model without the guard starts at random."""
+    m = config.model
+    if not m.quantiles:
+        return np.zeros(m.horizon) if config.training.baseline_guard else None
+    y = prepared.targets(prepared.starts[prepared.masks["train"]])
+    start = quantile_start(y, m.quantiles)
+    base = base_index(m.quantiles)
+    start[:, base] = 0.0
+    start[:, :base] = np.minimum(start[:, :base], 0.0)
+    start[:, base + 1:] = np.maximum(start[:, base + 1:], 0.0)
+    return start

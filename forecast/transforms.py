@@ -1,4 +1,5 @@
-"""The target transform (price level or log-return) and a JSON-safe MinMax scaler.
+"""The target transform (price level or log-return), the derived volatility inputs, and a
+JSON-safe MinMax scaler.
 
 Pure NumPy. The scaler follows scikit-learn's contract (``fit`` / ``transform`` /
 ``inverse_transform``, learned attributes end in ``_``) and gives the same numbers as
@@ -12,7 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecast.errors import DataError, ModelDirError, where
+from forecast.config import DERIVED, DERIVED_SOURCES
+from forecast.errors import DataError, ModelDirError, UsageError, where
 
 
 class MinMaxScaler:
@@ -134,17 +136,20 @@ def to_prices(forecasts: np.ndarray, anchor: np.ndarray, kind: str) -> np.ndarra
     """Turn forecasts of the transformed target (already unscaled) into prices.
 
     Args:
-        forecasts: (samples, steps) consecutive transformed-target forecasts.
+        forecasts: (samples, steps) consecutive transformed-target forecasts, or
+            (samples, steps, quantiles): then each level's path is summed on its own.
         anchor: (samples,) the last known price before the first forecast step.
         kind: the transform.
 
     Returns:
-        (samples, steps) prices. For log-return, step k is anchor * exp(sum of steps 0..k).
+        prices shaped like ``forecasts``. For log-return, step k is anchor * exp(sum of
+        steps 0..k).
     """
     forecasts = np.asarray(forecasts, dtype=float)
     if kind == "level":
         return forecasts.copy()
-    return np.asarray(anchor, dtype=float)[:, None] * np.exp(np.cumsum(forecasts, axis=1))
+    anchor = np.asarray(anchor, dtype=float).reshape((-1,) + (1,) * (forecasts.ndim - 1))
+    return anchor * np.exp(np.cumsum(forecasts, axis=1))
 
 
 def forecasts_to_prices(scaled: np.ndarray, scaler: MinMaxScaler, kind: str,
@@ -196,7 +201,7 @@ class SeriesScaler:
 
     @classmethod
     def fit(cls, values: np.ndarray, offsets: np.ndarray, fit_rows: np.ndarray,
-            names: Sequence[str]) -> "SeriesScaler":
+            names: Sequence[str], tied: Sequence[int] = ()) -> "SeriesScaler":
         """Learn each series' min and max from its first ``fit_rows[s]`` rows.
 
         Args:
@@ -204,14 +209,20 @@ class SeriesScaler:
             offsets: (series + 1,) row boundaries of ``values``.
             fit_rows: (series,) leading rows of each series to fit on (at least 1 each).
             names: (series,) names.
+            tied: columns scaled by the target column's span, from 0 (min 0, max the
+                target's max - min), instead of their own: volatility inputs in the
+                target's units, so that a move of one size reads the same in every series.
         """
         values = np.asarray(values, dtype=float)
         lows, highs = [], []
         for s in range(len(names)):
             rows = values[offsets[s]: offsets[s] + max(int(fit_rows[s]), 1)]
             scaler = MinMaxScaler().fit(rows)
-            lows.append(scaler.data_min_)
-            highs.append(scaler.data_max_)
+            low, high = scaler.data_min_.copy(), scaler.data_max_.copy()
+            for c in tied:
+                low[c], high[c] = 0.0, high[0] - low[0]
+            lows.append(low)
+            highs.append(high)
         return cls(names, np.array(lows), np.array(highs))
 
     def one(self, s: int) -> MinMaxScaler:
@@ -344,3 +355,80 @@ def outputs_to_prices(outputs: np.ndarray, series: np.ndarray, scaler: SeriesSca
         (samples, steps) prices.
     """
     return to_prices(scaler.inverse_target(outputs, series), anchor, kind)
+
+
+def derived_inputs(panel, derived: Sequence[str]) -> np.ndarray:
+    """The derived inputs of every row of a panel, from its raw columns, series by series.
+
+    ``abs-return``: |log(p[r] / p[r - 1])| of the target (0 on each series' first row,
+    which has no step before it). ``log-range``: log(High[r] / Low[r]). Both are known at
+    the close of row r, so a window ending at r may read them.
+
+    Args:
+        panel: a ``data.Panel`` holding the columns each input needs (DERIVED_SOURCES).
+        derived: names from DERIVED, in model order.
+
+    Returns:
+        (rows, len(derived)) float64, row-aligned with ``panel.values``.
+    Raises:
+        DataError: a non-positive value (named by file, line and column) or a missing column.
+    """
+    out = np.empty((len(panel.values), len(derived)))
+    for j, name in enumerate(derived):
+        if name not in DERIVED:
+            raise UsageError(f"--derived-inputs must list some of {', '.join(DERIVED)}; "
+                             f"got '{name}'")
+        sources = [0] if name == "abs-return" else [_column(panel, c, name)
+                                                   for c in DERIVED_SOURCES[name]]
+        raw = panel.values[:, sources]
+        bad = ~(raw > 0)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            s = int(np.searchsorted(panel.offsets, row, side="right") - 1)
+            place = where(panel.sources[s], int(panel.lines[row]), panel.columns[sources[col]])
+            raise DataError(f"{place}: value {raw[row, col]:g} is not positive, so the {name} "
+                            "input (a logarithm) cannot use it; fix it or pass "
+                            "--derived-inputs none")
+        logs = np.log(raw)
+        if name == "abs-return":
+            step = np.abs(np.diff(logs[:, 0], prepend=logs[:1, 0]))
+            step[panel.offsets[:-1][panel.lengths > 0]] = 0.0
+            out[:, j] = step
+        else:
+            out[:, j] = logs[:, 0] - logs[:, 1]
+    return out
+
+
+def _column(panel, name: str, derived: str) -> int:
+    index = panel.column(name)
+    if index is None:
+        raise DataError(f"{panel.source} has no column '{name}', which the {derived} input "
+                        f"reads; columns are: {', '.join(panel.columns)}; pass "
+                        "--derived-inputs abs-return to do without it")
+    return index
+
+
+def model_inputs(panel, kind: str, derived: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """What the network reads, before scaling: the target transform of the target and
+    features, then the derived inputs, each row of each series. The one place they are
+    computed, for training and prediction alike.
+
+    Args:
+        panel: a ``data.Panel``. kind: the target transform. derived: names from DERIVED.
+
+    Returns:
+        inputs (rows - series * offset, inputs) and its (series + 1,) offsets, as
+        ``transform_panel`` (row j of series s is its price row j + transform_offset(kind)).
+    """
+    n = len(panel.input_columns)
+    transformed, offsets = transform_panel(panel.values[:, :n], panel.offsets, kind,
+                                           source=panel.source, lines=panel.lines,
+                                           columns=panel.columns, sources=panel.sources)
+    if not len(derived):
+        return transformed, offsets
+    extra = derived_inputs(panel, derived)
+    if transform_offset(kind):
+        keep = np.ones(len(extra), bool)
+        keep[panel.offsets[:-1][panel.lengths > 0]] = False   # each series' first row
+        extra = extra[keep]
+    return np.ascontiguousarray(np.column_stack([transformed, extra])), offsets

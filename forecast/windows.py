@@ -13,8 +13,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast.errors import DataError
-from forecast.transforms import (SeriesScaler, outputs_to_prices, transform_offset,
-                                 transform_panel)
+from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
+                                 transform_offset)
 
 
 def make_windows(data: np.ndarray, targets: np.ndarray | None, window: int,
@@ -280,13 +280,14 @@ def window_starts(offsets: np.ndarray, window: int, horizon: int, offset: int = 
 
 def prepare_panel(panel, kind: str, window: int, horizon: int, *,
                   split: DateSplit | None = None, scaler: SeriesScaler | None = None,
-                  center: str = "median") -> Prepared:
-    """Transform each series, scale it and index its windows.
+                  center: str = "median", derived: tuple[str, ...] | list[str] = ()) -> Prepared:
+    """Transform each series, add its derived inputs, scale it and index its windows.
 
     Args:
         panel: a ``data.Panel``.
         kind: target transform (``level`` or ``log-return``).
         window, horizon: sample shape.
+        derived: derived inputs (``transforms.model_inputs``), after target and features.
         split: cut dates; without ``scaler`` each series' scaler is fit on its rows dated
             before ``split.val_start`` only, so validation and test rows never shape it.
         scaler: a fitted SeriesScaler over exactly these series, in order (prediction).
@@ -294,9 +295,7 @@ def prepare_panel(panel, kind: str, window: int, horizon: int, *,
             ``mean``) of its training windows' first targets, scaled.
     """
     offset = transform_offset(kind)
-    transformed, offsets = transform_panel(panel.values, panel.offsets, kind,
-                                           source=panel.source, lines=panel.lines,
-                                           columns=panel.columns, sources=panel.sources)
+    transformed, offsets = model_inputs(panel, kind, derived)
     train_end = val_end = None
     if split is not None:
         train_end, val_end = split.bounds(panel.dates, panel.offsets)
@@ -305,7 +304,7 @@ def prepare_panel(panel, kind: str, window: int, horizon: int, *,
         if train_end is None:
             raise ValueError("prepare_panel needs a split to fit a scaler, or a fitted scaler")
         scaler = SeriesScaler.fit(transformed, offsets, np.maximum(train_end - offset, 1),
-                                  panel.names)
+                                  panel.names, tied_columns(panel, kind, derived))
     series_of_rows = np.repeat(np.arange(panel.n_series), np.diff(offsets))
     scaled = np.ascontiguousarray(scaler.transform(transformed, series_of_rows))
     starts, series, first_rows = window_starts(offsets, window, horizon, offset)
@@ -322,21 +321,34 @@ def prepare_panel(panel, kind: str, window: int, horizon: int, *,
                     first_rows, masks, train_end, val_end)
 
 
+def tied_columns(panel, kind: str, derived) -> list[int]:
+    """The input columns scaled in the target's units (``SeriesScaler.fit``): with a
+    log-return target, the derived inputs, which are log-moves too."""
+    if kind != "log-return":
+        return []
+    first = len(panel.input_columns)
+    return list(range(first, first + len(derived)))
+
+
 def predict_windows(predictor, prepared: Prepared, starts: np.ndarray,
                     chunk: int = 65536) -> np.ndarray:
-    """Run ``predictor`` ((k, window, features) -> (k, horizon)) over the windows beginning
-    at ``starts`` (n,), gathering one chunk at a time so no more than ``chunk`` windows are
-    ever materialised. Returns (n, horizon) float64."""
+    """Run ``predictor`` ((k, window, features) -> (k, horizon) or (k, horizon, quantiles))
+    over the windows beginning at ``starts`` (n,), gathering one chunk at a time so no more
+    than ``chunk`` windows are ever materialised. Returns (n, horizon[, quantiles])
+    float64."""
     starts = np.asarray(starts)
     parts = [np.asarray(predictor(prepared.inputs(starts[i:i + chunk])), dtype=np.float64)
              for i in range(0, len(starts), chunk)]
-    return np.concatenate(parts) if parts else np.empty((0, prepared.horizon))
+    if parts:
+        return np.concatenate(parts)
+    probe = np.asarray(predictor(np.zeros((1, prepared.window, prepared.scaled.shape[1]))))
+    return np.empty((0, *probe.shape[1:]))
 
 
 def origin_prices(prepared: Prepared, panel, kind: str, outputs: np.ndarray,
                   series: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Model outputs (k, steps) for origins of ``series`` (k,) whose first step is price row
-    ``rows`` (k,) of their series, in price units (k, steps)."""
+    """Model outputs (k, steps[, quantiles]) for origins of ``series`` (k,) whose first step
+    is price row ``rows`` (k,) of their series, in price units, shaped like ``outputs``."""
     anchor = panel.values[panel.offsets[series] + rows - 1, 0]
     return outputs_to_prices(outputs, series, prepared.scaler, kind, anchor)
 

@@ -128,3 +128,24 @@ def assert_advice_fits(command: str, message: str) -> None:
     bare = re.sub(r"`[^`]*`", "", message)
     for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", bare):
         assert flag in command_flags(command), f"{flag} is not a `{command}` option: {message}"
+
+
+@pytest.fixture(scope="session")
+def tiny_panel_model(tmp_path_factory) -> Path:
+    """A tiny default (quantile) model trained on a long file of two series, the second
+    too short for a GARCH fit on its training rows (shared: treat it as read-only)."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    root = tmp_path_factory.mktemp("tiny_panel")
+    a, b = price_frame(300, seed=1), price_frame(150, seed=2).iloc[:150]
+    b["Date"] = a["Date"].iloc[-150:].to_numpy()
+    frame = pd.concat([a.assign(symbol="AAA"), b.assign(symbol="BBB")])
+    csv = root / "panel.csv"
+    frame.to_csv(csv, index=False)
+    out = root / "model"
+    result = CliRunner().invoke(app, ["train", str(csv), "--model-dir", str(out), *TINY],
+                                prog_name="forecast")
+    assert result.exit_code == 0, result.stderr
+    return out

@@ -66,6 +66,14 @@ def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv
     assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, WEIGHTS])
     assert "model written to models/prices-lstm" in result.stderr
     assert "naive" in result.stderr and "drift" in result.stderr
+    # the default quantile model says which band predict --interval will use, and why,
+    # and prints the interval figures beside both baselines
+    assert "80% interval: the network's quantile band (CQR)" in result.stderr
+    assert "held-out validation dates (interval score, Diebold-Mariano p =" in result.stderr
+    assert "predict --interval 0.8 uses" in result.stderr
+    assert "inputs: Close, abs-return, log-range" in result.stderr
+    for name in ("rolling conformal", "GARCH(1,1)", "coverage", "pinball"):
+        assert name in result.stderr
 
 
 def test_train_json_is_the_metrics(cli, prices_csv):
@@ -216,3 +224,30 @@ def test_a_failing_command_folds_its_warnings_into_its_one_line(cli, tmp_path, c
     assert result.exit_code == 0
     assert result.stderr == "forecast: warning: dropped 1 row(s) with empty cells in few.csv " \
                             "(--missing drop)\n"
+
+
+@pytest.mark.parametrize("args,head", [
+    ([], "quantiles (MonotoneQuantiles)"),
+    (["--quantiles", "0.05,0.5,0.95"], "quantiles (MonotoneQuantiles)"),
+    (["--quantiles", ""], "forecast (Dense)"),
+    (["--no-quantiles"], "forecast (Dense)"),
+])
+def test_quantiles_by_default_and_the_point_model_on_request(cli, prices_csv, args, head):
+    result = cli("train", prices_csv, "--dry-run", "--units", "3", *args)
+    assert result.exit_code == 0, result.stderr
+    last = [line for line in result.stderr.splitlines() if "(" in line and ")" in line
+            and ("Dense" in line or "MonotoneQuantiles" in line)][-1]
+    assert head in last
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--quantiles", "0.1,0.9"], "--quantiles must include 0.5"),
+    (["--quantiles", "a,b"], "--quantiles must be numbers"),
+    (["--loss", "mse"], "--loss mse is for point models"),
+    (["--derived-inputs", "vix"], "--derived-inputs must be one of abs-return, log-range"),
+    (["--derived-inputs", "log-range", "--wide"], "cannot give High, Low"),
+])
+def test_quantile_and_derived_input_options_refuse_bad_values(cli, prices_csv, args, message):
+    result = cli("train", prices_csv, "--epochs", "1", *args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr and result.stdout == ""

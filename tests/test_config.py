@@ -1,14 +1,41 @@
+import json
+
 import pytest
 
-from forecast.config import DEFAULT_QUANTILES, ForecastConfig, ModelConfig
-from forecast.errors import UsageError
+from forecast.config import DEFAULT_QUANTILES, ForecastConfig, ModelConfig, TrainConfig
+from forecast.errors import ModelDirError, UsageError
 
 
 def test_quantiles_round_trip_through_json():
     config = ForecastConfig(model=ModelConfig(quantiles=list(DEFAULT_QUANTILES))).validate()
     again = ForecastConfig.from_json(config.to_json())
     assert again.model.quantiles == [0.1, 0.5, 0.9]
-    assert ForecastConfig().model.quantiles == []       # the point model, as before
+    assert ForecastConfig().model.quantiles == [0.1, 0.5, 0.9]   # quantiles by default
+
+
+def test_a_format_2_config_reads_as_a_point_model_without_derived_inputs():
+    raw = json.loads(ForecastConfig(columns=["Close"]).to_json())
+    raw["format_version"] = 2
+    del raw["model"]["quantiles"], raw["data"]["derived"], raw["data"]["extra"]
+    old = ForecastConfig.from_dict(raw)
+    assert old.model.quantiles == [] and old.data.derived == [] and old.inputs == ["Close"]
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda raw: raw["data"].update(derived=["vix"]), "'derived' should list"),
+    (lambda raw: raw["model"].update(quantiles=[0.9, 0.1]), "strictly increasing"),
+])
+def test_a_damaged_config_is_a_model_dir_error(change, message):
+    raw = json.loads(ForecastConfig(columns=["Close"]).to_json())
+    change(raw)
+    with pytest.raises(ModelDirError, match=f"config.json is damaged.*{message}"):
+        ForecastConfig.from_dict(raw)
+
+
+def test_a_quantile_model_refuses_a_point_loss():
+    with pytest.raises(UsageError, match="--loss mse is for point models"):
+        ForecastConfig(training=TrainConfig(loss="mse")).validate()
+    ForecastConfig(model=ModelConfig(quantiles=[]), training=TrainConfig(loss="mse")).validate()
 
 
 @pytest.mark.parametrize("levels,message", [

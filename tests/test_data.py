@@ -322,7 +322,7 @@ def test_the_number_format_does_not_depend_on_row_order(write_csv):
 
 def test_a_file_of_one_row_is_read_and_the_command_says_what_it_needs(cli, write_csv,
                                                                        tiny_model):
-    path = write_csv("Date,Close\n2020-01-02,1\n")
+    path = write_csv("Date,Close,High,Low\n2020-01-02,1,1.1,0.9\n")
     assert len(read_prices(path).frame) == 1
     result = cli("predict", path, "--model", tiny_model)
     assert result.exit_code == 2

@@ -19,7 +19,8 @@ def test_numpy_matches_keras(cell, layers, bidirectional, horizon, features, den
     import keras
     keras.utils.set_random_seed(layers * 7 + horizon)
     config = ModelConfig(cell=cell, layers=layers, units=5, dropout=0.1, window=7,
-                         horizon=horizon, bidirectional=bidirectional, dense_units=dense)
+                         horizon=horizon, bidirectional=bidirectional, dense_units=dense,
+                         quantiles=[])
     model = build_model(config, features)
     # Random weights far from zero exercise every gate.
     model.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape)
@@ -46,17 +47,24 @@ def test_numpy_and_keras_backtests_agree_on_sp500(tmp_path):
     data = bundle.data()
     numpy_path = Forecaster(bundle, data, load_predictor(bundle, "numpy"))
     keras_path = Forecaster(bundle, data, load_predictor(bundle, "keras"))
-    assert numpy_path.outputs.shape == (5031 - 10 - 1 + 1, 1)
+    # The default quantile head, and the derived volatility inputs beside the features
+    # (Low is read for the log range only).
+    assert bundle.config.inputs == ["Close", "High", "Volume", "abs-return", "log-range"]
+    assert bundle.config.columns == ["Close", "High", "Volume", "Low"]
+    assert numpy_path.outputs.shape == (5031 - 10 - 1 + 1, 1, 3)
     np.testing.assert_allclose(numpy_path.outputs, keras_path.outputs, atol=1e-5)
 
 
-def test_the_numpy_path_does_not_import_tensorflow(tiny_model):
+def test_the_numpy_path_does_not_import_tensorflow(tiny_model, tmp_path):
     code = (
         "import sys\n"
         "from forecast.cli import app\n"
         "from typer.testing import CliRunner\n"
-        f"r = CliRunner().invoke(app, ['predict', '--model', r'{tiny_model}', '--backtest'])\n"
-        "assert r.exit_code == 0, r.stderr\n"
+        f"for args in (['predict', '--backtest', '--quantiles', '--interval', '0.8'],\n"
+        f"             ['predict', '--steps', '3', '--interval', '0.8'], ['evaluate'],\n"
+        f"             ['plot', '--out', r'{tmp_path / 'p.png'}']):\n"
+        f"    r = CliRunner().invoke(app, [*args, '--model', r'{tiny_model}'])\n"
+        "    assert r.exit_code == 0, r.stderr\n"
         "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
         "print(heavy); sys.exit(1 if heavy else 0)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

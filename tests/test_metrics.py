@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from forecast import metrics
+from forecast.config import json_safe
 
 
 def test_hand_computed_errors():
@@ -130,7 +131,7 @@ def test_tables_show_a_dash_and_json_null_for_undefined_figures():
     naive_row = metrics.format_scores(scores).splitlines()[2].split()
     assert naive_row[0] == "naive" and naive_row[4:] == ["-", "-", "-"]
     assert "nan" not in metrics.format_scores(scores)
-    strict = json.dumps(metrics.json_ready(scores), allow_nan=False)
+    strict = json.dumps(json_safe(scores), allow_nan=False)
     assert json.loads(strict)["model"]["mase"] is None
 
 
@@ -138,10 +139,10 @@ def test_json_ready_makes_every_undefined_figure_null():
     raw = {"a": float("nan"), "b": [np.float32(np.inf), -np.inf, np.float64(1.5)],
            "c": {"d": np.int64(3), "e": np.nan}, "t": (np.nan, 2.0),
            "f": np.array([1.0, np.nan])}
-    assert metrics.json_ready(raw) == {"a": None, "b": [None, None, 1.5],
+    assert json_safe(raw) == {"a": None, "b": [None, None, 1.5],
                                        "c": {"d": 3, "e": None}, "t": [None, 2.0],
                                        "f": [1.0, None]}
-    json.dumps(metrics.json_ready(raw), allow_nan=False)
+    json.dumps(json_safe(raw), allow_nan=False)
 
 
 def test_the_footer_of_an_interval_at_a_fractional_level():

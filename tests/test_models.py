@@ -13,7 +13,7 @@ from forecast.models import (CELLS, MIN_START_GAP, PinballLoss, build_model, cel
                                                           (2, 1, True)])
 def test_output_shape(cell, layers, horizon, bidirectional):
     config = ModelConfig(cell=cell, layers=layers, units=3, dropout=0.1, window=6,
-                         horizon=horizon, bidirectional=bidirectional)
+                         horizon=horizon, bidirectional=bidirectional, quantiles=[])
     model = build_model(config, n_features=2)
     out = model(np.zeros((4, 6, 2), dtype="float32"))
     assert tuple(out.shape) == (4, horizon)
@@ -21,7 +21,7 @@ def test_output_shape(cell, layers, horizon, bidirectional):
 
 def test_layers_are_named_and_stacked():
     model = build_model(ModelConfig(cell="gru", layers=2, units=3, dropout=0.2,
-                                    dense_units=5), n_features=1)
+                                    dense_units=5, quantiles=[]), n_features=1)
     names = [layer.name for layer in model.layers]
     assert names == ["window", "gru_1", "dropout_1", "gru_2", "dropout_2", "hidden_dense",
                      "forecast"]

@@ -155,8 +155,11 @@ def test_a_panel_model_stores_per_series_scaling_fit_on_training_rows(panel_mode
         train = own[pd.to_datetime(own["Date"]) < val_start]["Close"].to_numpy()
         returns = np.diff(np.log(train))
         stored = scaler["series"][name]
-        assert stored["data_min"] == pytest.approx([returns.min()])
-        assert stored["data_max"] == pytest.approx([returns.max()])
+        # the log-return, and beside it the derived absolute return in the same units
+        # (from 0, over the log-return's span), both from training rows only
+        span = returns.max() - returns.min()
+        assert stored["data_min"] == pytest.approx([returns.min(), 0.0])
+        assert stored["data_max"] == pytest.approx([returns.max(), span])
     assert config["data"]["layout"] == "long" and config["facts"]["series"] == sorted(TICKERS)
 
 

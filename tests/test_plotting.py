@@ -22,8 +22,8 @@ def test_plotted_predictions_are_the_inverse_transformed_model_output(tiny_model
     data = plot_data(forecaster, 0.8)
     # Undo the scaling and the log-return by hand, from the raw model outputs.
     scaler = bundle.scaler
-    returns = (forecaster.outputs[:, 0] + scaler.center_[0] - scaler.min_[0, 0]) \
-        / scaler.scale_[0, 0]
+    median = forecaster.outputs[:, 0, bundle.config.model.quantiles.index(0.5)]
+    returns = (median + scaler.center_[0] - scaler.min_[0, 0]) / scaler.scale_[0, 0]
     close = bundle.data().frame["Close"].to_numpy()
     rows = forecaster.origins[2]
     by_hand = to_prices(returns[:, None], close[rows - 1], "log-return")[:, 0]
@@ -129,3 +129,31 @@ def test_title_of_a_series_the_naive_forecast_fits_exactly(tiny_model):
     bundle = read_bundle(tiny_model)
     title = title_for(bundle, "flat.csv", {"model": 0.0, "naive": 0.0, "drift": 0.0})
     assert title.endswith("(model / naive -)")
+
+
+def test_title_states_test_coverage_and_interval_score_against_garch(tiny_model):
+    bundle = read_bundle(tiny_model)
+    forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    data = plot_data(forecaster)
+    figures = forecaster.evaluate(0.8)["test"]["series"]["prices"]["intervals"]
+    assert data["intervals"] == figures
+    title = title_for(bundle, "prices.csv", data["scores"], data["intervals"])
+    line = title.splitlines()[-1]
+    assert line.startswith("test 80% interval (")
+    assert f"covers {figures['model']['coverage']:.1%}" in line
+    assert f"interval score {figures['model']['interval_score']:.3g}" in line
+    assert f"vs GARCH(1,1) {figures['garch']['interval_score']:.3g}" in line
+
+
+def test_panel_figure_title_compares_the_intervals_with_garch(tiny_panel_model, tmp_path):
+    from forecast.plotting import draw_figure, panel_plot_data, panel_title, test_intervals
+
+    bundle = read_bundle(tiny_panel_model)
+    forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    data = panel_plot_data(forecaster)
+    data["intervals"] = test_intervals(forecaster, 0.8)
+    title = panel_title(bundle, "panel.csv", data)
+    assert "test 80% intervals, median score / naive MAE: model" in title
+    assert "model beats GARCH on" in title and "pooled coverage" in title
+    out = draw_figure(forecaster, "panel.csv", tmp_path / "p.png")
+    assert png_size(out)[0] > 0

@@ -52,6 +52,13 @@ DAMAGE = {
         b"\x80\x04\x95pickle"), "scaler.json"),
     "calibration empty": (lambda m: (m / "calibration.json").write_text("{}"),
                           "calibration.json is damaged"),
+    "intervals edited": (lambda m: edit_json(m / "intervals.json", lambda d: d["pairs"][0].update(
+        band="always")), "intervals.json is damaged"),
+    "intervals levels": (lambda m: edit_json(m / "intervals.json", lambda d: d.update(
+        levels=[0.2, 0.5, 0.8])), "intervals.json has levels"),
+    "garch edited": (lambda m: edit_json(m / "garch.json", lambda d: d["series"].update(
+        prices={"params": {}})), "garch.json is damaged"),
+    "garch gone": (lambda m: (m / "garch.json").unlink(), "missing garch.json"),
     "weights truncated": (lambda m: (m / "weights.npz").write_bytes(
         (m / "weights.npz").read_bytes()[:100]), "weights.npz cannot be read"),
     "network edited": (lambda m: edit_json(m / "config.json", lambda d: d["network"][0].update(
@@ -145,7 +152,7 @@ def test_two_trains_into_one_directory_end_with_one_complete_model(tmp_path):
     model = bundle.load_keras()
     assert model.get_layer("lstm_1").units == units  # config and model from the same run
     numpy_model = bundle.load_numpy()
-    X = np.random.default_rng(0).uniform(0, 1, (3, 5, 1))
+    X = np.random.default_rng(0).uniform(0, 1, (3, 5, len(bundle.config.inputs)))
     np.testing.assert_allclose(numpy_model(X), model.predict(X, verbose=0), atol=1e-5)
     assert sorted(p.name for p in target.parent.iterdir()) \
         == ["m"]

@@ -81,3 +81,68 @@ def test_log_return_names_the_row_with_a_non_positive_price():
     with pytest.raises(DataError, match=r"p.csv line 9, column 'Close'.*not positive"):
         apply_transform(prices, "log-return", source="p.csv", lines=[2, 5, 9, 11],
                         columns=["Close"])
+
+
+def ohlc_panel(close_a, close_b, high_over_low=1.02):
+    """A two-series panel with High and Low read as extra columns."""
+    import pandas as pd
+
+    from forecast.data import Panel
+
+    frames = {}
+    for name, close in (("a", close_a), ("b", close_b)):
+        close = np.asarray(close, dtype=float)
+        frames[name] = pd.DataFrame({"Close": close, "High": close * high_over_low,
+                                     "Low": close}, index=pd.bdate_range("2020-01-01",
+                                                                         periods=len(close)))
+    return Panel.from_frames(frames, extra=["High", "Low"])
+
+
+def test_derived_inputs_by_hand_never_crossing_series():
+    from forecast.transforms import derived_inputs
+
+    panel = ohlc_panel([100.0, 110.0, 99.0], [50.0, 25.0], high_over_low=1.5)
+    out = derived_inputs(panel, ["abs-return", "log-range"])
+    # abs-return: 0 on each series' first row (no step before it, never the other series')
+    np.testing.assert_allclose(out[:, 0], [0, np.log(1.1), abs(np.log(99 / 110)), 0,
+                                           np.log(2)])
+    np.testing.assert_allclose(out[:, 1], np.log(1.5))
+
+
+def test_model_inputs_align_derived_inputs_with_the_transformed_rows():
+    from forecast.transforms import model_inputs
+
+    panel = ohlc_panel([100.0, 110.0, 99.0], [50.0, 25.0])
+    inputs, offsets = model_inputs(panel, "log-return", ["abs-return", "log-range"])
+    assert offsets.tolist() == [0, 2, 3]
+    np.testing.assert_allclose(inputs[:, 0], [np.log(1.1), np.log(0.9), np.log(0.5)])
+    np.testing.assert_allclose(inputs[:, 1], np.abs(inputs[:, 0]))
+    levels, _ = model_inputs(panel, "level", ["abs-return"])
+    assert levels.shape == (5, 2) and levels[0, 1] == 0.0
+
+
+def test_a_non_positive_low_is_named_by_line_and_column():
+    from forecast.data import Panel
+    from forecast.transforms import derived_inputs
+
+    panel = ohlc_panel([100.0, 110.0, 99.0], [50.0, 25.0])
+    panel.values[4, 2] = 0.0
+    with pytest.raises(DataError, match=r"line 3, column 'Low': value 0 is not positive.*"
+                                        "--derived-inputs none"):
+        derived_inputs(panel, ["log-range"])
+    with pytest.raises(DataError, match="no column 'High', which the log-range input reads"):
+        derived_inputs(Panel.from_frames({"a": panel.frame.iloc[:3, :1]}), ["log-range"])
+
+
+def test_tied_columns_are_scaled_in_the_target_units_from_zero():
+    from forecast.transforms import SeriesScaler
+
+    values = np.array([[-0.02, 0.02, 0.5], [0.04, 0.04, 0.7], [0.01, 0.01, 0.9],
+                       [0.5, 0.5, 9.0]])                   # last row: not a fit row
+    scaler = SeriesScaler.fit(values, np.array([0, 4]), np.array([3]), ["x"], tied=[1])
+    np.testing.assert_allclose(scaler.data_min_[0], [-0.02, 0.0, 0.5])
+    np.testing.assert_allclose(scaler.data_max_[0], [0.04, 0.06, 0.9])
+    scaled = scaler.transform(values, np.zeros(4, int))
+    # a move of 0.06 is one unit in both the target and its tied absolute-move column
+    assert scaled[1, 0] - scaled[0, 0] == pytest.approx(1.0)
+    assert scaled[1, 1] == pytest.approx(0.04 / 0.06)
