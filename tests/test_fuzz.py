@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecast.data import read_prices
-from forecast.errors import ForecastError
+from forecast.errors import DataError, ForecastError, UsageError
 
 FAST = settings(max_examples=150, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -21,7 +21,8 @@ def check(raw: bytes, **options) -> None:
         prices = read_prices("-", stdin=io.BytesIO(raw), warn=lambda m: None, **options)
     except ForecastError as exc:
         assert exc.message and "\n" not in exc.message
-        assert exc.exit_code in (1, 2)
+        # a reader error is the user's data or options: exit 2, never 1 (a bug)
+        assert isinstance(exc, (DataError, UsageError)) and exc.exit_code == 2
         return
     frame = prices.frame
     assert isinstance(frame.index, pd.DatetimeIndex)

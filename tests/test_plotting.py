@@ -1,3 +1,4 @@
+import json
 import shutil
 import struct
 
@@ -55,5 +56,19 @@ def test_title_names_the_file_cell_window_and_the_three_test_maes(tiny_model):
     data = plot_data(Forecaster(bundle, bundle.data(), load_predictor(bundle)))
     title = title_for(bundle, "prices.csv", data["scores"])
     assert title.startswith("prices.csv: LSTM x1 (4 units), window 5, horizon 1")
-    for name in ("model", "naive", "drift"):
-        assert f"{name} {data['scores'][name]:.2f}" in title
+    # The test MAEs by hand from the evaluate command's own figures (one code path) and
+    # the price series (naive, drift), not from plot_data's scores (another).
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+    evaluated = json.loads(CliRunner().invoke(app, ["evaluate", "--model", str(tiny_model),
+                                                    "--json"]).stdout)["test"]
+    close = bundle.data().frame["Close"].to_numpy()
+    rows = np.arange(240, 300)
+    naive = np.mean(np.abs(close[rows] - close[rows - 1]))
+    drift = np.mean(np.abs(close[rows] - close[rows - 1] - (close[rows - 1] - close[0])
+                           / (rows - 1)))
+    model = evaluated["model"]["mae"]
+    assert f"model {model:.2f}, naive {naive:.2f}, drift {drift:.2f}" in title
+    assert f"(model / naive {model / naive:.4f})" in title
+    assert "network not kept" not in title       # the fixture's network is kept
