@@ -23,6 +23,18 @@ def test_volatility_uses_only_steps_up_to_the_row():
     assert vol[30] == pytest.approx(np.std(steps[25:30], ddof=1))
 
 
+def test_a_flat_stretch_keeps_the_last_usable_volatility():
+    prices = np.array([100, 101, 99, 102, 102, 102, 102, 102, 103, 101], dtype=float)
+    steps = np.diff(prices)                                  # 1 -2 3 0 0 0 0 1 -2
+    vol = intervals.volatility(prices, "abs", window=3)      # row r: steps[r-3:r]
+    assert vol[5] == pytest.approx(np.std(steps[2:5], ddof=1))   # 3 0 0
+    # rows 6 and 7: their last three steps are all 0; they keep row 5's value
+    assert vol[6] == vol[7] == vol[5]
+    assert vol[8] == pytest.approx(np.std(steps[5:8], ddof=1))   # 0 0 1
+    # rows 0 and 1 have fewer than two steps: they take the first usable value (row 2)
+    assert vol[0] == vol[1] == vol[2] == pytest.approx(np.std(steps[0:2], ddof=1))
+
+
 def test_band_is_ordered_and_in_price_units():
     lower, upper = intervals.band(np.array([100.0, 200.0]), np.array([0.01, 0.02]), 2.0, "log")
     assert np.all(lower < [100, 200]) and np.all(upper > [100, 200])

@@ -157,6 +157,12 @@ def test_future_dates_continue_the_spacing():
     assert future_dates(daily, 1)[0] == pd.Timestamp("2020-01-11")
 
 
+def test_future_dates_of_irregular_rows_step_by_the_median_gap():
+    index = pd.to_datetime(["2020-01-01", "2020-01-03", "2020-01-04", "2020-01-07",
+                            "2020-01-09", "2020-01-10", "2020-01-13"])   # median gap 2 days
+    assert list(future_dates(index, 2)) == list(pd.to_datetime(["2020-01-15", "2020-01-17"]))
+
+
 def test_future_dates_keep_to_business_days_across_a_holiday_gap():
     # Christmas and New Year missing: no regular frequency, yet still business days.
     days = pd.bdate_range("2019-12-02", "2020-01-10").drop(pd.to_datetime(["2019-12-25",
@@ -305,6 +311,9 @@ def test_evaluate_scores_are_the_backtest_scored_by_hand(cli, tiny_model):
         assert scores["model"]["mae"] == pytest.approx(model, rel=1e-7)
         assert scores["naive"]["mae"] == pytest.approx(naive, rel=1e-7)
         assert scores["model"]["rel_mae"] == pytest.approx(model / naive, rel=1e-7)
+        # MASE divides by the naive MAE on the training rows (0 .. 209), not on the file
+        train_naive = np.mean(np.abs(np.diff(price_frame(300)["Close"].to_numpy()[:210])))
+        assert scores["model"]["mase"] == pytest.approx(model / train_naive, rel=1e-7)
         inside = (rows["lower"] <= rows["actual"]) & (rows["actual"] <= rows["upper"])
         assert scores["interval"]["coverage"] == pytest.approx(inside.mean(), abs=1e-12)
     # a kept network on a random walk is not the naive forecast
