@@ -109,9 +109,11 @@ def test_a_failure_during_the_swap_puts_the_old_model_back(tmp_path, monkeypatch
 
 def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, tmp_path,
                                                                    monkeypatch):
-    # Two threads write the same model directory; os.rename is slowed down so that
-    # without the lock the second writer would find the target half-swapped (gone, or
-    # back in place while it renames its own over it) and fail or leave debris.
+    # Two threads write the same model directory. A barrier lets both finish writing their
+    # temporary directory before either swaps it in, and moving a new model into place is
+    # slowed down, so that the gap between moving the old one aside and moving the new one
+    # in is wide: under the lock the two swaps take turns; without it the second writer
+    # finds no model (or one being moved) and its swap fails.
     import os
     import threading
     import time
@@ -120,12 +122,19 @@ def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, 
     shutil.copytree(tiny_model, target)
     b = read_bundle(target)
     prices = b.data()
-    rename = os.rename
+    rename, fsync_dir = os.rename, bundle._fsync_dir
+    barrier = threading.Barrier(2, timeout=60)
+
+    def both_ready(path):
+        fsync_dir(path)
+        barrier.wait()
 
     def slow_rename(src, dst):
-        time.sleep(0.2)
+        if str(dst) == str(target):
+            time.sleep(0.3)
         return rename(src, dst)
 
+    monkeypatch.setattr(bundle, "_fsync_dir", both_ready)
     monkeypatch.setattr(os, "rename", slow_rename)
     model = b.load_keras()
     errors = []
