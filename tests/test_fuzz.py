@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forecast.data import read_prices
-from forecast.errors import ForecastError
+from forecast.errors import DataError, ForecastError, UsageError
 
 #: The profile's example count; the CLI test, slower per example, runs a quarter of it.
 FAST = settings()
@@ -26,7 +26,8 @@ def check(raw: bytes, **options) -> None:
         prices = read_prices("-", stdin=io.BytesIO(raw), warn=lambda m: None, **options)
     except ForecastError as exc:
         assert exc.message and "\n" not in exc.message
-        assert exc.exit_code in (1, 2)
+        # a reader error is the user's data or options: exit 2, never 1 (a bug)
+        assert isinstance(exc, (DataError, UsageError)) and exc.exit_code == 2
         return
     frame = prices.frame
     assert isinstance(frame.index, pd.DatetimeIndex)

@@ -26,6 +26,18 @@ def test_volatility_uses_only_steps_up_to_the_row():
     assert vol[30] == pytest.approx(np.std(steps[25:30], ddof=1))
 
 
+def test_a_flat_stretch_keeps_the_last_usable_volatility():
+    prices = np.array([100, 101, 99, 102, 102, 102, 102, 102, 103, 101], dtype=float)
+    steps = np.diff(prices)                                  # 1 -2 3 0 0 0 0 1 -2
+    vol = intervals.volatility(prices, "abs", window=3)      # row r: steps[r-3:r]
+    assert vol[5] == pytest.approx(np.std(steps[2:5], ddof=1))   # 3 0 0
+    # rows 6 and 7: their last three steps are all 0; they keep row 5's value
+    assert vol[6] == vol[7] == vol[5]
+    assert vol[8] == pytest.approx(np.std(steps[5:8], ddof=1))   # 0 0 1
+    # rows 0 and 1 have fewer than two steps: they take the first usable value (row 2)
+    assert vol[0] == vol[1] == vol[2] == pytest.approx(np.std(steps[0:2], ddof=1))
+
+
 def test_band_is_ordered_and_in_price_units():
     lower, upper = intervals.band(np.array([100.0, 200.0]), np.array([0.01, 0.02]), 2.0, "log")
     assert np.all(lower < [100, 200]) and np.all(upper > [100, 200])
@@ -137,3 +149,55 @@ def test_interval_levels_finds_the_trained_pair():
     assert intervals.interval_levels([0.1, 0.5, 0.9], 0.8) == (0, 2)
     assert intervals.interval_levels([0.05, 0.1, 0.5, 0.9, 0.95], 0.9) == (0, 4)
     assert intervals.interval_levels([0.1, 0.5, 0.9], 0.9) is None
+
+
+def test_scores_are_errors_divided_by_the_scale():
+    got = intervals.scores(np.array([110.0, 90.0]), np.array([100.0, 100.0]),
+                           np.array([0.05, 0.02]), "log")
+    np.testing.assert_allclose(got, [np.log(1.1) / 0.05, np.log(1.1111111111111112) / 0.02])
+    got = intervals.scores(np.array([-3.0]), np.array([1.0]), np.array([2.0]), "abs")
+    np.testing.assert_allclose(got, [2.0])
+
+
+def test_calibration_scales_each_error_by_the_volatility_at_its_origin():
+    from forecast.training import calibrate
+
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, 100)))
+    split = split_rows(100, 0.3, 0.2)                  # validation rows 50 .. 79
+    rows = np.arange(5, 101)                           # the first step's price row
+    forecasts = np.stack([prices[rows - 1], prices[rows - 1] * 1.01], axis=1)
+    vol = np.arange(1.0, 101.0)                        # row r: r + 1, a different scale each
+    cal = calibrate(prices, rows, forecasts, split, vol)
+    for k in (0, 1):
+        target = rows + k
+        use = (target >= 50) & (target < 80)
+        by_hand = np.abs(np.log(prices[target[use]] / forecasts[use, k])) / vol[rows[use] - 1]
+        np.testing.assert_allclose(cal.step_scores[k], np.sort(by_hand), rtol=1e-12)
+
+
+def test_80_percent_bands_cover_80_percent_of_a_long_random_walk():
+    """Calibrate on one stretch of a random walk whose volatility switches between calm
+    and stormy regimes, then check coverage on the next stretch, overall and per regime,
+    to within three standard errors. Pure NumPy: the naive forecast stands in for a model."""
+    from forecast import metrics
+
+    rng = np.random.default_rng(7)
+    n = 24_000
+    regime_vol = np.repeat(rng.choice([0.004, 0.012, 0.03], size=n // 400), 400)
+    prices = 100 * np.exp(np.cumsum(rng.normal(0, regime_vol)))
+    vol = intervals.volatility(prices, "log")
+    rows = np.arange(30, n)
+    forecasts = prices[rows - 1]                       # origin: row r - 1
+    calibration, test = rows < 12_000, rows >= 12_000
+    scores = intervals.scores(prices[rows[calibration]], forecasts[calibration],
+                              vol[rows[calibration] - 1], "log")
+    cal = intervals.Calibration("log", [scores])
+    lower, upper = intervals.band(forecasts[test], vol[rows[test] - 1], cal.quantile(0.8),
+                                  "log")
+    actual = prices[rows[test]]
+    n_test = int(test.sum())
+    assert abs(metrics.coverage(actual, lower, upper) - 0.8) < 3 * np.sqrt(0.16 / n_test)
+    for level in (0.004, 0.012, 0.03):                 # calm and stormy alike
+        regime = regime_vol[rows[test]] == level
+        share = metrics.coverage(actual[regime], lower[regime], upper[regime])
+        assert abs(share - 0.8) < 3 * np.sqrt(0.16 / regime.sum()), (level, share)

@@ -1,3 +1,4 @@
+import json
 import shutil
 import struct
 
@@ -157,3 +158,21 @@ def test_panel_figure_title_compares_the_intervals_with_garch(tiny_panel_model, 
     assert "model beats GARCH on" in title and "pooled coverage" in title
     out = draw_figure(forecaster, "panel.csv", tmp_path / "p.png")
     assert png_size(out)[0] > 0
+
+
+    # The test MAEs by hand from the evaluate command's own figures (one code path) and
+    # the price series (naive, drift), not from plot_data's scores (another).
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+    evaluated = json.loads(CliRunner().invoke(app, ["evaluate", "--model", str(tiny_model),
+                                                    "--json"]).stdout)["test"]
+    close = bundle.data().frame["Close"].to_numpy()
+    rows = np.arange(240, 300)
+    naive = np.mean(np.abs(close[rows] - close[rows - 1]))
+    drift = np.mean(np.abs(close[rows] - close[rows - 1] - (close[rows - 1] - close[0])
+                           / (rows - 1)))
+    model = evaluated["model"]["mae"]
+    assert f"model {model:.2f}, naive {naive:.2f}, drift {drift:.2f}" in title
+    assert f"(model / naive {model / naive:.4f})" in title
+    assert "network not kept" not in title       # the fixture's network is kept

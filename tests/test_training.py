@@ -3,13 +3,14 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
 from forecast.data import read_prices
 from forecast.errors import DataError, TrainingError
 from forecast.training import StderrProgress, run_training
-from tests.conftest import TINY, price_frame, run_forecast
+from tests.conftest import MOVING, TINY, backtest_frame, implied_steps, price_frame, run_forecast
 
 
 def tiny_config(**training) -> ForecastConfig:
@@ -43,6 +44,26 @@ def test_metrics_compare_model_with_baselines_on_the_test_rows(prices_csv):
     for name in ("model", "naive", "drift"):
         assert set(test[name]) >= {"mae", "rmse", "mape", "mase", "directional_accuracy"}
     assert 0 <= test["interval"]["coverage"] <= 1
+
+
+def test_train_scores_the_test_rows_as_evaluate_does_and_naive_by_hand(cli, prices_csv):
+    # train scores its Keras model in float32 (training.score_split); evaluate scores the
+    # stored model with the NumPy engine (predict.Forecaster): two code paths, one answer.
+    result = cli("train", prices_csv, *MOVING, "--model-dir", "m", "--json")
+    assert result.exit_code == 0, result.stderr
+    trained = json.loads(result.stdout)["test"]
+    evaluated = json.loads(cli("evaluate", "--model", "m", "--json").stdout)["test"]
+    close = price_frame(300)["Close"].to_numpy()
+    assert trained["rows"] == evaluated["rows"] == 60
+    naive = np.mean(np.abs(np.diff(close)[-60:]))
+    for scores in (trained, evaluated):
+        assert scores["naive"]["mae"] == pytest.approx(naive, rel=1e-12)
+    for key in ("mae", "rmse", "rel_mae", "directional_accuracy"):
+        assert trained["model"][key] == pytest.approx(evaluated["model"][key], rel=1e-5), key
+    assert trained["interval"]["coverage"] == evaluated["interval"]["coverage"]
+    assert trained["interval"]["mean_width"] == pytest.approx(
+        evaluated["interval"]["mean_width"], rel=1e-5)
+    assert trained["model"]["rel_mae"] != pytest.approx(1.0, abs=1e-3)  # a moving network
 
 
 def test_nan_loss_stops_and_says_so():
@@ -304,3 +325,229 @@ def test_training_on_garch_returns_learns_the_volatility_and_keeps_its_band():
                                  "log-return", levels=[0.1, 0.5, 0.9])
     width = np.log(forecasts.quantiles[:-1, 0, 2] / forecasts.quantiles[:-1, 0, 0])
     assert np.corrcoef(width, sd[forecasts.rows[:-1] - 1])[0, 1] > 0.9
+
+
+# The baseline guard, on a stand-in model whose forecasts the test chooses exactly.
+
+class LineModel:
+    """A stand-in for a Keras model: forecasts ``a + b * X[:, 0, :]`` (samples, horizon),
+    with weights [a, b]; enough of the Keras API for ``training.guard``."""
+
+    def __init__(self, a, b):
+        self.weights = [np.asarray(a, float), np.asarray(b, float)]
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        self.weights = [np.asarray(w, float).copy() for w in weights]
+
+    def __call__(self, X, training=False):
+        a, b = self.weights
+        return a + b * np.asarray(X, float)[:, 0, :]
+
+
+def guard_case(diff, loss="mae", horizon=1):
+    """Run the guard where the trained network's per-window loss minus the start's
+    (a constant forecast 0 of targets 1) is exactly ``diff`` (n,).
+
+    Returns the guard's result, the model after it, and the start and trained weights."""
+    from forecast.training import guard
+
+    diff = np.asarray(diff, float)
+    # |1 - x| - 1 = d for x = -d (d > -1); (1 - x)^2 - 1 = d for x = 1 - sqrt(1 + d)
+    x = -diff if loss == "mae" else 1 - np.sqrt(1 + diff)
+    X = np.repeat(x[:, None, None], horizon, axis=2)          # (n, 1, horizon)
+    y = np.ones((len(diff), horizon))
+    start = [np.zeros(horizon), np.zeros(horizon)]
+    model = LineModel(np.zeros(horizon), np.ones(horizon))      # the trained weights
+    trained = model.get_weights()
+    result = guard(model, start, X, y, loss, io.StringIO())
+    return result, model, start, trained
+
+
+def diff_with_stat(stat, n=100):
+    """A loss differential (n,) whose Diebold-Mariano statistic (horizon 1) is ``stat``:
+    mean stat * 0.05 around an alternating +-0.5 (standard error 0.5 / sqrt(100))."""
+    return stat * 0.05 + 0.5 * (-1.0) ** np.arange(n)
+
+
+@pytest.mark.parametrize("stat,kept", [(-2.5, "network"), (-1.0, "start"), (1.0, "start"),
+                                       (3.0, "start")])
+def test_the_guard_keeps_the_network_only_below_minus_1_645(stat, kept):
+    from forecast.training import diebold_mariano
+
+    diff = diff_with_stat(stat)
+    assert diebold_mariano(diff) == pytest.approx(stat)
+    result, model, start, trained = guard_case(diff)
+    assert result["kept"] == kept
+    assert result["dm_stat"] == pytest.approx(stat, rel=1e-5)
+    assert result["p_value"] == pytest.approx(0.5 * (1 + math.erf(stat / math.sqrt(2))),
+                                              rel=1e-4)
+    # and the model holds the weights of what was kept
+    for got, want in zip(model.get_weights(), trained if kept == "network" else start):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("loss", ["mae", "mse", "huber"])
+def test_the_guard_compares_losses_in_the_training_loss(loss):
+    result, *_ = guard_case(diff_with_stat(-2.5), "mse" if loss == "huber" else loss)
+    assert result["dm_stat"] == pytest.approx(-2.5, rel=1e-5)
+    # Small errors mostly, and a few large ones: MAE prefers the network, MSE the start.
+    from forecast.training import guard
+
+    x = np.where(np.arange(100) % 10 == 0, -3.0, 0.9)[:, None, None]
+    y = np.ones((100, 1))
+    verdicts = {}
+    for name in ("mae", "mse", "huber"):
+        model = LineModel([0.0], [1.0])
+        verdicts[name] = guard(model, [np.zeros(1), np.zeros(1)], x, y, name,
+                               io.StringIO())["kept"]
+    assert verdicts == {"mae": "network", "mse": "start", "huber": "start"}
+
+
+def test_diebold_mariano_newey_west_by_hand():
+    from forecast.training import diebold_mariano
+
+    diff = np.array([1.0, 3.0, 2.0, 6.0])   # mean 3, deviations -2, 0, -1, 3
+    gamma0 = (4 + 0 + 1 + 9) / 4             # 3.5
+    gamma1 = (0 * -2 + -1 * 0 + 3 * -1) / 4  # -0.75
+    gamma2 = (-1 * -2 + 3 * 0) / 4           # 0.5
+    assert diebold_mariano(diff, 1) == pytest.approx(3 / math.sqrt(gamma0 / 4))
+    assert diebold_mariano(diff, 2) == pytest.approx(
+        3 / math.sqrt((gamma0 + 2 * (1 / 2) * gamma1) / 4))
+    assert diebold_mariano(diff, 3) == pytest.approx(
+        3 / math.sqrt((gamma0 + 2 * (2 / 3) * gamma1 + 2 * (1 / 3) * gamma2) / 4))
+
+
+def test_the_guard_allows_for_overlapping_multi_step_forecasts():
+    # Two-step forecasts overlap, so their loss differentials are autocorrelated (here in
+    # runs of four). Without the Newey-West lag term the statistic is -1.9 and the network
+    # would pass; with it the start is kept.
+    from forecast.training import diebold_mariano
+
+    runs = 0.5 * np.repeat((-1.0) ** np.arange(24), 4)        # +,+,+,+,-,-,-,-,...
+    diff = runs - runs.mean() - 1.9 * runs.std() / math.sqrt(len(runs))
+    assert diebold_mariano(diff, 1) == pytest.approx(-1.9)
+    assert -1.645 < diebold_mariano(diff, 2) < -1.4
+    result, *_ = guard_case(diff, horizon=2)
+    assert result["kept"] == "start"
+    assert result["dm_stat"] == pytest.approx(diebold_mariano(diff, 2), rel=1e-5)
+
+
+def test_split_validation_halves_without_sharing_a_target_row():
+    from forecast.training import split_validation
+
+    val = np.zeros(40, bool)
+    val[10:30] = True                       # 20 validation windows
+    first, second = split_validation(val, horizon=3)
+    assert np.flatnonzero(first).tolist() == list(range(10, 20))
+    assert np.flatnonzero(second).tolist() == list(range(22, 30))  # 2 windows left out
+    # window i targets rows i .. i + 2 (in window units): the halves share none
+    assert max(np.flatnonzero(first)) + 2 < min(np.flatnonzero(second))
+
+
+def test_the_guard_tests_on_windows_early_stopping_never_saw(cli, prices_csv, monkeypatch):
+    # Spy on the validation data Keras's fit gets (early stopping chooses the epoch on it)
+    # and on the windows the guard gets.
+    import keras
+
+    from forecast import training
+
+    seen = {"val": [], "guard": []}
+    fit, guard = keras.Model.fit, training.guard
+
+    def spy_fit(self, *args, **kwargs):
+        seen["val"].append(np.concatenate([np.asarray(y) for _, y in
+                                           kwargs["validation_data"]]))
+        return fit(self, *args, **kwargs)
+
+    def spy_guard(model, start_weights, X, y, *args, **kwargs):
+        seen["guard"].append(np.array(y))
+        return guard(model, start_weights, X, y, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    monkeypatch.setattr(training, "guard", spy_guard)
+    result = cli("train", prices_csv, *TINY, "--epochs", "1", "--horizon", "2")
+    assert result.exit_code == 0, result.stderr
+    [stop], [tested] = seen["val"], seen["guard"]
+    assert len(stop) >= 10 and len(tested) >= 10
+    # targets are scaled log-returns of a random walk: each value names one price row
+    # (float32 in the dataset, float64 in the guard: compare as float32)
+    assert not set(stop.astype(np.float32).ravel()) & set(tested.astype(np.float32).ravel())
+
+
+def test_choosing_and_testing_on_the_same_rows_lets_noise_through():
+    """Why the guard tests on rows early stopping did not see, in NumPy: on white noise,
+    pick the best of 20 noise forecasts (20 "epochs") on one half of the validation
+    windows, then run the real guard on that half and on the other half."""
+    from forecast.training import guard, split_validation
+
+    rng = np.random.default_rng(0)
+    kept = {"same rows": 0, "held-out rows": 0}
+    trials = 200
+    stop, held = split_validation(np.ones(120, bool), 1)
+    for _ in range(trials):
+        y = rng.normal(0, 1, (120, 1))                     # nothing to predict
+        X = rng.normal(0, 1, (120, 1, 20))                 # 20 candidate forecasts / 0.1
+        errors = np.abs(y[stop] - 0.1 * X[stop, 0]).mean(axis=0)
+        best = int(np.argmin(errors))                      # what early stopping does
+        for name, rows in (("same rows", stop), ("held-out rows", held)):
+            model = LineModel([0.0], [0.1])
+            result = guard(model, [np.zeros(1), np.zeros(1)], X[rows][:, :, best:best + 1],
+                           y[rows], "mae", io.StringIO())
+            kept[name] += result["kept"] == "network"
+    assert kept["held-out rows"] / trials <= 0.05       # the test's own 5% level, or less
+    assert kept["same rows"] / trials >= 0.25           # selection bias: noise gets through
+
+
+def test_no_baseline_guard_keeps_the_best_epoch_of_the_network(cli, prices_csv):
+    result = cli("train", prices_csv, *MOVING, "--model-dir", "m")
+    assert result.exit_code == 0, result.stderr
+    assert "did not beat its starting forecast" not in result.stderr
+    config = json.loads((prices_csv.parent / "m" / "config.json").read_text())
+    assert config["training"]["baseline_guard"] is False
+    assert config["facts"]["baseline_guard"] is None and config["facts"]["best_epoch"] >= 1
+    table = backtest_frame(cli("predict", "--model", "m", "--backtest").stdout)
+    assert np.std(implied_steps(table)) > 1e-3       # the network's forecasts, not a constant
+
+
+@pytest.mark.parametrize("loss,centre", [("mae", np.median), ("mse", np.mean)])
+def test_the_guard_starts_from_the_median_or_mean_training_step(cli, prices_csv, loss,
+                                                                centre):
+    # With a learning rate of 1e-9 the network cannot move from its start: every forecast
+    # is the start, the median (MAE) or mean (MSE) log-return of the training targets.
+    result = cli("train", prices_csv, *TINY, "--epochs", "1", "--learning-rate", "1e-9",
+                 "--loss", loss, "--model-dir", "m")
+    assert result.exit_code == 0, result.stderr
+    steps = implied_steps(backtest_frame(cli("predict", "--model", "m", "--backtest").stdout))
+    returns = np.diff(np.log(price_frame(300)["Close"].to_numpy()))
+    train_end = json.loads((prices_csv.parent / "m" / "config.json").read_text()
+                           )["facts"]["val_start"]
+    assert train_end.startswith(price_frame(300)["Date"].iloc[210])
+    expected = centre(returns[5:209])          # target rows 6 .. 209: the training windows'
+    np.testing.assert_allclose(steps, expected, rtol=0, atol=1e-7)
+    other = (np.mean if centre is np.median else np.median)(returns[5:209])
+    assert abs(expected - other) > 1e-5
+
+
+def test_early_stopping_restores_the_best_epoch(cli, prices_csv):
+    # lr 0.03 on a random walk: validation loss is best at epoch 2 of 6, and the stored
+    # model must be that epoch's. Its validation MAE in scaled log-returns is
+    # scale * mean |log(predicted / actual)| over the validation rows of the backtest.
+    result = cli("train", prices_csv, "--window", "5", "--units", "4", "--batch-size", "32",
+                 "--epochs", "6", "--patience", "6", "--no-baseline-guard",
+                 "--learning-rate", "0.03", "--model-dir", "m")
+    assert result.exit_code == 0, result.stderr
+    model = prices_csv.parent / "m"
+    val_loss = pd.read_csv(model / "history.csv")["val_loss"].to_numpy()
+    facts = json.loads((model / "config.json").read_text())["facts"]
+    best = int(np.argmin(val_loss))
+    assert facts["best_epoch"] == best + 1 < len(val_loss)
+    assert abs(val_loss[-1] - val_loss[best]) > 1e-3       # the last epoch is worse
+    scaler = json.loads((model / "scaler.json").read_text())
+    scale = 1 / (scaler["data_max"][0] - scaler["data_min"][0])
+    table = backtest_frame(cli("predict", "--model", "m", "--backtest").stdout)
+    val = ((table["date"] >= facts["val_start"]) & (table["date"] < facts["test_start"]))
+    mae = scale * np.mean(np.abs(np.log(table["predicted"][val] / table["actual"][val])))
+    assert mae == pytest.approx(val_loss[best], rel=1e-5)

@@ -1,0 +1,310 @@
+"""Check the test suite's strength: change one line of forecast/, run the tests, put it back.
+
+Each mutant below is one deliberate bug, written as an exact piece of code and what
+replaces it. For each, this script copies the project to a scratch directory, applies the
+change there (never in your checkout), runs the tests named beside it (``--full``: the
+whole suite), and reports which test failed first: the test that catches the bug. A mutant
+that no test catches "survives"; a mutant whose code is no longer in the file is "stale".
+
+    .venv/bin/python docs/mutants.py                      # every mutant, its own tests
+    .venv/bin/python docs/mutants.py guard-zero step-col  # some of them
+    .venv/bin/python docs/mutants.py --full               # the whole suite per mutant
+    .venv/bin/python docs/mutants.py --tests-from REV     # the tests as of a git revision
+
+Prints a Markdown table (for docs/testing.md) on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str
+    old: str
+    new: str
+    what: str
+    tests: tuple[str, ...]
+
+
+T = "tests/test_training.py"
+P = "tests/test_predict.py"
+I = "tests/test_intervals.py"
+B = "tests/test_bundle.py"
+E = "tests/test_engine.py"
+
+MUTANTS = [
+    # The baseline guard and early stopping.
+    Mutant("guard-zero", "forecast/training.py",
+           'kept = "network" if stat < -GUARD_Z else "start"',
+           'kept = "network" if stat < 0 else "start"',
+           "guard threshold -1.645 -> 0", (T,)),
+    Mutant("guard-plus", "forecast/training.py",
+           'kept = "network" if stat < -GUARD_Z else "start"',
+           'kept = "network" if stat < GUARD_Z else "start"',
+           "guard threshold -1.645 -> +1.645", (T,)),
+    Mutant("guard-same-rows", "forecast/training.py",
+           "prepared.X[guard_rows],\n                                 prepared.y[guard_rows]",
+           "prepared.X[stop_rows],\n                                 prepared.y[stop_rows]",
+           "guard tested on the validation rows that chose the epoch", (T,)),
+    Mutant("split-no-gap", "forecast/training.py",
+           "second[index[cut + horizon - 1:]] = True", "second[index[cut:]] = True",
+           "validation halves share target rows (no gap of horizon - 1)", (T,)),
+    Mutant("newey-west", "forecast/training.py",
+           "for lag in range(1, horizon):", "for lag in range(1, 1):",
+           "Diebold-Mariano without the Newey-West lag terms", (T,)),
+    Mutant("guard-horizon", "forecast/training.py",
+           "stat = diebold_mariano(diff, y.shape[1])", "stat = diebold_mariano(diff)",
+           "guard passes horizon 1 to the DM test", (T,)),
+    Mutant("guard-mse-as-mae", "forecast/training.py",
+           "diff = ((y - trained) ** 2).mean(axis=1) - ((y - start) ** 2).mean(axis=1)",
+           "diff = np.abs(y - trained).mean(axis=1) - np.abs(y - start).mean(axis=1)",
+           "MSE-loss guard compares absolute errors", (T,)),
+    Mutant("guard-keeps-start-weights", "forecast/training.py",
+           "    if kept == \"network\":\n        model.set_weights(trained_weights)",
+           "    if kept == \"network\":\n        pass",
+           "guard says 'network' but leaves the start weights in the model", (T,)),
+    Mutant("start-median-mean", "forecast/training.py",
+           'np.median(train_y, axis=0) if t.loss == "mae" else train_y.mean(axis=0)',
+           'train_y.mean(axis=0) if t.loss == "mae" else np.median(train_y, axis=0)',
+           "start from the mean for MAE and the median for MSE", (T,)),
+    Mutant("no-guard-flag-ignored", "forecast/cli.py",
+           "baseline_guard=baseline_guard,", "baseline_guard=True,",
+           "--no-baseline-guard ignored", (T,)),
+    Mutant("no-guard-starts-at-median", "forecast/training.py",
+           "        if t.baseline_guard else None\n",
+           "        if True else None\n",
+           "without the guard, still start from the median with a zero output kernel", (T, P)),
+    Mutant("no-restore-best", "forecast/training.py",
+           "restore_best_weights=True", "restore_best_weights=False",
+           "early stopping keeps the last epoch, not the best", (T,)),
+    Mutant("train-test-rows", "forecast/training.py",
+           "use = (rows >= max(lo, 1)) & (rows < hi)",
+           "use = (rows >= max(lo, 1) - 1) & (rows < hi)",
+           "train scores one row before the test split too", (T,)),
+    # Intervals.
+    Mutant("calibrate-target-vol", "forecast/training.py",
+           "vol[rows[use] - 1], space))", "vol[target[use]], space))",
+           "calibration scores scaled by the target row's volatility", (I,)),
+    Mutant("train-band-target-vol", "forecast/training.py",
+           "lower, upper = intervals.band(forecasts[use, 0], vol[rows[use] - 1],",
+           "lower, upper = intervals.band(forecasts[use, 0], vol[rows[use]],",
+           "train's test coverage with bands at the target row's volatility", (T,)),
+    Mutant("backtest-band-target-vol", "forecast/predict.py",
+           "self.rows[use] - 1, level, step)", "rows, level, step)",
+           "backtest bands scaled by the target row's volatility", (P,)),
+    Mutant("future-band-origin", "forecast/predict.py",
+           "origin = np.full(steps, len(self.target) - 1)",
+           "origin = np.full(steps, len(self.target) - 2)",
+           "future bands scaled by the volatility one row before the last", (P,)),
+    Mutant("scores-not-scaled", "forecast/intervals.py",
+           "return np.abs(error) / np.asarray(scale)", "return np.abs(error)",
+           "conformal scores not divided by volatility", (I,)),
+    Mutant("band-not-scaled", "forecast/intervals.py",
+           "half = q * np.asarray(scale)", "half = q * np.ones_like(np.asarray(scale))",
+           "bands ignore the volatility", (I,)),
+    Mutant("conformal-rank", "forecast/intervals.py",
+           "rank = math.ceil((n + 1) * level)", "rank = math.ceil(n * level)",
+           "conformal quantile without the +1", (I,)),
+    Mutant("volatility-look-ahead", "forecast/intervals.py",
+           "out[1:] = np.where(count >= 2, sd, np.nan)",
+           "out[:-1] = np.where(count >= 2, sd, np.nan)",
+           "volatility at row r includes the step into row r + 1", (I,)),
+    # Predict.
+    Mutant("step-column", "forecast/predict.py",
+           '"predicted": self.forecasts[use, step - 1]})',
+           '"predicted": self.forecasts[use, 0]})',
+           "--step k reads the first output column", (P,)),
+    Mutant("window-holds-target", "forecast/predict.py",
+           "return forecasts_to_prices(self.outputs, self.bundle.scaler",
+           "return forecasts_to_prices(np.roll(self.outputs, -1, axis=0), self.bundle.scaler",
+           "each forecast fed the window that contains its own target row", (P,)),
+    Mutant("origin-rows", "forecast/windows.py",
+           "return X, np.arange(len(X)) + window + offset",
+           "return X, np.arange(len(X)) + window + offset - 1",
+           "every origin window labelled one row early: it holds its target row", (P,)),
+    Mutant("anchor-look-ahead", "forecast/predict.py",
+           "self.target[self.rows - 1])",
+           "self.target[np.minimum(self.rows, len(self.target) - 1)])",
+           "price rebuilt from the target row's own price", (P,)),
+    Mutant("future-window", "forecast/predict.py",
+           "self.predictor(self.windows[-1:])", "self.predictor(self.windows[-2:-1])",
+           "future forecast from the second-last window", (P,)),
+    Mutant("recursion-window", "forecast/predict.py",
+           "series[-self.window:][None, :, None]", "series[-self.window - 1:-1][None, :, None]",
+           "recursive steps fed a window one step stale", (P,)),
+    Mutant("business-days", "forecast/predict.py",
+           'if describe_spacing(index) == "business days":', "if False:",
+           "future dates skip the business-day rule", (P,)),
+    Mutant("auto-engine-keras", "forecast/predict.py",
+           'if engine == "numpy" or (engine == "auto" and bundle.has_numpy_engine):',
+           'if engine == "numpy":',
+           "--engine auto always loads Keras (TensorFlow)", (E,)),
+    Mutant("evaluate-imports-tf", "forecast/cli.py",
+           "    from forecast.predict import SEGMENTS, Forecaster, load_predictor\n",
+           "    from forecast.predict import SEGMENTS, Forecaster, load_predictor\n"
+           "    import_tensorflow_quietly()\n",
+           "evaluate imports TensorFlow", (E,)),
+    # The NumPy engine.
+    Mutant("gru-update", "forecast/engine.py",
+           "return z * h + (1.0 - z) * candidate, c", "return (1.0 - z) * h + z * candidate, c",
+           "GRU update gate inverted", (E,)),
+    Mutant("gru-reset", "forecast/engine.py",
+           "candidate = np.tanh(xw[:, 2 * u:] + r * inner[:, 2 * u:])",
+           "candidate = np.tanh(xw[:, 2 * u:] + inner[:, 2 * u:])",
+           "GRU reset gate dropped", (E,)),
+    Mutant("lstm-forget", "forecast/engine.py",
+           "c = f * c + i * g", "c = c + i * g", "LSTM forget gate dropped", (E,)),
+    # The model directory.
+    Mutant("no-lock", "forecast/bundle.py",
+           "        with _locked(target):\n            replace_dir(tmp, target)",
+           "        replace_dir(tmp, target)",
+           "model directory swapped without the lock", (B,)),
+    Mutant("no-rollback", "forecast/bundle.py",
+           "        if old is not None:\n            os.rename(old, target)\n        raise",
+           "        raise",
+           "a failed swap does not put the old model back", (B,)),
+    Mutant("delete-first", "forecast/bundle.py",
+           "        old = target.parent / f\".{target.name}.old-{uuid.uuid4().hex[:8]}\"\n"
+           "        os.rename(target, old)",
+           "        shutil.rmtree(target)",
+           "the old model is deleted before the new one is in place", (B,)),
+    Mutant("sha256-of-frame", "forecast/bundle.py",
+           "hashlib.sha256(prices.raw).hexdigest()",
+           "hashlib.sha256(prices.frame.to_csv().encode()).hexdigest()",
+           "sha256 of the parsed frame, not of the training file", (B,)),
+    Mutant("allow-pickle", "forecast/bundle.py",
+           "np.load(file, allow_pickle=False)", "np.load(file, allow_pickle=True)",
+           "weights.npz loaded with pickles allowed", (B,)),
+    # Less central code, tried to find what the suite misses.
+    Mutant("evaluate-mase-scale", "forecast/predict.py",
+           'scale = float(self.bundle.config.facts.get("naive_scale") or\n'
+           '                      metrics.naive_scale(self.target))',
+           "scale = float(metrics.naive_scale(self.target))",
+           "evaluate's MASE scaled by the whole file, not the training rows", (P,)),
+    Mutant("segment-boundary", "forecast/predict.py",
+           'out[dates < pd.Timestamp(test_start)] = "validation"',
+           'out[dates <= pd.Timestamp(test_start)] = "validation"',
+           "the first test row labelled validation", (P,)),
+    Mutant("future-dates-median", "forecast/predict.py",
+           "last + step * (k + 1) for k in range(steps)",
+           "last + step * k for k in range(steps)",
+           "irregular spacing: first future date repeats the last row", (P,)),
+    Mutant("volatility-flat-fallback", "forecast/intervals.py",
+           "return out[np.where(last_valid >= 0, last_valid, np.argmax(valid))]",
+           "return np.where(valid, out, 1.0)",
+           "a flat stretch gets volatility 1 instead of the last usable value", (I,)),
+    Mutant("replicas-ragged", "forecast/training.py",
+           "keep = len(X) - len(X) % replicas", "keep = len(X)",
+           "mirrored training keeps a batch that does not split between replicas", (T,)),
+    Mutant("reshuffle-off", "forecast/training.py",
+           "reshuffle_each_iteration=True", "reshuffle_each_iteration=False",
+           "the same batch order every epoch", (T,)),
+    Mutant("op-determinism-off", "forecast/training.py",
+           "    tf.config.experimental.enable_op_determinism()\n", "",
+           "op determinism not enabled", (T,)),
+    Mutant("steps-per-execution", "forecast/training.py",
+           "STEPS_PER_EXECUTION = 16", "STEPS_PER_EXECUTION = 1",
+           "one batch per compiled call (speed only)", (T,)),
+    Mutant("no-fsync-dir", "forecast/bundle.py",
+           "        _fsync_dir(tmp)\n", "",
+           "the new model directory is not fsynced before the swap", (B,)),
+    Mutant("memory-growth-off", "forecast/devices.py",
+           "set_memory_growth(gpu, True)", "set_memory_growth(gpu, False)",
+           "GPU memory growth off", (T,)),
+    Mutant("plot-band", "forecast/plotting.py",
+           'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],',
+           'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["lower"],',
+           "the test-segment band drawn with no width", ("tests/test_plotting.py",)),
+    # Metrics.
+    Mutant("rel-mae-denominator", "forecast/metrics.py",
+           "    naive_mae = mae(actual, previous)\n    forecasts",
+           "    naive_mae = mae(actual, drift_forecast(prices, rows))\n    forecasts",
+           "MAE / naive divided by the drift forecast's MAE", ("tests/test_metrics.py",)),
+    Mutant("coverage-edges", "forecast/metrics.py",
+           "(np.asarray(lower) <= actual) & (actual <= np.asarray(upper))",
+           "(np.asarray(lower) < actual) & (actual < np.asarray(upper))",
+           "coverage excludes the band's edges", ("tests/test_metrics.py",)),
+]
+
+
+def copy_project(scratch: Path, tests_from: str | None) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+    for name in ("forecast", "tests", "data"):
+        shutil.copytree(ROOT / name, scratch / name, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", scratch)
+    if tests_from:
+        shutil.rmtree(scratch / "tests")
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", tests_from, "tests"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive, check=True)
+
+
+def run_tests(scratch: Path, tests: list[str]) -> tuple[int, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                           "-o", "addopts=", "-rfE", *tests], cwd=scratch, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.MULTILINE)
+    return done.returncode, failed
+
+
+def try_mutant(mutant: Mutant, scratch: Path, full: bool) -> tuple[str, str]:
+    """Apply, test, restore. Returns (file:line, outcome)."""
+    path = scratch / mutant.file
+    original = path.read_text()
+    count = original.count(mutant.old)
+    if count != 1:
+        return f"{mutant.file}", f"stale ({count} matches; update this mutant)"
+    line = original[:original.index(mutant.old)].count("\n") + 1
+    try:
+        path.write_text(original.replace(mutant.old, mutant.new))
+        code, failed = run_tests(scratch, ["tests"] if full else list(mutant.tests))
+    finally:
+        path.write_text(original)
+    where = f"{mutant.file}:{line}"
+    if code == 0:
+        return where, "**survives**"
+    if not failed:
+        return where, f"caught (pytest exit {code})"
+    return where, "caught by `" + failed[0].split("tests/", 1)[-1] + "`"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="mutants to try (default: all)")
+    parser.add_argument("--full", action="store_true", help="run the whole suite per mutant")
+    parser.add_argument("--tests-from", metavar="REV", help="use the tests of a git revision")
+    args = parser.parse_args()
+    chosen = [m for m in MUTANTS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MUTANTS}
+    if unknown:
+        parser.error(f"unknown mutants: {', '.join(sorted(unknown))}")
+    print("| mutant | where | change | outcome |")
+    print("|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="forecast-mutants-") as tmp:
+        scratch = Path(tmp)
+        copy_project(scratch, args.tests_from)
+        for mutant in chosen:
+            start = time.perf_counter()
+            where, outcome = try_mutant(mutant, scratch, args.full)
+            print(f"{mutant.name}: {outcome} ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr)
+            print(f"| {mutant.name} | {where} | {mutant.what} | {outcome} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
