@@ -34,7 +34,8 @@ def cell_layer(name: str) -> Callable[..., keras.layers.Layer]:
 
 def build_model(config: ModelConfig, n_features: int, precision: str = "float32",
                 output_start: np.ndarray | None = None,
-                quantiles: Sequence[float] | None = None) -> keras.Model:
+                quantiles: Sequence[float] | None = None,
+                zero_kernel: bool = True) -> keras.Model:
     """Build (uncompiled) the stacked recurrent model.
 
     Args:
@@ -48,6 +49,9 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
             quantile model (``quantile_start`` of the training targets).
         quantiles: increasing levels in (0, 1) for a quantile output; None takes
             ``config.quantiles``; empty gives the point output.
+        zero_kernel: with ``output_start``, start the output kernel at zero (the untrained
+            model forecasts exactly the start, as the baseline guard needs); False keeps
+            Keras's random kernel and only sets the bias (training without the guard).
 
     Returns:
         keras.Model mapping (batch, window, n_features) -> (batch, horizon), or
@@ -74,7 +78,8 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
         x = keras.layers.Dense(config.dense_units, activation="relu", dtype=dtype,
                                name="hidden_dense")(x)
     if levels:
-        return keras.Model(inputs, _quantile_head(x, config.horizon, levels, output_start),
+        return keras.Model(inputs, _quantile_head(x, config.horizon, levels, output_start,
+                                                  zero_kernel),
                            name=f"{config.cell}_quantile_forecaster")
     start = {}
     if output_start is not None:
@@ -126,7 +131,8 @@ def quantile_head_bias(start: np.ndarray, base: int) -> np.ndarray:
     return raw.reshape(-1)
 
 
-def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarray | None):
+def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarray | None,
+                   zero_kernel: bool = True):
     n = len(levels)
     base = base_index(levels)
     start = {}
@@ -135,8 +141,10 @@ def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarra
         if output_start.shape != (horizon, n):
             raise ValueError(f"output_start has shape {output_start.shape}; a quantile model "
                              f"needs ({horizon}, {n}) (see quantile_start)")
-        start = {"kernel_initializer": "zeros", "bias_initializer": keras.initializers.Constant(
+        start = {"bias_initializer": keras.initializers.Constant(
             quantile_head_bias(output_start, base).astype("float32"))}
+        if zero_kernel:
+            start["kernel_initializer"] = "zeros"
     raw = keras.layers.Dense(horizon * n, dtype="float32", name="forecast", **start)(x)
     return MonotoneQuantiles(n, base, dtype="float32", name="quantiles")(raw)
 

@@ -661,7 +661,8 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     start = output_start(prepared, config)
     loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
     with setup.strategy.scope():
-        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start)
+        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
+                            zero_kernel=t.baseline_guard)
         compile_model(model, t.learning_rate, loss, setup.mirrored)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=stream)
