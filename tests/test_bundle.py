@@ -10,9 +10,9 @@ from forecast.bundle import FILES, WEIGHTS, latest_model_dir, read_bundle
 from forecast.errors import ModelDirError, OutputError
 
 
-def test_a_trained_directory_is_complete_and_reads_back(tiny_model):
-    assert sorted(p.name for p in tiny_model.iterdir()) == sorted([*FILES, WEIGHTS])
-    b = read_bundle(tiny_model)
+def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
+    assert sorted(p.name for p in tiny_quantile_model.iterdir()) == sorted([*FILES, WEIGHTS])
+    b = read_bundle(tiny_quantile_model)
     assert b.config.columns == ["Close", "High", "Low"] and b.config.model.window == 5
     assert b.config.inputs == ["Close", "abs-return", "log-range"]   # the default inputs
     assert b.config.model.quantiles == [0.1, 0.5, 0.9] and b.quantile.pairs[0]["level"] == 0.8
@@ -20,7 +20,7 @@ def test_a_trained_directory_is_complete_and_reads_back(tiny_model):
     assert {"keras", "numpy", "pandas", "python"} <= set(b.config.facts["versions"])
     assert list(b.history.columns) == ["epoch", "loss", "val_loss", "seconds"]
     assert b.data().frame.shape == (300, 3)
-    assert json.loads((tiny_model / "scaler.json").read_text())["kind"] == "minmax-per-series"
+    assert json.loads((tiny_quantile_model / "scaler.json").read_text())["kind"] == "minmax-per-series"
 
 
 @pytest.mark.parametrize("name", FILES)
