@@ -160,19 +160,39 @@ def test_scores_are_errors_divided_by_the_scale():
 
 
 def test_calibration_scales_each_error_by_the_volatility_at_its_origin():
-    from forecast.training import calibrate
+    """Two series, each with its own volatility at every row: each score is the error
+    divided by its own series' volatility at the origin (the row before the first step)."""
+    import pandas as pd
 
-    prices = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, 100)))
-    split = split_rows(100, 0.3, 0.2)                  # validation rows 50 .. 79
-    rows = np.arange(5, 101)                           # the first step's price row
-    forecasts = np.stack([prices[rows - 1], prices[rows - 1] * 1.01], axis=1)
-    vol = np.arange(1.0, 101.0)                        # row r: r + 1, a different scale each
-    cal = calibrate(prices, rows, forecasts, split, vol)
+    from forecast.data import Panel
+    from forecast.training import OriginForecasts, calibrate
+
+    rng = np.random.default_rng(2)
+    prices = [100 * np.exp(np.cumsum(rng.normal(0, 0.01, 100))),
+              50 * np.exp(np.cumsum(rng.normal(0, 0.02, 90)))]
+    index = pd.date_range("2020-01-01", periods=100, freq="B")
+    panel = Panel.from_frames({name: pd.DataFrame({"Close": p}, index=index[:len(p)])
+                               for name, p in zip("ab", prices)})
+    lo, hi = np.array([50, 40]), np.array([80, 70])   # validation rows of each series
+    vols = [np.arange(1.0, 101.0), np.arange(1000.0, 1090.0)]   # a different scale per row
+    series, rows, forecasts = [], [], []
+    for s, p in enumerate(prices):
+        r = np.arange(5, len(p) - 1)                   # the first step's price row
+        series.append(np.full(len(r), s))
+        rows.append(r)
+        forecasts.append(np.stack([p[r - 1], p[r - 1] * 1.01], axis=1))
+    origin = OriginForecasts(np.concatenate(series), np.concatenate(rows),
+                             np.concatenate(forecasts))
+    cal = calibrate(panel, origin, lo, hi, "log", vols)
     for k in (0, 1):
-        target = rows + k
-        use = (target >= 50) & (target < 80)
-        by_hand = np.abs(np.log(prices[target[use]] / forecasts[use, k])) / vol[rows[use] - 1]
-        np.testing.assert_allclose(cal.step_scores[k], np.sort(by_hand), rtol=1e-12)
+        by_hand = []
+        for s, p in enumerate(prices):
+            target = rows[s] + k
+            use = (target >= lo[s]) & (target < hi[s])
+            by_hand.append(np.abs(np.log(p[target[use]] / forecasts[s][use, k]))
+                           / vols[s][rows[s][use] - 1])
+        np.testing.assert_allclose(cal.step_scores[k], np.sort(np.concatenate(by_hand)),
+                                   rtol=1e-12)
 
 
 def test_80_percent_bands_cover_80_percent_of_a_long_random_walk():
