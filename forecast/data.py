@@ -109,6 +109,52 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     text = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
+    head = text[:text.find("\n") + 1 or len(text)]
+    if head.strip():   # the header is the first line: the common case
+        delimiter = sniff_delimiter(head)
+        fast = _fast_cells(text, delimiter, name)
+        if fast is not None:
+            return Table(name, fast, np.arange(2, len(fast) + 2), delimiter, raw)
+    return _careful_table(text, name, raw)
+
+
+#: Characters str.splitlines breaks lines at but CSV parsers do not.
+_ODD_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _fast_cells(text: str, delimiter: str, name: str) -> pd.DataFrame | None:
+    """The usual file through pandas' C parser, every cell a string: None (read it with
+    ``_careful_table``) unless there is nothing the careful path would treat differently
+    (no quotes, no blank or separator-only lines, every row as wide as the header). Both
+    paths give the same Table (a property test checks it)."""
+    if '"' in text or text.count("\r") != text.count("\r\n") or _ODD_BREAKS.search(text):
+        return None
+    lines = pd.Series(text.splitlines())
+    header = [h.strip() for h in lines.iloc[0].split(delimiter)]
+    if not any(header):
+        return None   # a separator-only first line is not the header
+    _check_header(header, name, 1)
+    if not (lines.str.count(re.escape(delimiter)) == len(header) - 1).all():
+        return None   # blank lines, short or long rows: the careful path names them
+    try:
+        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, names=header,
+                            dtype=str, na_filter=False, keep_default_na=False,
+                            skipinitialspace=True, skip_blank_lines=False, engine="c",
+                            quoting=csv.QUOTE_NONE)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    if not len(cells) or cells.isna().to_numpy().any():
+        return None   # no rows, or short rows: the careful path names them
+    blank = np.ones(len(cells), bool)
+    for col in cells.columns:
+        blank &= cells[col].str.strip().eq("").to_numpy()
+    if blank.any():
+        return None
+    return cells.astype(object)
+
+
+def _careful_table(text: str, name: str, raw: bytes) -> Table:
+    """Read a CSV with Python's csv module, record by record, naming the first bad line."""
     rows = text.splitlines()
     first = next(i for i, row in enumerate(rows) if row.strip())
     delimiter = sniff_delimiter(rows[first])

@@ -10,6 +10,7 @@ import string
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,3 +130,43 @@ def test_make_test_draws_the_same_examples_every_run():
     assert ci.derandomize and ci.database is None
     if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":  # `make test`, plain pytest
         assert settings.default.derandomize
+
+
+def both_paths(raw: bytes):
+    """read_table's result (fast path where it applies) and the careful path's, each as
+    (cells, lines, delimiter) or the error message."""
+    from forecast import data
+
+    def outcome(read):
+        try:
+            table = read()
+        except ForecastError as exc:
+            return ("error", exc.message)
+        return ("table", table.cells.astype(str).to_numpy().tolist(), list(table.cells.columns),
+                table.lines.tolist(), table.delimiter)
+    fast = outcome(lambda: data.read_table("-", io.BytesIO(raw)))
+    text = raw.decode("utf-8-sig", errors="replace")
+    careful = outcome(lambda: data._careful_table(text, "<stdin>", raw)) if text.strip() \
+        else fast
+    return fast, careful
+
+
+@FAST
+@given(st.one_of(tables(), st.text(alphabet=",;\t \n0123456789.-abDate", max_size=200)
+                 .map(str.encode)))
+def test_the_fast_reader_and_the_careful_one_agree(raw):
+    fast, careful = both_paths(raw)
+    assert fast == careful
+
+
+@pytest.mark.parametrize("text", [
+    "Date,Close\n2020-01-01,1\n2020-01-02,2\n",                  # the fast path
+    "Date,Close\n2020-01-01,1\n\n2020-01-02,2\n",                # a blank line: careful
+    "Date,Close\n2020-01-01,1\n2020-01-02\n",                    # a short row: careful
+    "Date,Close\n2020-01-01,1,3\n",                               # a long row
+    'Date,Close\n2020-01-01,"1,5"\n',                            # quotes: careful
+    "Date;Close\r\n2020-01-01; 1,5\r\n,\r\n",                     # CRLF, separator-only row
+])
+def test_the_two_readers_agree_on_each_kind_of_row(text):
+    fast, careful = both_paths(text.encode())
+    assert fast == careful
