@@ -17,14 +17,18 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
-def test_plotted_predictions_are_the_inverse_transformed_model_output(tiny_model):
-    bundle = read_bundle(tiny_model)
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_quantile_model"])
+def test_plotted_predictions_are_the_inverse_transformed_model_output(request, fixture):
+    bundle = read_bundle(request.getfixturevalue(fixture))
     forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
     data = plot_data(forecaster, 0.8)
-    # Undo the scaling and the log-return by hand, from the raw model outputs.
+    # Undo the centring, the scaling and the log-return by hand, from the raw model
+    # outputs: the point output, or a quantile model's median level.
     scaler = bundle.scaler
-    median = forecaster.outputs[:, 0, bundle.config.model.quantiles.index(0.5)]
-    returns = (median + scaler.center_[0] - scaler.min_[0, 0]) / scaler.scale_[0, 0]
+    levels = bundle.config.model.quantiles
+    point = (forecaster.outputs[:, 0, levels.index(0.5)] if levels
+             else forecaster.outputs[:, 0])
+    returns = (point + scaler.center_[0] - scaler.min_[0, 0]) / scaler.scale_[0, 0]
     close = bundle.data().frame["Close"].to_numpy()
     rows = forecaster.origins[2]
     by_hand = to_prices(returns[:, None], close[rows - 1], "log-return")[:, 0]
@@ -60,8 +64,22 @@ def test_title_names_the_file_cell_window_and_the_three_test_maes(tiny_model):
     data = plot_data(Forecaster(bundle, bundle.data(), load_predictor(bundle)))
     title = title_for(bundle, "prices.csv", data["scores"])
     assert title.startswith("prices.csv: LSTM x1 (4 units), window 5, horizon 1")
-    for name in ("model", "naive", "drift"):
-        assert f"{name} {data['scores'][name]:.2f}" in title
+    # The test MAEs by hand from the evaluate command's own figures (one code path) and
+    # the price series (naive, drift), not from plot_data's scores (another).
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+    evaluated = json.loads(CliRunner().invoke(app, ["evaluate", "--model", str(tiny_model),
+                                                    "--json"]).stdout)["test"]
+    close = bundle.data().frame["Close"].to_numpy()
+    rows = np.arange(240, 300)
+    naive = np.mean(np.abs(close[rows] - close[rows - 1]))
+    drift = np.mean(np.abs(close[rows] - close[rows - 1] - (close[rows - 1] - close[0])
+                           / (rows - 1)))
+    model = evaluated["model"]["mae"]
+    assert f"model {model:.2f}, naive {naive:.2f}, drift {drift:.2f}" in title
+    assert f"(model / naive {model / naive:.4f})" in title
+    assert "network not kept" not in title       # the fixture's network is kept
 
 
 def _ro_dir(root):
@@ -158,21 +176,3 @@ def test_panel_figure_title_compares_the_intervals_with_garch(tiny_panel_model, 
     assert "model beats GARCH on" in title and "pooled coverage" in title
     out = draw_figure(forecaster, "panel.csv", tmp_path / "p.png")
     assert png_size(out)[0] > 0
-
-
-    # The test MAEs by hand from the evaluate command's own figures (one code path) and
-    # the price series (naive, drift), not from plot_data's scores (another).
-    from typer.testing import CliRunner
-
-    from forecast.cli import app
-    evaluated = json.loads(CliRunner().invoke(app, ["evaluate", "--model", str(tiny_model),
-                                                    "--json"]).stdout)["test"]
-    close = bundle.data().frame["Close"].to_numpy()
-    rows = np.arange(240, 300)
-    naive = np.mean(np.abs(close[rows] - close[rows - 1]))
-    drift = np.mean(np.abs(close[rows] - close[rows - 1] - (close[rows - 1] - close[0])
-                           / (rows - 1)))
-    model = evaluated["model"]["mae"]
-    assert f"model {model:.2f}, naive {naive:.2f}, drift {drift:.2f}" in title
-    assert f"(model / naive {model / naive:.4f})" in title
-    assert "network not kept" not in title       # the fixture's network is kept
