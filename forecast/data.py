@@ -1019,9 +1019,10 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
                 else "feature" if col in panel.features else "")
         columns.append({"name": col, "role": role, "type": kind, "missing": n_missing})
     index = panel.dates
+    daily = index[:0] if (index.normalize() == index).all() else index  # decided once
     series = [{"name": name, "rows": int(panel.lengths[s]),
-               "first_date": format_date(index[panel.offsets[s]], index),
-               "last_date": format_date(index[panel.offsets[s + 1] - 1], index)}
+               "first_date": format_date(index[panel.offsets[s]], daily),
+               "last_date": format_date(index[panel.offsets[s + 1] - 1], daily)}
               for s, name in enumerate(panel.names)]
     return {
         "source": panel.source,
