@@ -470,14 +470,66 @@ def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[i
     return 1 if step is None else step
 
 
-def write_csv(table: Any, as_json: bool) -> None:
+#: What `predict --out` writes, by the file's suffix.
+OUT_FORMATS = (".csv", ".parquet")
+
+
+def check_out_file(out: Optional[Path]) -> Optional[Path]:
+    """Refuse up front (exit 2) an --out that predict cannot or must not write."""
+    if out is None:
+        return None
+    from forecast.bundle import check_can_write
+
+    if out.suffix.lower() not in OUT_FORMATS:
+        raise OutputError(f"--out {out}: predict writes {', '.join(OUT_FORMATS)} files; end the "
+                          "file name with one of them")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise OutputError(f"--out {out} exists and is not a file; forecast replaces only a "
+                          "file there")
+    check_can_write(out, "--out")
+    return out
+
+
+def write_csv(table: Any, as_json: bool, out: Optional[Path] = None) -> None:
     """A forecast table on stdout: CSV (a leading series column for a panel), or JSON
-    records with --json."""
+    records with --json; with ``out``, the same table to that file (CSV or Parquet by its
+    suffix, typed dates and numbers in Parquet), written atomically."""
+    if out is not None:
+        write_table_file(table, out)
+        return
     daily = (table["date"].dt.normalize() == table["date"]).all()
     table = table.assign(date=table["date"].dt.strftime("%Y-%m-%d" if daily else
                                                         "%Y-%m-%dT%H:%M:%S"))
     emit(table.to_dict(orient="records"), as_json,
          lambda _: table.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
+
+
+def write_table_file(table: Any, out: Path) -> None:
+    """Write ``table`` to ``out`` through a temporary file renamed into place, so a reader
+    never sees half a file and a failure leaves any older file as it was."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or ".")
+    os.close(fd)
+    try:
+        if out.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            daily = (table["date"].dt.normalize() == table["date"]).all()
+            table.assign(date=table["date"].dt.strftime(
+                "%Y-%m-%d" if daily else "%Y-%m-%dT%H:%M:%S")).to_csv(
+                tmp, index=False, float_format="%.10g", lineterminator="\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write ({exc.strerror}); choose another "
+                          "path") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    note(f"wrote {out}")
 
 
 @app.command()
@@ -502,18 +554,24 @@ def predict(
     missing: ModelMissingOpt = None,
     date_format: ModelDateFormatOpt = None,
     decimal: ModelDecimalOpt = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Write the table to this file instead of stdout: .csv or "
+                            ".parquet, atomically.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast the next values after the last row, or backtest every row (CSV on stdout)."""
     from forecast.predict import Forecaster, load_predictor
 
     step = check_predict_options(steps, backtest, step)
+    if out is not None and as_json:
+        raise UsageError("--json writes to stdout and --out to a file; drop one")
+    out = check_out_file(out)   # refused before any work, if it must be
     bundle = open_model(model)
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
     write_csv(forecaster.backtest(step, interval, quantiles) if backtest
-              else forecaster.future(steps, interval, quantiles), as_json)
+              else forecaster.future(steps, interval, quantiles), as_json, out)
 
 
 @app.command()

@@ -103,9 +103,12 @@ def sniff_delimiter(header: str) -> str:
 
 
 def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
-    """Read a CSV into strings, keeping the file line of each row. Raises DataError."""
+    """Read a CSV (or a Parquet file, known by its first bytes) into strings, keeping the
+    file line of each row. Raises DataError."""
     name = source_name(source)
     raw = read_bytes(source, stdin)
+    if raw[:4] == PARQUET_MAGIC:
+        return parquet_table(raw, name)
     text = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
@@ -116,6 +119,41 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
         if fast is not None:
             return Table(name, fast, np.arange(2, len(fast) + 2), delimiter, raw)
     return _careful_table(text, name, raw)
+
+
+#: The first bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
+
+
+def parquet_table(raw: bytes, name: str) -> Table:
+    """A Parquet file (long or wide, any column types) as a Table of text cells, so that it
+    goes through the same column decisions and messages as a CSV. "Lines" are rows counted
+    as a CSV of it would count them (the header is line 1)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(pa.BufferReader(raw)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"{name} cannot be read as Parquet ({' '.join(str(exc).split())[:160]})"
+                        "; check the file") from None
+    if isinstance(frame.index, pd.DatetimeIndex) or frame.index.name:
+        frame = frame.reset_index()
+    header = [str(c).strip() for c in frame.columns]
+    _check_header(header, name, 1)
+    if not len(frame):
+        raise DataError(f"{name} has a header but no data rows; add price rows")
+    cells = {}
+    for col, values in zip(header, frame.columns):
+        column = frame[values]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            text = column.dt.strftime("%Y-%m-%dT%H:%M:%S").str.replace("T00:00:00", "")
+        elif pd.api.types.is_float_dtype(column):
+            text = pd.Series(np.char.mod("%.17g", column.to_numpy(float)), index=column.index)
+        else:
+            text = column.astype(str)
+        cells[col] = text.where(column.notna(), "").astype(object)
+    return Table(name, pd.DataFrame(cells), np.arange(2, len(frame) + 2), ",", raw)
 
 
 #: Characters str.splitlines breaks lines at but CSV parsers do not.

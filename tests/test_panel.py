@@ -298,3 +298,40 @@ def test_a_format_1_single_series_directory_still_predicts(cli, tiny_model, tmp_
     b = cli("predict", "--model", zero, "--backtest")
     assert a.exit_code == 0, a.stderr
     assert a.stdout == b.stdout and len(a.stdout.splitlines()) > 100
+
+
+def test_parquet_input_reads_the_same_panel_as_the_csv(tmp_path):
+    from tests.conftest import ROOT
+
+    csv = read_panel([ROOT / "data" / "panel20_long.csv"])
+    frame = pd.read_csv(ROOT / "data" / "panel20_long.csv", parse_dates=["date"])
+    frame.to_parquet(tmp_path / "p.parquet")
+    parquet = read_panel([tmp_path / "p.parquet"])
+    assert parquet.names == csv.names and parquet.layout == "long"
+    np.testing.assert_array_equal(parquet.values, csv.values)
+    assert (parquet.dates == csv.dates).all()
+    wide = pd.read_csv(ROOT / "data" / "panel20_wide.csv", parse_dates=["date"])
+    wide.to_parquet(tmp_path / "w.parquet")
+    from_wide = read_panel([tmp_path / "w.parquet"], wide=True)
+    assert sorted(from_wide.names) == sorted(csv.names)
+    with pytest.raises(DataError, match="cannot be read as Parquet"):
+        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
+        read_panel([tmp_path / "bad.parquet"])
+
+
+def test_predict_out_writes_csv_or_parquet_atomically(cli, panel_model, tmp_path):
+    csv, model = panel_model
+    shown = cli("predict", "--model", model, "--steps", "2")
+    for name in ("next.csv", "next.parquet"):
+        result = cli("predict", "--model", model, "--steps", "2", "--out", tmp_path / name)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == ""
+        back = pd.read_csv(tmp_path / name) if name.endswith(".csv") \
+            else pd.read_parquet(tmp_path / name)
+        expected = pd.read_csv(io.StringIO(shown.stdout))
+        assert list(back.columns) == list(expected.columns)
+        np.testing.assert_allclose(back["predicted"], expected["predicted"], rtol=1e-9)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("next")) == \
+        ["next.csv", "next.parquet"]
+    bad = cli("predict", "--model", model, "--out", tmp_path / "next.xlsx")
+    assert bad.exit_code == 2 and "predict writes .csv, .parquet files" in bad.stderr
