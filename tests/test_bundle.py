@@ -20,7 +20,8 @@ def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
     assert {"keras", "numpy", "pandas", "python"} <= set(b.config.facts["versions"])
     assert list(b.history.columns) == ["epoch", "loss", "val_loss", "seconds"]
     assert b.data().frame.shape == (300, 3)
-    assert json.loads((tiny_quantile_model / "scaler.json").read_text())["kind"] == "minmax-per-series"
+    scaler = json.loads((tiny_quantile_model / "scaler.json").read_text())
+    assert scaler["kind"] == "minmax-per-series"
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -14,11 +14,7 @@ from forecast.errors import DataError, UsageError
 from forecast.intervals import Calibration
 from forecast.predict import Forecaster, future_dates, load_predictor
 from forecast.transforms import MinMaxScaler, SeriesScaler, apply_transform
-from tests.conftest import TINY, assert_advice_fits, price_frame
-
-
-from forecast.transforms import MinMaxScaler, apply_transform
-from tests.conftest import TINY, backtest_frame, implied_steps, price_frame
+from tests.conftest import TINY, assert_advice_fits, backtest_frame, implied_steps, price_frame
 
 
 def hand_bundle(prices, kind="level", window=3, horizon=1) -> Bundle:
@@ -72,27 +68,25 @@ def test_step_k_is_the_forecast_made_k_rows_earlier(prices):
         Forecaster(bundle, prices, last_plus).backtest(step=4)
 
 
+#: changed column -> the last forecast row (after t) whose window holds a changed input
+LAST_MOVED = {"Close": 6, "High": 5, "Low": 5}
+
+
+@pytest.mark.parametrize("column", sorted(LAST_MOVED))
 @pytest.mark.parametrize("engine", ["numpy", "keras"])
 def test_changing_row_t_moves_exactly_the_forecasts_whose_window_holds_it(cli, tiny_model,
-                                                                          tmp_path, engine):
-    # log-return model, window 5: row t enters the returns of rows t and t + 1, which sit
-    # in the windows of the forecasts for rows t + 1 ... t + 6. No other forecast may move,
-    # and above all not the forecast of row t itself.
+                                                                          tmp_path, engine,
+                                                                          column):
+    # log-return model with the derived inputs, window 5. Close at row t enters the
+    # log-return and the absolute return of rows t and t + 1, which sit in the windows of
+    # the forecasts for rows t + 1 ... t + 6; High or Low at row t enters only row t's log
+    # range, in the windows for rows t + 1 ... t + 5. No other forecast may move, and
+    # above all not the forecast of row t itself.
+    assert read_bundle(tiny_model).config.inputs == ["Close", "abs-return", "log-range"]
     frame = price_frame(300)
-    t = 200
-    changed = prices.frame.copy()
-    changed.iloc[t, 0] *= 1.5
-    moved = Forecaster(bundle, dataclasses.replace(prices, values=changed.to_numpy(float)),
-                       predictor).backtest()
-    date = prices.frame.index[t]
-    i = int(np.flatnonzero(base["date"] == date)[0])
-    assert moved["predicted"].iloc[i] == base["predicted"].iloc[i]
-    assert moved["predicted"].iloc[i + 1] != base["predicted"].iloc[i + 1]
-    np.testing.assert_array_equal(moved["predicted"].iloc[:i + 1], base["predicted"].iloc[:i + 1])
-
-
+    t, last = 200, LAST_MOVED[column]
     changed = frame.copy()
-    changed.loc[t, "Close"] *= 1.05
+    changed.loc[t, column] *= 1.05
     frame.to_csv(tmp_path / "base.csv", index=False)
     changed.to_csv(tmp_path / "changed.csv", index=False)
     tables = []
@@ -102,10 +96,10 @@ def test_changing_row_t_moves_exactly_the_forecasts_whose_window_holds_it(cli, t
         tables.append(backtest_frame(result.stdout).set_index("date")["predicted"])
     base, moved = tables
     dates = pd.to_datetime(frame["Date"])
-    before, after = dates <= dates[t], dates > dates[t + 6]
+    before, after = dates <= dates[t], dates > dates[t + last]
     np.testing.assert_array_equal(moved[before.to_numpy()[6:]], base[before.to_numpy()[6:]])
     np.testing.assert_array_equal(moved[after.to_numpy()[6:]], base[after.to_numpy()[6:]])
-    in_window = dates[t + 1:t + 7]
+    in_window = dates[t + 1:t + last + 1]
     assert (moved[in_window] != base[in_window]).all()
 
 
@@ -310,20 +304,28 @@ def test_predict_many_files_adds_a_series_column(cli, tiny_model, tmp_path):
     assert "2 series not in the model's training data (a, b)" in result.stderr
 
 
-def test_predict_many_files_is_each_file_alone_with_a_source_column(cli, tiny_model, tmp_path):
-    for name in ("a.csv", "b.csv"):
-        price_frame(50, seed=len(name)).to_csv(tmp_path / name, index=False)
-    price_frame(50, seed=9).to_csv(tmp_path / "b.csv", index=False)
+def test_predict_many_files_is_each_file_alone_with_a_series_column(cli, tiny_model, tmp_path):
+    # Neither series is one the model was trained on, so each is scaled on its own rows; a
+    # file alone is the same when it is a one-series long file naming its series (a plain
+    # single file would take the one-series model's own scaling instead, by design).
+    for name, seed in (("a", 5), ("b", 9)):
+        frame = price_frame(50, seed=seed)
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        frame.assign(symbol=name).to_csv(tmp_path / f"{name}-long.csv", index=False)
     for args in ([], ["--backtest"]):
         result = cli("predict", "a.csv", "b.csv", "--model", tiny_model, *args)
         assert result.exit_code == 0, result.stderr
         both = backtest_frame(result.stdout)
-        assert list(both.columns[:2]) == ["source", "date"]
-        for name in ("a.csv", "b.csv"):
-            alone = backtest_frame(cli("predict", name, "--model", tiny_model, *args).stdout)
-            mine = both[both["source"] == name].drop(columns="source").reset_index(drop=True)
+        assert list(both.columns[:2]) == ["series", "date"]
+        for name in ("a", "b"):
+            result = cli("predict", f"{name}-long.csv", "--series-column", "symbol",
+                         "--model", tiny_model, *args)
+            assert result.exit_code == 0, result.stderr
+            alone = backtest_frame(result.stdout)
+            mine = both[both["series"] == name].reset_index(drop=True)
+            assert len(mine) > 0 and set(alone["series"]) == {name}
             pd.testing.assert_frame_equal(mine, alone)
-    a, b = (both[both["source"] == n] for n in ("a.csv", "b.csv"))
+    a, b = (both[both["series"] == n] for n in ("a", "b"))
     # same dates, different prices: the network must give different forecasts
     assert (a["date"].to_numpy() == b["date"].to_numpy()).all()
     assert not np.allclose(implied_steps(a), implied_steps(b), rtol=0, atol=1e-4)
@@ -546,16 +548,16 @@ def strict_json(text):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_predict_quantiles_writes_one_column_per_level_in_price_units(cli, tiny_model):
-    result = cli("predict", "--model", tiny_model, "--backtest", "--quantiles")
+def test_predict_quantiles_writes_one_column_per_level_in_price_units(cli, tiny_quantile_model):
+    result = cli("predict", "--model", tiny_quantile_model, "--backtest", "--quantiles")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.splitlines()[0] == "date,actual,predicted,q0.1,q0.5,q0.9"
     table = read_table_output(result.stdout)
     np.testing.assert_allclose(table["q0.5"], table["predicted"], rtol=1e-9)
     assert (np.abs(table["q0.1"] / table["actual"] - 1) < 0.1).all()     # price units
-    result = cli("predict", "--model", tiny_model, "--quantiles", "--interval", "0.8")
+    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--interval", "0.8")
     assert result.stdout.splitlines()[0] == "date,predicted,lower,upper,q0.1,q0.5,q0.9"
-    result = cli("predict", "--model", tiny_model, "--quantiles", "--steps", "3")
+    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--steps", "3")
     assert result.exit_code == 2 and "--quantiles gives the model's 1-step horizon" \
         in result.stderr
 
@@ -568,10 +570,10 @@ def test_predict_quantiles_for_a_panel_follow_the_series_column(cli, tiny_panel_
     assert set(table["series"]) == {"AAA", "BBB"}
 
 
-def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(cli, tiny_model,
-                                                                         tmp_path):
+def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(
+        cli, tiny_quantile_model, tmp_path):
     copy = tmp_path / "m"
-    shutil.copytree(tiny_model, copy)
+    shutil.copytree(tiny_quantile_model, copy)
     raw = json.loads((copy / "intervals.json").read_text())
     pair = raw["pairs"][0]
     pair["band"] = "quantiles"
@@ -587,11 +589,11 @@ def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(cli, t
         assert (table["lower"] <= table["upper"]).all()
 
 
-def test_pinball_loss_end_to_end_matches_a_hand_computation(cli, tiny_model):
-    bundle = read_bundle(tiny_model)
+def test_pinball_loss_end_to_end_matches_a_hand_computation(cli, tiny_quantile_model):
+    bundle = read_bundle(tiny_quantile_model)
     test_start = pd.Timestamp(bundle.config.facts["test_start"])
-    result = cli("predict", "--model", tiny_model, "--backtest", "--quantiles", "--interval",
-                 "0.8")
+    result = cli("predict", "--model", tiny_quantile_model, "--backtest", "--quantiles",
+                 "--interval", "0.8")
     table = read_table_output(result.stdout)
     test = table[pd.to_datetime(table["date"]) >= test_start]
     y = test["actual"].to_numpy()
@@ -603,7 +605,7 @@ def test_pinball_loss_end_to_end_matches_a_hand_computation(cli, tiny_model):
     by_hand = np.mean([pinball(test[c].to_numpy(), tau) for c, tau in levels.items()])
     band = np.mean([pinball(test[c].to_numpy(), tau) for c, tau in
                     (("lower", 0.1), ("predicted", 0.5), ("upper", 0.9))])
-    payload = strict_json(cli("evaluate", "--model", tiny_model, "--json").stdout)
+    payload = strict_json(cli("evaluate", "--model", tiny_quantile_model, "--json").stdout)
     figures = payload["test"]["intervals"]
     # (the CSV carries 10 significant digits)
     assert figures["model_quantile_pinball"]["mean"] == pytest.approx(by_hand, rel=1e-7)
