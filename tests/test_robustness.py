@@ -67,11 +67,23 @@ DAMAGE = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(DAMAGE))
-def test_damaged_model_directory_is_exit_2_naming_the_file(cli, model_copy, name):
+#: damage that needs a quantile model's intervals.json (a point model's has no pairs)
+QUANTILE_DAMAGE = {"intervals edited", "intervals levels"}
+DAMAGE_CASES = [(fixture, name) for name in sorted(DAMAGE)
+                for fixture in ("tiny_quantile_model", "tiny_model")
+                if fixture == "tiny_quantile_model" or name not in QUANTILE_DAMAGE]
+
+
+@pytest.mark.parametrize("fixture,name", DAMAGE_CASES,
+                         ids=[f"{n} ({'quantile' if 'quantile' in f else 'point'})"
+                              for f, n in DAMAGE_CASES])
+def test_damaged_model_directory_is_exit_2_naming_the_file(cli, request, tmp_path, fixture,
+                                                           name):
+    model = tmp_path / "m"
+    shutil.copytree(request.getfixturevalue(fixture), model)
     damage, message = DAMAGE[name]
-    damage(model_copy)
-    result = cli("predict", "--model", model_copy)
+    damage(model)
+    result = cli("predict", "--model", model)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("forecast: error: ") and message in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
