@@ -150,15 +150,18 @@ def test_title_of_a_series_the_naive_forecast_fits_exactly(tiny_model):
     assert title.endswith("(model / naive -)")
 
 
-def test_title_states_test_coverage_and_interval_score_against_garch(tiny_model):
-    bundle = read_bundle(tiny_model)
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_quantile_model"])
+def test_title_states_test_coverage_and_interval_score_against_garch(request, fixture):
+    bundle = read_bundle(request.getfixturevalue(fixture))
     forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
     data = plot_data(forecaster)
     figures = forecaster.evaluate(0.8)["test"]["series"]["prices"]["intervals"]
     assert data["intervals"] == figures
     title = title_for(bundle, "prices.csv", data["scores"], data["intervals"])
     line = title.splitlines()[-1]
-    assert line.startswith("test 80% interval (")
+    # the band the interval guard chose for a quantile model; conformal for a point model
+    band = bundle.quantile.pairs[0]["band"] if bundle.quantile.pairs else "conformal"
+    assert line.startswith(f"test 80% interval ({band})")
     assert f"covers {figures['model']['coverage']:.1%}" in line
     assert f"interval score {figures['model']['interval_score']:.3g}" in line
     assert f"vs GARCH(1,1) {figures['garch']['interval_score']:.3g}" in line

@@ -615,9 +615,12 @@ def test_pinball_loss_end_to_end_matches_a_hand_computation(cli, tiny_quantile_m
     assert figures["model"]["rows"] == len(test) == 60
 
 
-def test_evaluate_json_has_interval_figures_beside_both_baselines(cli, tiny_model):
-    payload = strict_json(cli("evaluate", "--model", tiny_model, "--json").stdout)
-    assert payload["interval_band"] in ("quantiles", "conformal")
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_quantile_model"])
+def test_evaluate_json_has_interval_figures_beside_both_baselines(cli, request, fixture):
+    model = request.getfixturevalue(fixture)
+    payload = strict_json(cli("evaluate", "--model", model, "--json").stdout)
+    pairs = read_bundle(model).quantile.pairs      # a point model has none: conformal
+    assert payload["interval_band"] == (pairs[0]["band"] if pairs else "conformal")
     for segment in ("all", "train", "validation", "test"):
         figures = payload[segment]["intervals"]
         assert figures["level"] == 0.8
@@ -627,7 +630,7 @@ def test_evaluate_json_has_interval_figures_beside_both_baselines(cli, tiny_mode
             assert 0 <= figures[method]["coverage"] <= 1
     test = payload["test"]["intervals"]
     assert test["rolling_conformal"]["rows"] == test["garch"]["rows"] == 60
-    result = cli("evaluate", "--model", tiny_model)
+    result = cli("evaluate", "--model", model)
     assert "GARCH(1,1)" in result.stdout and "rolling conformal" in result.stdout
 
 
