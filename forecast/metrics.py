@@ -9,7 +9,7 @@ Functions ending in ``_rows`` give one loss per row, for Diebold-Mariano tests.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
