@@ -352,12 +352,9 @@ def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
     day_first = matched & (first > 12) & (second <= 12)
     month_first = matched & (second > 12) & (first <= 12)
 
-    def cell(mask: np.ndarray) -> tuple[int, str]:
-        i = int(np.argmax(mask))
-        return int(table.lines[i]), text.iloc[i]
-
     if day_first.any() and month_first.any():
-        (d_line, d_cell), (m_line, m_cell) = cell(day_first), cell(month_first)
+        (d_line, d_cell) = first_cell(table, text, day_first)
+        (m_line, m_cell) = first_cell(table, text, month_first)
         raise DataError(f"{where(table.source, d_line, column)}: '{d_cell}' is day-first but "
                         f"line {m_line} '{m_cell}' is month-first; use one order in the "
                         "column, or pass --date-format day-first or month-first")
@@ -368,13 +365,19 @@ def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
     differ = matched & (first != second)
     if not differ.any():  # 01.01.2019, 02.02.2019: either order reads the same
         return "day-first"
-    line, example = cell(differ)
+    line, example = first_cell(table, text, differ)
     fields = re.fullmatch(_NUMERIC_DATE, example)
     sep, year = fields.group(2), "%Y" if len(fields.group(4)) == 4 else "%y"
     raise DataError(f"{where(table.source, line, column)}: '{example}' could be day-first or "
                     "month-first, and no date in the column has a day above 12 to settle it; "
                     f"pass --date-format day-first (%d{sep}%m{sep}{year}) or --date-format "
                     f"month-first (%m{sep}%d{sep}{year})")
+
+
+def first_cell(table: Table, text: pd.Series, mask: np.ndarray) -> tuple[int, str]:
+    """(file line, text) of the first cell of a column where ``mask`` (rows,) is true."""
+    i = int(np.argmax(mask))
+    return int(table.lines[i]), text.iloc[i]
 
 
 def number_format(table: Table, column: str, text: pd.Series) -> str:
@@ -391,12 +394,9 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     only_point = ~np.isnan(point) & np.isnan(comma)
     only_comma = np.isnan(point) & ~np.isnan(comma)
 
-    def cell(mask: np.ndarray) -> tuple[int, str]:
-        i = int(np.argmax(mask))
-        return int(table.lines[i]), text.iloc[i]
-
     if only_point.any() and only_comma.any():
-        (c_line, c_cell), (p_line, p_cell) = cell(only_comma), cell(only_point)
+        (c_line, c_cell) = first_cell(table, text, only_comma)
+        (p_line, p_cell) = first_cell(table, text, only_point)
         raise DataError(f"{where(table.source, c_line, column)}: '{c_cell}' has a decimal "
                         f"comma but line {p_line} '{p_cell}' a decimal point; use one in the "
                         "column, or pass --decimal . or --decimal , to choose")
@@ -405,7 +405,7 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     either = ~np.isnan(point) & (point != comma)
     if only_point.any() or not either.any() or table.delimiter == ",":
         return "."
-    line, example = cell(either)
+    line, example = first_cell(table, text, either)
     raise DataError(f"{where(table.source, line, column)}: '{example}' could be "
                     f"{_plain(point[either][0])} or {_plain(comma[either][0])}, and no cell in "
                     "the column settles the decimal separator; pass --decimal , (decimal "

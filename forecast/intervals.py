@@ -123,15 +123,21 @@ class Calibration:
     @classmethod
     def from_dict(cls, raw: Any, source: str = "calibration.json") -> "Calibration":
         try:
-            space = raw["space"]
-            if space not in ("log", "abs"):
-                raise ValueError(f"unknown space {space!r}")
-            steps = [np.asarray(s, dtype=float) for s in raw["step_scores"]]
-            if not steps or any(s.ndim != 1 or not np.all(np.isfinite(s)) for s in steps):
-                raise ValueError("step_scores must be lists of finite numbers")
+            space, steps = _space_and_scores(raw)
             return cls(space, steps, int(raw.get("volatility_window", VOLATILITY_WINDOW)))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+
+
+def _space_and_scores(raw: Any) -> tuple[str, list[np.ndarray]]:
+    """A stored calibration's space and per-step scores; ValueError where they are damaged."""
+    space = raw["space"]
+    if space not in ("log", "abs"):
+        raise ValueError(f"unknown space {space!r}")
+    steps = [np.asarray(s, dtype=float) for s in raw["step_scores"]]
+    if not steps or any(s.ndim != 1 or not np.all(np.isfinite(s)) for s in steps):
+        raise ValueError("step_scores must be lists of finite numbers")
+    return space, steps
 
 
 def cqr_scores(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -232,12 +238,7 @@ class QuantileCalibration:
     @classmethod
     def from_dict(cls, raw: Any, source: str = "calibration.json") -> "QuantileCalibration":
         try:
-            space = raw["space"]
-            if space not in ("log", "abs"):
-                raise ValueError(f"unknown space {space!r}")
-            steps = [np.asarray(s, dtype=float) for s in raw["step_scores"]]
-            if not steps or any(s.ndim != 1 or not np.all(np.isfinite(s)) for s in steps):
-                raise ValueError("step_scores must be lists of finite numbers")
+            space, steps = _space_and_scores(raw)
             return cls(float(raw["lower_level"]), float(raw["upper_level"]), space, steps)
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
