@@ -7,11 +7,14 @@ level, so `forecast --help` answers at once. Errors become one line on stderr:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import sys
 import traceback
+from dataclasses import dataclass
+from inspect import Signature, signature
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
@@ -23,7 +26,8 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import DEFAULT_INTERVAL, DataConfig, ModelConfig, TrainConfig
+from forecast.config import (DEFAULT_INTERVAL, DataConfig, ForecastConfig, ModelConfig,
+                             TrainConfig)
 from forecast.errors import ForecastError
 from forecast.runtime import import_tensorflow_quietly
 
@@ -182,11 +186,7 @@ def inspect(
     emit(result, as_json, format_description)
 
 
-@app.command()
-def train(
-    prices: PricesArg,
-    model_dir: Annotated[Optional[Path], typer.Option(
-        "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
+def training_options(
     cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = MODEL.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = MODEL.layers,
     units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = MODEL.units,
@@ -227,9 +227,6 @@ def train(
     precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = TRAIN.precision,
     strategy: Annotated[str, typer.Option(
         help="auto (mirrored over several GPUs), one, or mirrored.")] = TRAIN.strategy,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the model summary on stderr and exit without training.")
-    ] = False,
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
@@ -237,16 +234,12 @@ def train(
     wide: WideOpt = None,
     series: SeriesOpt = None,
     missing: MissingOpt = DATA.missing,
-    as_json: JsonOpt = False,
-) -> None:
-    """Train one model on PRICES (one series or a panel) and write a model directory."""
-    from forecast.config import ForecastConfig
-    from forecast.data import read_panel
-
+) -> "TrainingRequest":
+    """train's options, declared once: ``train`` and ``tune`` both take every one of them
+    (see ``with_options``). Returns them as one validated config plus how to read PRICES."""
     config = ForecastConfig(
-        data=DataConfig(source=", ".join(prices), date_column=date_column, target=target,
-                        features=split_list(features), missing=missing,
-                        series_column=series_column, wide=bool(wide)),
+        data=DataConfig(date_column=date_column, target=target, features=split_list(features),
+                        missing=missing, series_column=series_column, wide=bool(wide)),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon),
@@ -258,16 +251,74 @@ def train(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    data = read_panel(prices, target=target, features=config.data.features,
-                      date_column=date_column, series_column=series_column, wide=bool(wide),
-                      missing=missing)
-    if series:
-        data = data.select(split_list(series))
-    config.data.target, config.data.features = data.target, data.features
-    config.data.date_column = data.date_column
-    config.data.layout = data.layout
-    config.data.series_column = data.series_column
-    config.columns = data.columns
+    return TrainingRequest(config, split_list(series))
+
+
+@dataclass
+class TrainingRequest:
+    """What train's options ask for: the config (data, model, training) and the series."""
+
+    config: ForecastConfig
+    series: list[str]
+
+    def read(self, prices: list[str]):
+        """Read PRICES as the options say, restrict to ``--series``, and record in the
+        config what was read (columns, layout, the date and series columns)."""
+        from forecast.data import read_panel
+
+        d = self.config.data
+        d.source = ", ".join(prices)
+        data = read_panel(prices, target=d.target, features=d.features,
+                          date_column=d.date_column, series_column=d.series_column,
+                          wide=d.wide, missing=d.missing)
+        if self.series:
+            data = data.select(self.series)
+        d.target, d.features = data.target, data.features
+        d.date_column, d.layout, d.series_column = data.date_column, data.layout, \
+            data.series_column
+        self.config.columns = data.columns
+        return data
+
+
+def with_options(builder: Callable[..., Any]) -> Callable[[Callable], Callable]:
+    """Give a command every option of ``builder``, declared once in its signature; the
+    command receives ``builder(**those options)`` as its ``options`` argument.
+
+    This is how ``train`` and ``tune`` share train's long option list without copying it
+    (sqlite-utils shares its output options with one click decorator the same way).
+    """
+    shared = list(signature(builder, eval_str=True).parameters.values())
+    names = [p.name for p in shared]
+
+    def decorate(command: Callable) -> Callable:
+        own = list(signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in own].index("options")  # train's options go where it stands
+
+        @functools.wraps(command)
+        def run(**kwargs):
+            options = builder(**{name: kwargs.pop(name) for name in names})
+            return command(options=options, **kwargs)
+
+        run.__signature__ = Signature(own[:at] + shared + own[at + 1:])
+        return run
+    return decorate
+
+
+@app.command()
+@with_options(training_options)
+def train(
+    prices: PricesArg,
+    model_dir: Annotated[Optional[Path], typer.Option(
+        "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
+    options: TrainingRequest = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the model summary on stderr and exit without training.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train one model on PRICES (one series or a panel) and write a model directory."""
+    data = options.read(prices)
+    config = options.config
 
     import_tensorflow_quietly()
     from forecast.bundle import default_model_dir, write_bundle
@@ -276,7 +327,13 @@ def train(
     trained = run_training(data, config, dry_run=dry_run)
     if trained is None:
         return
-    out = write_bundle(model_dir or default_model_dir(prices, cell), trained, data)
+    out = write_bundle(model_dir or default_model_dir(prices, config.model.cell), trained, data)
+    report_test_metrics(trained, data, out, as_json)
+
+
+def report_test_metrics(trained, data, out: Path, as_json: bool) -> None:
+    """The test-row scores (model, naive, drift) on stderr, where the model went, and with
+    --json the metrics on stdout."""
     print(format_segment(trained.metrics["test"], data.multi,
                          f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
