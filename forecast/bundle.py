@@ -1,8 +1,9 @@
 """The model directory: written atomically, read back with every file checked.
 
 Layout (CLI.md): model.keras, config.json, scaler.json, metrics.json, history.csv,
-data.csv, plus calibration.json (interval calibration). Only model.keras is a Keras file,
-and it is loaded in safe mode; everything else is JSON or CSV numbers.
+data.csv, plus calibration.json (interval calibration), and trials.csv for a tuned model.
+Only model.keras is a Keras file, and it is loaded in safe mode; everything else is JSON or
+CSV numbers.
 """
 
 from __future__ import annotations
@@ -139,12 +140,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
+def write_bundle(target: str | Path, trained, prices: Panel,
+                 extra: dict[str, str] | None = None) -> Path:
     """Write a complete model directory at ``target``, atomically.
 
     Everything is written into a hidden temporary directory beside ``target`` and renamed
     into place under a lock, so readers and concurrent writers never see half a model, and
-    a failure (or Ctrl-C) leaves any older model of the same name as it was.
+    a failure (or Ctrl-C) leaves any older model of the same name as it was. ``extra``
+    adds text files (name -> content), e.g. tune's ``trials.csv``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +175,8 @@ def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
         _write_text(tmp / "calibration.json", json.dumps(trained.calibration.to_dict()))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
+        for name, text in (extra or {}).items():
+            _write_text(tmp / name, text)
         _fsync_dir(tmp)
         with _locked(target):
             replace_dir(tmp, target)

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from inspect import Signature, signature
@@ -26,9 +27,9 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import (DEFAULT_INTERVAL, DataConfig, ForecastConfig, ModelConfig,
-                             TrainConfig)
-from forecast.errors import ForecastError
+from forecast.config import (DEFAULT_INTERVAL, DEFAULT_TRIALS, DataConfig, ForecastConfig,
+                             ModelConfig, TrainConfig)
+from forecast.errors import ForecastError, UsageError
 from forecast.runtime import import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -331,16 +332,101 @@ def train(
     report_test_metrics(trained, data, out, as_json)
 
 
-def report_test_metrics(trained, data, out: Path, as_json: bool) -> None:
+def report_test_metrics(trained, data, out: Path, as_json: bool,
+                        extra: Optional[dict] = None) -> None:
     """The test-row scores (model, naive, drift) on stderr, where the model went, and with
-    --json the metrics on stdout."""
+    --json the metrics (and ``extra``) on stdout."""
     print(format_segment(trained.metrics["test"], data.multi,
                          f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
     print(f"forecast: model written to {out}", file=sys.stderr)
     if as_json:
-        emit({"model_dir": str(out), **single_series_view(trained.metrics, data.multi)}, True,
-             str)
+        emit({"model_dir": str(out), **(extra or {}),
+              **single_series_view(trained.metrics, data.multi)}, True, str)
+
+
+@app.command()
+@with_options(training_options)
+def tune(
+    context: typer.Context,
+    prices: PricesArg,
+    model_dir: Annotated[Optional[Path], typer.Option(
+        "--model-dir", help="Where to write the best model (default: "
+                            "models/<csv name>-tuned); the study is kept beside it in "
+                            "<model-dir>.study/ unless --storage is given.")] = None,
+    trials: Annotated[int, typer.Option(
+        "--trials", help="Trials in the study when done (a resumed study counts the ones "
+                         "it has).")] = DEFAULT_TRIALS,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", help="Seconds the search may take: then it stops, a running trial "
+                          "too, and the best so far is written.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Worker processes on this machine, sharing the study.")] = 1,
+    study: Annotated[Optional[str], typer.Option(
+        "--study", help="Study name; the same name resumes it (default: the model "
+                        "directory's name).")] = None,
+    storage: Annotated[Optional[str], typer.Option(
+        "--storage", help="An Optuna database URL (sqlite:///tune.db, "
+                          "postgresql://user:pass@host/db, ...) instead of the journal file; "
+                          "one URL lets several machines search one study.")] = None,
+    space: Annotated[Optional[Path], typer.Option(
+        "--space", help="JSON file narrowing or widening what is searched, e.g. "
+                        '{"units": {"low": 8, "high": 64, "log": true}, "cell": ["gru"]}.')
+    ] = None,
+    options: TrainingRequest = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Search cell, layers, units, dropout, window, learning rate and batch size on
+    validation rows only (TPE, median pruning; test rows are never looked at), then write
+    the best configuration as a model directory with trials.csv. Options of train that
+    are given are fixed; the others keep train's defaults."""
+    from forecast import tuning
+
+    if trials < 1 or jobs < 1:
+        raise UsageError(f"--{'trials' if trials < 1 else 'jobs'} must be at least 1, got "
+                         f"{trials if trials < 1 else jobs}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+    given = {name for name in tuning.SEARCHABLE
+             if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    search_space = tuning.read_space(space, given)
+    data = options.read(prices)
+
+    from forecast.bundle import default_model_dir
+
+    target = model_dir or default_model_dir(prices, "tuned")
+    journal = storage is None
+    search = tuning.Search(
+        data, options.config, search_space, study or target.name,
+        str(tuning.journal_file(target)) if journal else storage, journal, trials)
+    import_tensorflow_quietly()
+    tuning.check_data(search)
+    held = sum(t.state.is_finished()
+               for t in tuning.prepare_study(search).get_trials(deepcopy=False))
+    print(f"forecast: searching {', '.join(search_space)} in study '{search.study_name}' "
+          f"({search.where}{f', resumed with {held} trials' if held else ''}) until it holds "
+          f"{trials} trials; the test rows are not used", file=sys.stderr)
+    search.deadline = None if timeout is None else time.time() + timeout
+    interrupted = tuning.run_search(search, jobs)
+    result = tuning.outcome(search)
+    print(f"forecast: {result.summary['trials']} trials "
+          f"({', '.join(f'{n} {k}' for k, n in result.summary['states'].items())}); best: "
+          f"trial {result.best.number}, validation score {result.best.value:.6g}: "
+          f"{tuning.describe_params(result.best.params)}", file=sys.stderr)
+    print("forecast: training the best configuration again to write it", file=sys.stderr)
+
+    from forecast.bundle import write_bundle
+    from forecast.training import run_training
+
+    trained = run_training(data, result.config)
+    trained.config.facts["tuning"] = result.summary
+    out = write_bundle(target, trained, data, extra={"trials.csv": result.table})
+    report_test_metrics(trained, data, out, as_json,
+                        extra={"tuning": result.summary} if as_json else None)
+    if interrupted:
+        print("forecast: the search was interrupted; run the same command again to resume "
+              "it", file=sys.stderr)
+    return interrupted or 0
 
 
 ModelOpt = Annotated[Optional[Path], typer.Option(
