@@ -1,10 +1,11 @@
-# Two entry points: `make demo` and `make test`. Each creates .venv and installs as needed.
+# Entry points: `make demo`, `make test` (derandomized: the same examples every run) and
+# `make fuzz` (many random Hypothesis examples). Each creates .venv and installs as needed.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 DEMO    = models/demo
 
-.PHONY: demo test
+.PHONY: demo test fuzz
 demo: $(VENV)/.installed
 	$(BIN)/forecast inspect data/sp500.csv
 	$(BIN)/forecast train data/sp500.csv --model-dir $(DEMO)
@@ -14,6 +15,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+fuzz: $(VENV)/.installed-test
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -52,3 +52,18 @@ def table(rows: list[list], headers: list[str]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(r) + " |" for r in cells]
     return "\n".join(out)
+
+
+def timed(args: list[str], cwd=ROOT, stdout=None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process (which must succeed)."""
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=stdout or subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, args))}")
+    return wall, usage.ru_maxrss / 1024

@@ -37,11 +37,12 @@ def child(kind: str, epochs: int) -> dict:
     from forecast.data import read_prices
     from forecast.devices import setup_devices
     from forecast.models import build_model
-    from forecast.training import compile_model, fit, prepare_prices, seed_everything
+    from forecast.training import (compile_model, fit, prepare_training, sample_dates,
+                                   seed_everything)
 
     prices = read_prices(SP500, warn=lambda m: None)
     config = config_from({**RECIPE, "epochs": epochs, "patience": epochs + 1})
-    prepared, _ = prepare_prices(prices, config)
+    prepared, _, prices = prepare_training(prices, config)
     masks = prepared.masks
     n_train = int(masks["train"].sum())
     if kind == "tool":
@@ -49,7 +50,8 @@ def child(kind: str, epochs: int) -> dict:
         seed_everything(1)
         model = build_model(config.model, 1)
         compile_model(model, 1e-3, "mse")
-        seconds = fit(model, prepared, config, setup, io.StringIO())["seconds"]
+        seconds = fit(model, prepared, sample_dates(prices, prepared), config, setup,
+                      io.StringIO())["seconds"]
     else:
         keras.utils.set_random_seed(1)
         model = keras.Sequential([

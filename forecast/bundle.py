@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from forecast import __version__
 from forecast.config import MODELS_DIR, ForecastConfig
 from forecast.data import Panel, read_panel, source_stem
 from forecast.engine import NumpyModel, export_model
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, OutputError
+from forecast.metrics import json_ready
 from forecast.intervals import Calibration
 from forecast.transforms import SeriesScaler
 
@@ -41,6 +43,11 @@ FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.c
          "data.csv", "calibration.json")
 #: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
 WEIGHTS = "weights.npz"
+#: Everything forecast writes into a model directory: its files and `plot`'s default figure.
+#: `train` replaces an existing directory only if it holds nothing else.
+#: What tune adds beside the model: every trial of its search.
+TRIALS = "trials.csv"
+OWN_FILES = frozenset({*FILES, WEIGHTS, TRIALS, "plot.png"})
 
 
 @dataclass
@@ -113,6 +120,111 @@ class Bundle:
                                 "retrain the model") from None
 
 
+def model_dir_for(model_dir: str | Path | None, sources: str | list[str], cell: str) -> Path:
+    """Where ``train`` writes: ``--model-dir``, else ``default_model_dir``; checked up front
+    (``check_model_dir_target``) so that a refusal comes before any training."""
+    if model_dir is not None:
+        return check_model_dir_target(model_dir)
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    return check_model_dir_target(default_model_dir(sources, cell), source=", ".join(sources))
+
+
+def check_model_dir_target(path: str | Path, source: str | None = None) -> Path:
+    """Refuse, as an OutputError (exit 2), a model directory path that ``train`` must not
+    replace or cannot create. Returns ``path``.
+
+    Fine: a path that does not exist yet under a writable directory; an empty directory;
+    a model directory written by forecast (a config.json with a format_version, and no
+    file but ``OWN_FILES``). Refused: anything else that exists (a file, a link, the
+    current directory or one above it, a directory holding other files). With ``source``
+    (the default directory), a model trained from another file is refused too.
+    """
+    path = Path(path)
+    full = Path(os.path.abspath(path))
+    if full == Path.cwd() or full in Path.cwd().parents:
+        raise OutputError(f"--model-dir {path} is the current directory or one above it; name "
+                          "a new directory for the model, such as models/NAME")
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise OutputError(f"--model-dir {path} exists and is not a directory; forecast never "
+                          "replaces it: pass a new directory name")
+    if path.is_dir():
+        check_replaceable(path)
+        if source is not None:
+            _check_same_source(path, source)
+    check_can_write(path, "--model-dir")
+    return path
+
+
+def check_replaceable(path: Path) -> None:
+    """A directory ``train`` may replace: empty, or a model directory holding only OWN_FILES."""
+    if os.path.ismount(path):
+        raise OutputError(f"--model-dir {path} is a mount point; name a directory inside it")
+    names = sorted(p.name for p in path.iterdir())
+    if not names:
+        return
+    if not _written_by_forecast(path):
+        raise OutputError(f"--model-dir {path} exists and is not a forecast model directory "
+                          f"(it holds {_some(names)}); forecast never deletes it: pass a new "
+                          "or empty directory")
+    extra = [name for name in names if name not in OWN_FILES or not (path / name).is_file()]
+    if extra:
+        raise OutputError(f"--model-dir {path} holds {_some(extra)} besides the model; forecast "
+                          "replaces a model directory only when nothing else is in it: move "
+                          "those out or pass another --model-dir")
+
+
+def _written_by_forecast(path: Path) -> bool:
+    try:
+        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(raw, dict) and isinstance(raw.get("format_version"), int)
+
+
+def _some(names: list[str], most: int = 3) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _check_same_source(path: Path, source: str) -> None:
+    """The default directory holds a model of this same file (or stdin), or is refused."""
+    try:
+        facts = json.loads((path / "config.json").read_text(encoding="utf-8")).get("facts", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(facts, dict) or not facts.get("source"):
+        return
+    old = facts.get("source_path", _source_path(facts["source"]))
+    if old != _source_path(source):
+        raise OutputError(f"{path} holds a model trained on {facts['source']}, not {source}; "
+                          f"pass --model-dir to keep both (or remove {path} to replace it)")
+
+
+def _source_path(source: str) -> str | None:
+    """The absolute path of a training file (several: joined by ", "); None for stdin."""
+    if source in ("-", "<stdin>"):
+        return None
+    return ", ".join(os.path.abspath(s) for s in source.split(", "))
+
+
+def check_can_write(path: str | Path, flag: str) -> None:
+    """Refuse (OutputError, exit 2) a path whose nearest existing parent is not a directory
+    this process can create files in. Checked by creating and removing a temporary file."""
+    parent = Path(path).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{flag} {path}: {parent} is a file, not a directory; choose "
+                          "another path")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".forecast-probe-", dir=parent)
+    except OSError as exc:
+        raise OutputError(f"{flag} {path}: cannot write in {parent} ({exc.strerror}); choose a "
+                          "writable place") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def default_model_dir(sources: str | list[str], cell: str) -> Path:
     """``models/<csv name>-<cell>``, ``models/stdin-<cell>`` for stdin, and
     ``models/<first csv name>-and-<n>-more-<cell>`` for several files."""
@@ -150,9 +262,13 @@ def write_bundle(target: str | Path, trained, prices: Panel,
     adds text files (name -> content), e.g. tune's ``trials.csv``.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise OutputError(f"cannot create the model directory {target} "
+                          f"({exc.strerror or exc}); choose a writable --model-dir") from None
     try:
         config = trained.config
         config.facts.update({
@@ -160,6 +276,7 @@ def write_bundle(target: str | Path, trained, prices: Panel,
             "files": [{"path": src, "sha256": hashlib.sha256(raw).hexdigest()}
                       for src, raw in zip(dict.fromkeys(prices.sources), prices.raws)],
             "source": prices.source,
+            "source_path": _source_path(prices.source),
             "versions": package_versions(),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
@@ -169,9 +286,11 @@ def write_bundle(target: str | Path, trained, prices: Panel,
             np.savez(tmp / WEIGHTS, **arrays)
         except ValueError:  # an architecture the NumPy engine does not know: Keras only
             config.network = []
+        config.facts = json_ready(config.facts)
         _write_text(tmp / "config.json", config.to_json())
         _write_text(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
-        _write_text(tmp / "metrics.json", json.dumps(trained.metrics, indent=2))
+        _write_text(tmp / "metrics.json", json.dumps(json_ready(trained.metrics), indent=2,
+                                                     allow_nan=False))
         _write_text(tmp / "calibration.json", json.dumps(trained.calibration.to_dict()))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
@@ -179,11 +298,24 @@ def write_bundle(target: str | Path, trained, prices: Panel,
             _write_text(tmp / name, text)
         _fsync_dir(tmp)
         with _locked(target):
+            if target.is_dir() or target.is_symlink() or target.exists():
+                check_replaceable_again(target)  # files may have appeared while training
             replace_dir(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OutputError(f"cannot write the model directory {target} ({exc.strerror or exc}); "
+                          "nothing was written") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def check_replaceable_again(target: Path) -> None:
+    if target.is_symlink() or not target.is_dir():
+        raise OutputError(f"--model-dir {target} appeared as a file during training; it was "
+                          "left as it is and the new model was not written")
+    check_replaceable(target)
 
 
 def replace_dir(new: Path, target: Path) -> None:
@@ -204,9 +336,13 @@ def replace_dir(new: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def _locked(target: Path) -> Iterator[None]:
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """Hold an exclusive lock on the parent directory itself: no lock file is left behind."""
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
+    finally:
+        os.close(fd)
 
 
 def write_data_csv(file: Path, panel: Panel) -> None:

@@ -27,9 +27,9 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import (DEFAULT_INTERVAL, DEFAULT_TRIALS, DataConfig, ForecastConfig,
-                             ModelConfig, TrainConfig)
-from forecast.errors import ForecastError, UsageError
+from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DPI_RANGE,
+                             DataConfig, ForecastConfig, ModelConfig, TrainConfig)
+from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -54,19 +54,30 @@ class ForecastGroup(TyperGroup):
 
 
 def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
-    """Call ``call`` and map its outcome to an exit code, printing errors as one line."""
+    """Call ``call`` and map its outcome to an exit code, printing errors as one line.
+
+    Warnings are held until the command ends: printed after a success, folded into the
+    one line of a failure."""
+    with held_warnings() as notes:
+        code = _run(call, debug, notes)
+    for line in notes:
+        print(f"forecast: {line}", file=sys.stderr)
+    return code
+
+
+def _run(call: Callable[[], Any], debug: bool, notes: list[str]) -> int:
     try:
         result = call()
         return result if isinstance(result, int) else 0
     except ForecastError as exc:
-        return fail(exc.message, exc.exit_code, debug)
+        return fail(exc.message, exc.exit_code, debug, notes)
     except click.exceptions.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        return fail(f"{exc.format_message()}{hint}", 2, debug)
+        return fail(f"{exc.format_message()}{hint}", 2, debug, notes)
     except click.exceptions.ClickException as exc:
-        return fail(exc.format_message(), exc.exit_code, debug)
+        return fail(exc.format_message(), exc.exit_code, debug, notes)
     except (typer.Abort, KeyboardInterrupt):
-        return fail("interrupted", 130, debug)
+        return fail("interrupted", 130, debug, notes)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining
         # about the unflushable stdout at exit.
@@ -74,15 +85,20 @@ def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except MemoryError:
-        return fail("out of memory; try a smaller --batch-size, --window or --units", 1, debug)
+        return fail("out of memory; try a smaller input or smaller options (for train: "
+                    "--batch-size, --window, --units)", 1, debug, notes)
     except Exception as exc:  # a bug, not a user mistake: say so, keep it one line
         return fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the "
-                    "traceback and report it", 1, debug)
+                    "traceback and report it", 1, debug, notes)
 
 
-def fail(message: str, code: int, debug: bool) -> int:
+def fail(message: str, code: int, debug: bool, notes: list[str] | None = None) -> int:
+    """Print the one error line (with any held warnings folded in); empty ``notes``."""
     if debug:
         traceback.print_exc()
+    if notes:
+        message += f" (after: {'; '.join(n.removeprefix('warning: ') for n in notes)})"
+        notes.clear()
     print(f"forecast: error: {' '.join(message.split())}", file=sys.stderr)
     return code
 
@@ -143,6 +159,25 @@ DateColumnOpt = Annotated[Optional[str], typer.Option(
     "--date-column", help="The date column (default: Date, Datetime, timestamp, ...).")]
 MissingOpt = Annotated[str, typer.Option(
     "--missing", help="Empty cells in used columns: ffill, drop or error.")]
+DateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", help="Order of numeric dates such as 02.01.2019: day-first or "
+                          "month-first, or a strftime pattern such as %d.%m.%Y (default: "
+                          "decided from the whole column; ambiguous columns are refused).")]
+DecimalOpt = Annotated[Optional[str], typer.Option(
+    "--decimal", help="Decimal separator of the numbers, . or , (default: decided per "
+                      "column; ambiguous columns are refused).")]
+# The same for commands that read PRICES for a trained model: by default, as it was trained.
+ModelDateColumnOpt = Annotated[Optional[str], typer.Option(
+    "--date-column", help="The date column (default: the model's, else detected).")]
+ModelMissingOpt = Annotated[Optional[str], typer.Option(
+    "--missing", help="Empty cells: ffill, drop or error (default: as the model was trained).")]
+ModelDateFormatOpt = Annotated[Optional[str], typer.Option(
+    "--date-format", help="Order of numeric dates: day-first, month-first or a strftime "
+                          "pattern (default: as the model was trained, else decided from "
+                          "the column).")]
+ModelDecimalOpt = Annotated[Optional[str], typer.Option(
+    "--decimal", help="Decimal separator, . or , (default: as the model was trained, else "
+                      "decided per column).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
@@ -151,12 +186,31 @@ def split_list(text: Optional[str]) -> list[str]:
 
 
 def emit(result: Any, as_json: bool, text: Callable[[Any], str]) -> None:
-    """Write a command's result on stdout: JSON with --json, else the command's text form."""
+    """Write a command's result on stdout: strict JSON with --json (null for undefined
+    figures), else the command's text form. A full disk or a closed file is an OutputError."""
+    from forecast.metrics import json_ready
+
     if as_json:
-        sys.stdout.write(json.dumps(result, indent=2, default=_json_default) + "\n")
+        body = json.dumps(json_ready(result), indent=2, default=_json_default, allow_nan=False)
     else:
-        sys.stdout.write(text(result).rstrip("\n") + "\n")
-    sys.stdout.flush()
+        body = text(result).rstrip("\n")
+    try:
+        sys.stdout.write(body + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _drop_stdout()  # so that the interpreter's own flush at exit does not fail again
+        raise OutputError(f"cannot write the output to stdout ({exc.strerror or exc}); check "
+                          "the disk or the redirection") from None
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (a test runner's buffer)
+        pass
 
 
 def _json_default(value: Any) -> Any:
@@ -175,7 +229,10 @@ def inspect(
     date_column: DateColumnOpt = None,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
+    series: SeriesOpt = None,
     missing: MissingOpt = DATA.missing,
+    date_format: DateFormatOpt = None,
+    decimal: DecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
@@ -183,7 +240,8 @@ def inspect(
 
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, series_column=series_column,
-                           wide=bool(wide), missing=missing)
+                           wide=bool(wide), missing=missing, series=split_list(series),
+                           date_format=date_format, decimal=decimal)
     emit(result, as_json, format_description)
 
 
@@ -235,12 +293,15 @@ def training_options(
     wide: WideOpt = None,
     series: SeriesOpt = None,
     missing: MissingOpt = DATA.missing,
+    date_format: DateFormatOpt = None,
+    decimal: DecimalOpt = None,
 ) -> "TrainingRequest":
     """train's options, declared once: ``train`` and ``tune`` both take every one of them
     (see ``with_options``). Returns them as one validated config plus how to read PRICES."""
     config = ForecastConfig(
         data=DataConfig(date_column=date_column, target=target, features=split_list(features),
-                        missing=missing, series_column=series_column, wide=bool(wide)),
+                        missing=missing, series_column=series_column, wide=bool(wide),
+                        date_format=date_format, decimal=decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon),
@@ -271,7 +332,8 @@ class TrainingRequest:
         d.source = ", ".join(prices)
         data = read_panel(prices, target=d.target, features=d.features,
                           date_column=d.date_column, series_column=d.series_column,
-                          wide=d.wide, missing=d.missing)
+                          wide=d.wide, missing=d.missing, date_format=d.date_format,
+                          decimal=d.decimal)
         if self.series:
             data = data.select(self.series)
         d.target, d.features = data.target, data.features
@@ -318,17 +380,20 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train one model on PRICES (one series or a panel) and write a model directory."""
-    data = options.read(prices)
+    from forecast.bundle import model_dir_for
+
     config = options.config
+    out = model_dir_for(model_dir, prices, config.model.cell)  # refused before any training
+    data = options.read(prices)
 
     import_tensorflow_quietly()
-    from forecast.bundle import default_model_dir, write_bundle
+    from forecast.bundle import write_bundle
     from forecast.training import run_training
 
     trained = run_training(data, config, dry_run=dry_run)
     if trained is None:
         return
-    out = write_bundle(model_dir or default_model_dir(prices, config.model.cell), trained, data)
+    out = write_bundle(out, trained, data)
     report_test_metrics(trained, data, out, as_json)
 
 
@@ -390,11 +455,11 @@ def tune(
     given = {name for name in tuning.SEARCHABLE
              if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
     search_space = tuning.read_space(space, given)
+
+    from forecast.bundle import model_dir_for
+
+    target = model_dir_for(model_dir, prices, "tuned")  # refused before any search
     data = options.read(prices)
-
-    from forecast.bundle import default_model_dir
-
-    target = model_dir or default_model_dir(prices, "tuned")
     journal = storage is None
     search = tuning.Search(
         data, options.config, search_space, study or target.name,
@@ -464,19 +529,31 @@ def open_model(model: Optional[Path]):
 
     if model is None:
         model = latest_model_dir()
-        print(f"forecast: using model {model}", file=sys.stderr)
+        note(f"using model {model}")
     return read_bundle(model)
 
 
 def load_panel(sources: Optional[list[str]], bundle, series: Optional[str] = None,
-               series_column: Optional[str] = None, wide: Optional[bool] = None):
-    """The prices to use: PRICES as given (one panel), or the model's own data.csv;
+               series_column: Optional[str] = None, wide: Optional[bool] = None, **reading):
+    """The prices to use: PRICES as given (one panel, read with ``reading``: date_column,
+    missing, date_format, decimal; None for the model's own), or the model's own data.csv;
     ``--series`` restricts it."""
     from forecast.predict import read_for_model
 
-    panel = read_for_model(sources, bundle, series_column=series_column, wide=wide) \
-        if sources else bundle.data()
+    panel = read_for_model(sources, bundle, series_column=series_column, wide=wide,
+                           **reading) if sources else bundle.data()
     return panel.select(split_list(series)) if series else panel
+
+
+def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[int]) -> int:
+    """Refuse options that the chosen mode would ignore; returns the backtest step."""
+    if backtest and steps is not None:
+        raise UsageError("--steps is for future forecasts and --backtest forecasts every row "
+                         "instead; drop one (use --step K for the K-step-ahead backtest)")
+    if step is not None and not backtest:
+        raise UsageError("--step applies only with --backtest; for future forecasts use "
+                         "--steps N")
+    return 1 if step is None else step
 
 
 def write_csv(table: Any, as_json: bool) -> None:
@@ -498,20 +575,27 @@ def predict(
     backtest: Annotated[bool, typer.Option(
         "--backtest", help="Walk-forward: the forecast of every row from rows before it.")
     ] = False,
-    step: Annotated[int, typer.Option(
-        help="With --backtest: the STEP-ahead forecast, made STEP rows earlier.")] = 1,
+    step: Annotated[Optional[int], typer.Option(
+        help="With --backtest: the STEP-ahead forecast, made STEP rows earlier (default 1).")
+    ] = None,
     interval: IntervalOpt = None,
     series: SeriesOpt = None,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Forecast the next values after the last row, or backtest every row (CSV on stdout)."""
     from forecast.predict import Forecaster, load_predictor
 
+    step = check_predict_options(steps, backtest, step)
     bundle = open_model(model)
-    data = load_panel(prices, bundle, series, series_column, wide)
+    data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
+                      missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
     write_csv(forecaster.backtest(step, interval) if backtest
               else forecaster.future(steps, interval), as_json)
@@ -521,23 +605,30 @@ def predict(
 def evaluate(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
-    interval: Annotated[float, typer.Option(
-        "--interval", help="Level of the prediction interval whose coverage is reported.")
-    ] = DEFAULT_INTERVAL,
+    interval: Annotated[Optional[float], typer.Option(
+        "--interval", help=f"Level of the prediction interval whose coverage is reported "
+                           f"(default {DEFAULT_INTERVAL}, or the widest the model's "
+                           "calibration supports).")] = None,
     series: SeriesOpt = None,
     per_series: Annotated[bool, typer.Option(
         "--per-series", help="For a panel, also one row per series.")] = False,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
-    from forecast.predict import SEGMENTS, Forecaster, load_predictor
+    from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
 
     bundle = open_model(model)
-    data = load_panel(prices, bundle, series, series_column, wide)
-    result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(interval)
+    data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
+                      missing=missing, date_format=date_format, decimal=decimal)
+    level = default_level(bundle.calibration) if interval is None else interval
+    result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(level)
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
               "validation": "validation rows (used for early stopping and intervals)",
               "test": "test rows (never seen in training)"}
@@ -556,28 +647,39 @@ def plot(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="PNG to write (default: <model dir>/plot.png).")] = None,
-    interval: Annotated[float, typer.Option(
-        "--interval", help="Level of the interval bands drawn.")] = DEFAULT_INTERVAL,
+        "--out", "-o", help="Figure to write, .png, .pdf or .svg (default: "
+                            "<model dir>/plot.png).")] = None,
+    interval: Annotated[Optional[float], typer.Option(
+        "--interval", help=f"Level of the interval bands drawn (default {DEFAULT_INTERVAL}, "
+                           "or the widest the model's calibration supports).")] = None,
     steps: Annotated[Optional[int], typer.Option(
         help="Future steps drawn (default: 20, or the horizon if longer).")] = None,
-    dpi: Annotated[int, typer.Option(help="Resolution: 100 gives 1400x1100 pixels.")] = 100,
+    dpi: Annotated[int, typer.Option(
+        min=DPI_RANGE[0], max=DPI_RANGE[1],
+        help="Resolution: 100 gives 1400x1100 pixels.")] = DEFAULT_DPI,
     series: SeriesOpt = None,
     series_column: SeriesColumnOpt = None,
     wide: WideOpt = None,
     engine: EngineOpt = "auto",
+    date_column: ModelDateColumnOpt = None,
+    missing: ModelMissingOpt = None,
+    date_format: ModelDateFormatOpt = None,
+    decimal: ModelDecimalOpt = None,
 ) -> None:
-    """Draw actual vs predicted prices, the test segment, errors and loss curves to a PNG
+    """Draw actual vs predicted prices, the test segment, errors and loss curves to a figure
     (for a panel: small multiples of the test segment and the spread of MAE / naive)."""
-    from forecast.plotting import draw_figure
-    from forecast.predict import Forecaster, load_predictor
+    from forecast.plotting import check_out, draw_figure
+    from forecast.predict import Forecaster, default_level, load_predictor
 
     bundle = open_model(model)
-    data = load_panel(prices, bundle, series, series_column, wide)
+    out = check_out(out or bundle.path / "plot.png")  # refused before any work, if it must be
+    data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
+                      missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
+    level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
+        if interval is None else interval
     source = bundle.config.facts.get("source", data.source) if not prices else data.source
-    written = draw_figure(forecaster, source, out or bundle.path / "plot.png", interval,
-                          steps, dpi)
+    written = draw_figure(forecaster, source, out, level, steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 
 

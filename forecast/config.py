@@ -43,6 +43,10 @@ VOLATILITY_WINDOW = 20
 GARCH_DIST = "t"
 GARCH_MIN_RETURNS = 100
 MODELS_DIR = "models"
+#: ``plot --dpi``: its default, and bounds (below, nothing is legible; above, the figure's
+#: pixels need gigabytes of memory).
+DEFAULT_DPI = 100
+DPI_RANGE = (20, 600)
 
 #: What `forecast tune` searches by default, and over which values: a list of choices, or
 #: an inclusive range (``log``: sampled on a log scale). ``--space FILE.json`` replaces
@@ -79,6 +83,10 @@ class DataConfig:
     wide: bool = False
     #: How the training data was laid out: single, long, wide or files (see data.Panel).
     layout: str = "single"
+    #: ``day-first``, ``month-first`` or a strftime pattern; None: decided from the column.
+    date_format: str | None = None
+    #: The decimal separator, ``.`` or ``,``; None: decided per column from its cells.
+    decimal: str | None = None
 
 
 @dataclass

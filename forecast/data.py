@@ -19,14 +19,25 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, where
+from forecast.errors import DataError, UsageError, warn, where
 
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
 DEFAULT_TARGETS = ("close", "adj close")
 #: Cells read as missing values (compared lower-case, after stripping spaces).
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "-", "."})
-_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+#: --date-format shorthands for numeric dates such as 02.01.2019 (else a strftime pattern).
+DATE_ORDERS = ("day-first", "month-first")
+#: --decimal: the decimal separator of every numeric column (default: decided per column).
+DECIMALS = (".", ",")
+#: A number with a decimal point, commas optionally grouping thousands: 1234.5, 1,234.5.
+_POINT_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A number with a decimal comma, dots optionally grouping thousands: 1234,5, 1.234,5.
+_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A numeric date whose day and month order the cell alone may not tell: two fields of 1-2
+#: digits, a 2- or 4-digit year, one separator throughout, then an optional time.
+_NUMERIC_DATE = r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})((?:[ T].*)?)"
+#: A UTC offset or zone letter after a time: stripped, so the file's wall-clock time is kept.
+_UTC_OFFSET = r"([0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)\s*(?:Z|UTC|GMT|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
 
 @dataclass
@@ -163,52 +174,209 @@ def find_date_column(table: Table, date_column: str | None = None) -> str:
                     f"{', '.join(table.cells.columns)}")
 
 
-def parse_dates(table: Table, column: str) -> pd.DatetimeIndex:
-    """Parse the date column; the first unparsable cell is named by line."""
+def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:
+    """Parse the date column at the file's own wall-clock time; the first unparsable cell is
+    named by line.
+
+    The day/month order of numeric dates (02.01.2019) is decided for the whole column
+    (``date_order``), never per cell. ``date_format`` is ``day-first``, ``month-first`` or a
+    strftime pattern such as ``%d.%m.%Y`` (``--date-format``).
+    """
+    check_date_format(date_format)
     text = table.cells[column].astype(str).str.strip()
     blank = text.eq("")
     if blank.any():
         line = table.lines[int(np.argmax(blank.to_numpy()))]
         raise DataError(f"{where(table.source, line, column)}: empty date; every row needs one")
-    try:
-        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
-        if dates.isna().any():
-            dates = pd.to_datetime(text, errors="coerce", format="mixed")
-    except (ValueError, TypeError, OverflowError):
-        try:
-            dates = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise DataError(f"{table.source}, column '{column}': cannot parse dates ({exc}); "
-                            "use one format such as 2018-12-31") from None
+    if date_format and "%" in date_format:
+        fmt = date_format.replace("%z", "").replace("%Z", "").strip()
+        dates = pd.to_datetime(_wall_clock(text), errors="coerce", format=fmt)
+        hint = f" with --date-format {date_format}; fix the cell or the pattern"
+    else:
+        dates = _parse_iso(text)
+        if dates is None:
+            text_iso = _wall_clock(_numeric_dates_in_order(table, column, text, date_format))
+            dates = _parse_iso(text_iso)
+            if dates is None:
+                dates = _parse_any(text_iso, table.source, column)
+        hint = (f" as {date_format} (--date-format); fix the cell" if date_format else
+                "; use a format such as 2018-12-31")
     bad = dates.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(f"{where(table.source, table.lines[i], column)}: cannot parse date "
-                        f"'{text.iloc[i]}'; use a format such as 2018-12-31")
+                        f"'{text.iloc[i]}'{hint}")
     index = pd.DatetimeIndex(dates)
-    if index.tz is not None:
-        index = index.tz_convert("UTC").tz_localize(None)
+    if index.tz is not None:  # one offset for the whole column: keep the clock as written
+        index = index.tz_localize(None)
     return index.as_unit("ns")
 
 
-def parse_numbers(table: Table, column: str) -> tuple[np.ndarray, np.ndarray]:
-    """Parse one column into floats.
+def check_date_format(date_format: str | None) -> None:
+    if date_format is not None and date_format not in DATE_ORDERS and "%" not in date_format:
+        raise UsageError(f"--date-format must be day-first, month-first or a strftime pattern "
+                         f"such as %d.%m.%Y; got '{date_format}'")
 
+
+def _wall_clock(text: pd.Series) -> pd.Series:
+    """Drop UTC offsets after times (09:30+09:00 -> 09:30): the clock as the file shows it."""
+    return text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+
+
+def _parse_iso(text: pd.Series) -> pd.Series | None:
+    """Every cell as ISO 8601 (the fast path), or None if any cell is not."""
+    try:
+        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    except (ValueError, TypeError, OverflowError):  # e.g. offsets that differ between rows
+        return None
+    return None if dates.isna().any() else dates
+
+
+def _parse_any(text: pd.Series, source: str, column: str) -> pd.Series:
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"{source}, column '{column}': cannot parse dates ({exc}); "
+                        "use one format such as 2018-12-31") from None
+
+
+def _numeric_dates_in_order(table: Table, column: str, text: pd.Series,
+                            order: str | None) -> pd.Series:
+    """Rewrite numeric dates (02.01.2019 09:30) as ISO (2019-01-02 09:30) in the column's
+    one day/month order; other cells are returned unchanged."""
+    parts = text.str.extract(f"^{_NUMERIC_DATE}$")
+    matched = parts[0].notna().to_numpy()
+    if not matched.any():
+        return text
+    first, second = parts[0].astype(float).to_numpy(), parts[2].astype(float).to_numpy()
+    order = order or date_order(table, column, text, first, second, matched)
+    day, month = (parts[0], parts[2]) if order == "day-first" else (parts[2], parts[0])
+    century = pd.Series(np.where(parts[3].astype(float) < 69, "20", "19"), index=text.index)
+    year = parts[3].where(parts[3].str.len() == 4, century + parts[3])  # as strptime's %y
+    iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + parts[4]
+    return text.where(~matched, iso)
+
+
+def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
+               second: np.ndarray, matched: np.ndarray) -> str:
+    """``day-first`` or ``month-first`` for the numeric dates of a whole column.
+
+    A first field above 12 can only be a day, a second field above 12 only a day: either
+    settles the column. Both kinds in one column, or a column that no cell settles (and
+    whose order matters), is a DataError naming the lines and the --date-format to pass.
+    """
+    day_first = matched & (first > 12) & (second <= 12)
+    month_first = matched & (second > 12) & (first <= 12)
+
+    def cell(mask: np.ndarray) -> tuple[int, str]:
+        i = int(np.argmax(mask))
+        return int(table.lines[i]), text.iloc[i]
+
+    if day_first.any() and month_first.any():
+        (d_line, d_cell), (m_line, m_cell) = cell(day_first), cell(month_first)
+        raise DataError(f"{where(table.source, d_line, column)}: '{d_cell}' is day-first but "
+                        f"line {m_line} '{m_cell}' is month-first; use one order in the "
+                        "column, or pass --date-format day-first or month-first")
+    if day_first.any():
+        return "day-first"
+    if month_first.any():
+        return "month-first"
+    differ = matched & (first != second)
+    if not differ.any():  # 01.01.2019, 02.02.2019: either order reads the same
+        return "day-first"
+    line, example = cell(differ)
+    fields = re.fullmatch(_NUMERIC_DATE, example)
+    sep, year = fields.group(2), "%Y" if len(fields.group(4)) == 4 else "%y"
+    raise DataError(f"{where(table.source, line, column)}: '{example}' could be day-first or "
+                    "month-first, and no date in the column has a day above 12 to settle it; "
+                    f"pass --date-format day-first (%d{sep}%m{sep}{year}) or --date-format "
+                    f"month-first (%m{sep}%d{sep}{year})")
+
+
+def number_format(table: Table, column: str, text: pd.Series) -> str:
+    """The decimal separator (``.`` or ``,``) of a whole column, from its cells.
+
+    A cell such as 1.5, 1,234.5 or 1,234,567 can only be read with a decimal point; 1,5,
+    1.234,5 or 1.234.567 only with a decimal comma; 1,134 and 1.134 either way (with
+    different values). One kind settles the column; both kinds are a DataError naming
+    both lines. A column that only such cells as 1,134 leave open is read with the decimal
+    point in a comma-separated file (a decimal comma there would have to be quoted: the
+    file's own separator settles it), and is refused with --decimal elsewhere.
+    """
+    point, comma = _read_as(text, "."), _read_as(text, ",")
+    only_point = ~np.isnan(point) & np.isnan(comma)
+    only_comma = np.isnan(point) & ~np.isnan(comma)
+
+    def cell(mask: np.ndarray) -> tuple[int, str]:
+        i = int(np.argmax(mask))
+        return int(table.lines[i]), text.iloc[i]
+
+    if only_point.any() and only_comma.any():
+        (c_line, c_cell), (p_line, p_cell) = cell(only_comma), cell(only_point)
+        raise DataError(f"{where(table.source, c_line, column)}: '{c_cell}' has a decimal "
+                        f"comma but line {p_line} '{p_cell}' a decimal point; use one in the "
+                        "column, or pass --decimal . or --decimal , to choose")
+    if only_comma.any():
+        return ","
+    either = ~np.isnan(point) & (point != comma)
+    if only_point.any() or not either.any() or table.delimiter == ",":
+        return "."
+    line, example = cell(either)
+    raise DataError(f"{where(table.source, line, column)}: '{example}' could be "
+                    f"{_plain(point[either][0])} or {_plain(comma[either][0])}, and no cell in "
+                    "the column settles the decimal separator; pass --decimal , (decimal "
+                    "comma) or --decimal . (decimal point)")
+
+
+def _read_as(text: pd.Series, decimal: str) -> np.ndarray:
+    """Each cell as a number with ``decimal`` as its separator (NaN where it is not one)."""
+    if decimal == ".":
+        fits = text.str.fullmatch(_POINT_NUMBER) & text.str.contains("[0-9]", regex=True)
+        cleaned = text.str.replace(",", "", regex=False)
+    else:
+        fits = text.str.fullmatch(_COMMA_NUMBER) & text.str.contains("[0-9]", regex=True)
+        cleaned = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(cleaned.where(fits, None), errors="coerce").to_numpy(float)
+
+
+def _plain(value: float) -> str:
+    return f"{value:.10g}"
+
+
+def check_decimal(decimal: str | None) -> None:
+    if decimal is not None and decimal not in DECIMALS:
+        raise UsageError(f"--decimal must be . or , (the decimal separator); got '{decimal}'")
+
+
+def parse_numbers(table: Table, column: str,
+                  decimal: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Parse one column into floats, with one number format for the whole column.
+
+    Args:
+        decimal: ``.`` or ``,`` (``--decimal``); default: decided by ``number_format``.
     Returns:
         values (rows,) float64 with NaN for missing cells, and the bool mask (rows,) of
         cells that are present but not a number.
+    Raises:
+        DataError: the column's number format is mixed or ambiguous (see ``number_format``).
     """
+    check_decimal(decimal)
     text = table.cells[column].astype(str).str.strip()
-    missing = text.str.lower().isin(MISSING_MARKERS)
-    thousands = text.str.fullmatch(_THOUSANDS)
-    cleaned = text.where(~thousands, text.str.replace(",", "", regex=False))
-    if table.delimiter == ";":
-        comma = text.str.fullmatch(_DECIMAL_COMMA) & ~thousands
-        cleaned = cleaned.where(~comma, text.str.replace(",", ".", regex=False))
-    values = pd.to_numeric(cleaned.where(~missing, None), errors="coerce").to_numpy(float)
+    missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
+    present = text.where(~missing, "")
+    values = None
+    if decimal is None and table.delimiter == "," and \
+            not present.str.contains(",", regex=False).any():
+        # The usual CSV: no comma in any cell, so only a cell that is no point-decimal
+        # number (1.234.567) could change the decision; skip it when there is none.
+        values = _read_as(present, ".")
+        if np.isnan(values[~missing]).any():
+            values = None
+    if values is None:
+        values = _read_as(present, decimal or number_format(table, column, present))
     with np.errstate(invalid="ignore"):
-        invalid = (~missing.to_numpy()) & ~np.isfinite(values)
-    return np.where(missing.to_numpy(), np.nan, values), invalid
+        invalid = ~missing & ~np.isfinite(values)
+    return np.where(missing, np.nan, values), invalid
 
 
 def numeric_columns(table: Table, date_column: str) -> list[str]:
@@ -217,7 +385,11 @@ def numeric_columns(table: Table, date_column: str) -> list[str]:
     for col in table.cells.columns:
         if col == date_column:
             continue
-        values, invalid = parse_numbers(table, col)
+        try:
+            values, invalid = parse_numbers(table, col)
+        except DataError:  # numbers in a format only --decimal settles: still numbers
+            out.append(col)
+            continue
         if not invalid.any() and np.isfinite(values).any():
             out.append(col)
     return out
@@ -384,7 +556,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
                features: Sequence[str] = (), date_column: str | None = None,
                series_column: str | None = None, wide: bool = False, missing: str = "ffill",
                stdin: IO[bytes] | None = None,
-               warn: Callable[[str], None] | None = None) -> Panel:
+               warn: Callable[[str], None] | None = None, date_format: str | None = None,
+               decimal: str | None = None) -> Panel:
     """Read one or several files (paths, or ``-`` for stdin once) into one Panel.
 
     Args:
@@ -394,7 +567,13 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         series_column: the long layout's series column (default: detected).
         wide: every numeric column besides the date is one series of the same quantity.
         missing: ``ffill`` (warns how many cells), ``drop`` or ``error``.
+        warn: where warnings go (default: stderr); only a successful read warns: a failure
+            folds its explanation into the error.
+        date_format: ``day-first``, ``month-first`` or a strftime pattern (``parse_dates``).
+        decimal: ``.`` or ``,`` for every numeric column (default: decided per column).
     """
+    check_date_format(date_format)
+    check_decimal(decimal)
     if missing not in MISSING_POLICIES:
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
     sources = [str(s) for s in sources]
@@ -405,7 +584,7 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
     tables = [read_table(source, stdin) for source in sources]
     return panel_from_tables(tables, target=target, features=features, date_column=date_column,
                              series_column=series_column, wide=wide, missing=missing,
-                             warn=warn)
+                             warn=warn, date_format=date_format, decimal=decimal)
 
 
 def read_prices(source: str | Path, **options) -> Panel:
@@ -436,8 +615,8 @@ class _Rows:
 def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
                       features: Sequence[str] = (), date_column: str | None = None,
                       series_column: str | None = None, wide: bool = False,
-                      missing: str = "ffill",
-                      warn: Callable[[str], None] | None = None) -> Panel:
+                      missing: str = "ffill", warn: Callable[[str], None] | None = None,
+                      date_format: str | None = None, decimal: str | None = None) -> Panel:
     """Validate, sort and clean already-read tables into one Panel.
 
     Rows are sorted by date within each series (any input order), duplicate dates within a
@@ -450,7 +629,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
             first = parts[0]
             target, features = first.columns[0], first.columns[1:]
         parts.append(_table_rows(table, target, list(features), date_column, series_column,
-                                 wide))
+                                 wide, date_format, decimal))
     names: list[str] = []
     series_source: list[str] = []
     for table, part in zip(tables, parts):
@@ -476,10 +655,8 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     values, codes, dates, lines, filled, note = apply_missing(
         values, codes, dates, lines, missing, names, series_source, parts[0].columns)
     counts = np.bincount(codes, minlength=len(names))
-    if counts.max(initial=0) < 2:
-        per = "" if layout == "single" else " in its longest series"
-        raise DataError(f"{source} has {int(counts.max(initial=0))} usable row(s){per}; "
-                        "need at least 2")
+    if not counts.any():  # the commands that use the rows say how many they need
+        raise DataError(f"{source} has no usable rows: {note}")
     empty = [names[i] for i in np.flatnonzero(counts == 0)]
     if empty:
         warn(f"left out {len(empty)} series with no usable rows: {', '.join(empty[:10])}")
@@ -497,12 +674,13 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
 
 
 def _table_rows(table: Table, target: str | None, features: list[str], date_column: str | None,
-                series_column: str | None, wide: bool) -> _Rows:
+                series_column: str | None, wide: bool, date_format: str | None = None,
+                decimal: str | None = None) -> _Rows:
     """One table in long form: parse dates and the used columns, find the series."""
     date_col = find_date_column(table, date_column)
-    dates = parse_dates(table, date_col)
+    dates = parse_dates(table, date_col, date_format)
     if wide:
-        return _wide_rows(table, date_col, dates, target, features, series_column)
+        return _wide_rows(table, date_col, dates, target, features, series_column, decimal)
     series_col = find_series_column(table, date_col, dates, series_column)
     target_col = choose_target(table, date_col, target, exclude=series_col)
     feature_cols = [resolve_column(table, f, "--features") for f in features if f.strip()]
@@ -511,7 +689,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         if col is not None and col in columns:
             raise UsageError(f"'{col}' is the {'date' if col == date_col else 'series'} "
                              "column; it cannot be a target or feature")
-    values = np.column_stack([_numbers_or_fail(table, col) for col in columns])
+    values = np.column_stack([_numbers_or_fail(table, col, decimal=decimal) for col in columns])
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
                      values, table.lines, columns, date_col, "single")
@@ -527,7 +705,8 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
 
 
 def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str | None,
-               features: list[str], series_column: str | None) -> _Rows:
+               features: list[str], series_column: str | None,
+               decimal: str | None = None) -> _Rows:
     """A wide table: one series per numeric column. Leading blanks mean "not listed yet" and
     trailing ones "delisted": they shorten the series; blanks inside it stay for --missing."""
     if [f for f in features if f.strip()]:
@@ -540,12 +719,8 @@ def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str
     for col in table.cells.columns:
         if col == date_col:
             continue
-        values, invalid = parse_numbers(table, col)
-        if invalid.any():
-            i = int(np.argmax(invalid))
-            cell = str(table.cells[col].iloc[i]).strip()
-            raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                            "number; with --wide every column besides the date is one series")
+        values = _numbers_or_fail(table, col, "with --wide every column besides the date "
+                                              "is one series", decimal)
         present = np.flatnonzero(np.isfinite(values))
         if present.size:
             names.append(col)
@@ -573,8 +748,7 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
         if col == date_col:
             raise UsageError(f"--series-column '{col}' is the date column; name the column "
                              "that holds the ticker")
-        values, invalid = parse_numbers(table, col)
-        if not invalid.any() and np.isfinite(values).any():
+        if not _is_text(table, col) and not parse_numbers(table, col)[1].any():
             raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers, "
                             "not series names; name the column that holds the ticker")
         return col
@@ -594,17 +768,23 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
 
 def _is_text(table: Table, col: str) -> bool:
     """Whether no cell of ``col`` reads as a number (a column of names, not of values)."""
-    values, invalid = parse_numbers(table, col)
+    try:
+        values, invalid = parse_numbers(table, col)
+    except DataError:  # numbers whose decimal separator only --decimal settles
+        return False
     return bool(invalid.any()) and not np.isfinite(values).any()
 
 
-def _numbers_or_fail(table: Table, col: str) -> np.ndarray:
-    numbers, invalid = parse_numbers(table, col)
+def _numbers_or_fail(table: Table, col: str,
+                     hint: str = "fix or blank the cell (blanks follow --missing)",
+                     decimal: str | None = None) -> np.ndarray:
+    """(rows,) the column as floats (NaN where blank); the first non-number is an error."""
+    numbers, invalid = parse_numbers(table, col, decimal)
     if invalid.any():
         i = int(np.argmax(invalid))
         cell = str(table.cells[col].iloc[i]).strip()
         raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                        "finite number; fix or blank the cell (blanks follow --missing)")
+                        f"finite number; {hint}")
     return numbers
 
 
@@ -646,16 +826,17 @@ def apply_missing(values: np.ndarray, codes: np.ndarray, dates: pd.DatetimeIndex
                 f"dropped {dropped} row(s) with empty cells in {where_from} (--missing drop)")
     filled = pd.DataFrame(values).groupby(codes, sort=False).ffill().to_numpy()
     leading = np.isnan(filled).any(axis=1)
-    n_filled = count - int(np.isnan(filled).sum())
-    message = ""
+    n_filled = int(mask[~leading].sum())
+    parts = []
     if n_filled:
-        message = (f"filled {n_filled} empty cell(s) in {where_from} with the previous row's "
-                   "value (--missing ffill)")
+        parts.append(f"filled {n_filled} empty cell(s) in {where_from} with the previous row's "
+                     "value")
     if leading.any():
-        message += ("; " if message else "") + \
-            f"dropped {int(leading.sum())} leading row(s) with nothing to fill from"
+        parts.append(f"dropped {int(leading.sum())} leading row(s) of {where_from} with empty "
+                     "cells and no row before them to fill from")
     keep = ~leading
-    return filled[keep], codes[keep], dates[keep], lines[keep], count, message
+    return (filled[keep], codes[keep], dates[keep], lines[keep], n_filled,
+            "; ".join(parts) + " (--missing ffill)")
 
 
 def series_step(dates: pd.DatetimeIndex) -> float:
@@ -675,20 +856,19 @@ def _check_spacing(panel: Panel) -> None:
     ok = np.isfinite(steps)
     if ok.sum() < 2:
         return
-    base = np.median(steps[ok])
-    bad = ok & ((steps > 1.8 * base) | (steps < base / 1.8))
+    t = int(np.argmax(np.where(ok, panel.lengths, -1)))   # the longest series sets it
+    bad = ok & ((steps > 1.8 * steps[t]) | (steps < steps[t] / 1.8))
     if bad.any():
         s = int(np.argmax(bad))
-        t = int(np.argmax(ok & ~bad))
         raise DataError(
             f"{panel.sources[s]}: series '{panel.names[s]}' is spaced "
             f"{describe_spacing(panel.dates[panel.rows(s)])} but series '{panel.names[t]}' is "
-            f"{describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one spacing: "
-            "resample first or pass --series to choose some")
+            f"spaced {describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one "
+            "spacing: resample first or pass --series to choose some")
 
 
 def _warn_stderr(message: str) -> None:
-    print(f"forecast: warning: {message}", file=sys.stderr)
+    warn(message)
 
 
 def describe_spacing(index: pd.DatetimeIndex) -> str:
@@ -713,8 +893,11 @@ def describe_spacing(index: pd.DatetimeIndex) -> str:
 def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | None = None,
                   features: Sequence[str] = (), date_column: str | None = None,
                   series_column: str | None = None, wide: bool = False,
-                  missing: str = "ffill", stdin: IO[bytes] | None = None) -> dict:
-    """What ``train`` would read: rows, series, dates, spacing, columns, choices."""
+                  missing: str = "ffill", stdin: IO[bytes] | None = None,
+                  series: Sequence[str] = (), date_format: str | None = None,
+                  decimal: str | None = None) -> dict:
+    """What ``train`` would read: rows, series, dates, spacing, columns, choices
+    (``series``: only these)."""
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if missing not in MISSING_POLICIES:
@@ -728,15 +911,22 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
 
     panel = panel_from_tables(tables, target=target, features=features,
                               date_column=date_column, series_column=series_column, wide=wide,
-                              missing=missing, warn=note)
+                              missing=missing, warn=note, date_format=date_format,
+                              decimal=decimal)
+    if series:
+        panel = panel.select(series)
     table = tables[0]
     columns = []
     for col in table.cells.columns:
         if col == panel.date_column:
             kind, n_missing = "date", 0
         else:
-            values, invalid = parse_numbers(table, col)
-            kind = "text" if invalid.any() else "number"
+            try:
+                values, invalid = parse_numbers(table, col, decimal)
+                kind = "text" if invalid.any() else "number"
+            except DataError:  # mixed or ambiguous decimal separators (see number_format)
+                values, invalid, kind = np.zeros(len(table.cells)), np.zeros(1, bool), \
+                    "number (decimal separator unclear)"
             n_missing = int(np.isnan(values).sum() - invalid.sum())
         role = ("date" if col == panel.date_column else "series" if col == panel.series_column
                 or panel.layout == "wide" else "target" if col == panel.target

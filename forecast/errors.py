@@ -6,6 +6,10 @@ anything that is not a ``ForecastError`` is a bug and exits 1.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import Iterator
+
 
 class ForecastError(Exception):
     """Base class: a failure the user can fix. Exit code 1 unless a subclass says otherwise."""
@@ -39,6 +43,12 @@ class ModelDirError(ForecastError):
     exit_code = 2
 
 
+class OutputError(ForecastError):
+    """A file or directory the command would write cannot or must not be written there."""
+
+    exit_code = 2
+
+
 class TrainingError(ForecastError):
     """Training ran but did not produce a usable model (e.g. the loss became NaN)."""
 
@@ -54,3 +64,32 @@ def where(source: str, line: int | None = None, column: str | None = None) -> st
     if column is not None:
         text += f", column '{column}'"
     return text
+
+
+#: While a command runs, its warnings are held here (see ``held_warnings``).
+_held: list[str] | None = None
+
+
+def warn(message: str) -> None:
+    """A warning on stderr (``forecast: warning: ...``), or held while a command runs."""
+    note(f"warning: {message}")
+
+
+def note(message: str) -> None:
+    """A line for the user on stderr (``forecast: ...``), or held while a command runs."""
+    if _held is not None:
+        _held.append(message)
+    else:
+        print(f"forecast: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def held_warnings() -> Iterator[list[str]]:
+    """Hold the warnings of a command: it prints them once it succeeds, or folds them into
+    its one-line error when it fails, so that a failing command prints exactly one line."""
+    global _held
+    saved, _held = _held, []
+    try:
+        yield _held
+    finally:
+        _held = saved

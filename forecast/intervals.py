@@ -73,7 +73,7 @@ def conformal_quantile(sorted_scores: np.ndarray, level: float) -> float:
     """The split-conformal quantile: the ceil((n + 1) * level)-th smallest score
     (infinite when there are too few scores for that level)."""
     n = len(sorted_scores)
-    rank = math.ceil((n + 1) * level)
+    rank = math.ceil((n + 1) * level - 1e-9)  # level n / (n + 1) is rank n, not n + 1
     return float(sorted_scores[rank - 1]) if 1 <= rank <= n else float("inf")
 
 
@@ -106,6 +106,14 @@ class Calibration:
         last = len(self.step_scores)
         q = conformal_quantile(self.step_scores[min(step, last) - 1], level)
         return q * math.sqrt(step / last) if step > last else q
+
+    def widest_level(self, step: int = 1) -> float:
+        """The highest level with a finite band ``step`` ahead: n / (n + 1) for n scores."""
+        n = len(self.step_scores[min(step, len(self.step_scores)) - 1])
+        return n / (n + 1)
+
+    def scores_count(self, step: int = 1) -> int:
+        return len(self.step_scores[min(step, len(self.step_scores)) - 1])
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": "split-conformal, validation rows, scaled by recent volatility",

@@ -9,7 +9,7 @@ Functions ending in ``_rows`` give one loss per row, for Diebold-Mariano tests.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -73,10 +73,16 @@ def mase(actual: np.ndarray, predicted: np.ndarray, scale: float) -> float:
 
 
 def directional_accuracy(actual: np.ndarray, predicted: np.ndarray,
-                         previous: np.ndarray) -> float:
-    """Share of rows where the forecast moves the same way as the price (up, down or flat)."""
+                         previous: np.ndarray) -> float | None:
+    """Share of rows where the forecast moves the same way as the price (up, down or flat).
+
+    None for a forecast that never predicts a move (the naive one): it has no direction to
+    score, and its share of flat prices would read like one.
+    """
     actual_move = np.sign(np.asarray(actual) - np.asarray(previous))
     predicted_move = np.sign(np.asarray(predicted) - np.asarray(previous))
+    if not predicted_move.any():
+        return None
     return float(np.mean(actual_move == predicted_move))
 
 
@@ -86,9 +92,10 @@ def up_share(actual: np.ndarray, previous: np.ndarray) -> float:
 
 
 def score(actual: np.ndarray, predicted: np.ndarray, previous: np.ndarray, scale: float,
-          naive_mae: float | None = None) -> dict[str, float]:
+          naive_mae: float | None = None) -> dict[str, float | None]:
     """Every metric in METRICS for one forecast. ``rel_mae`` is MAE over the naive
-    forecast's MAE on the same rows (1.0 = as good as naive, below 1 = better)."""
+    forecast's MAE on the same rows (1.0 = as good as naive, below 1 = better). Figures
+    that are undefined are NaN or None (``json_ready`` makes both null)."""
     if naive_mae is None:
         naive_mae = mae(actual, previous)
     model_mae = mae(actual, predicted)
@@ -264,19 +271,23 @@ def format_scores(scores: dict, title: str = "") -> str:
         cells = [s["mae"], s["rmse"], s["mape"], s["mase"], s["rel_mae"],
                  s["directional_accuracy"]]
         lines.append(name.ljust(9) + "".join(_fmt(v).rjust(11) for v in cells))
-    footer = f"{scores.get('rows', 0)} rows; up-days {scores.get('up_share', float('nan')):.1%}" \
+    footer = f"{scores.get('rows', 0)} rows; up-days {_pct(scores.get('up_share'))}" \
              " (the direction score of always-up)"
-    if "interval" in scores:
+    if scores.get("interval"):
         iv = scores["interval"]
-        footer += (f"; {iv['level']:.0%} interval covered {iv['coverage']:.1%}, "
-                   f"mean width {iv['mean_width']:.4g}")
+        footer += (f"; {iv['level'] * 100:.4g}% interval covered {_pct(iv['coverage'])}, "
+                   f"mean width {_fmt(iv['mean_width'])}")
     lines.append(footer)
     return "\n".join(lines)
 
 
-def _fmt(value: float) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nan"
+def _undefined(value: float | None) -> bool:
+    return value is None or not math.isfinite(value)
+
+
+def _fmt(value: float | None) -> str:
+    if _undefined(value):
+        return "-"
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
@@ -340,3 +351,25 @@ def format_per_series(per_series: dict[str, dict], title: str = "") -> str:
                          s["model"]["rel_mae"], s["drift"]["rel_mae"],
                          s["model"]["directional_accuracy"], cov)))
     return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if _undefined(value) else f"{value:.1%}"
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with every NaN or infinite figure as None, NumPy scalars as Python numbers
+    and dates as ISO text, so that ``json.dumps(..., allow_nan=False)`` writes strict JSON."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "isoformat"):
+        return None if value != value else value.isoformat()  # NaT != NaT
+    return value

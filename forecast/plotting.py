@@ -13,8 +13,12 @@ import numpy as np
 import pandas as pd
 
 from forecast import metrics
-from forecast.bundle import Bundle
+from forecast.bundle import Bundle, check_can_write
+from forecast.errors import OutputError
 from forecast.predict import Forecaster, segments
+
+#: The figure formats ``plot --out`` writes, by file suffix.
+FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
 
 COLORS = {"actual": "#222222", "model": "#d62728", "naive": "#1f77b4", "future": "#9467bd",
           "train": "#2ca02c", "validation": "#ff7f0e", "test": "#7f7f7f"}
@@ -168,8 +172,24 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     return save_figure(fig, out, dpi)
 
 
+def check_out(out: str | Path) -> Path:
+    """Refuse up front (OutputError, exit 2) a ``--out`` that plot cannot or must not write:
+    an unknown suffix, an existing directory or other non-file, an unwritable place."""
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        kind = "a directory" if out.is_dir() else "not a regular file"
+        raise OutputError(f"--out {out} is {kind}; forecast replaces only a file there: name a "
+                          f"file such as {out / 'plot.png' if out.is_dir() else 'plot.png'}")
+    if out.suffix.lower() not in FORMATS:
+        raise OutputError(f"--out {out}: forecast writes {', '.join(FORMATS)} figures; end the "
+                          "file name with one of them")
+    check_can_write(out, "--out")
+    return out
+
+
 def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
-    """Draw the report figure and write it to ``out`` (PNG) atomically."""
+    """Draw the report figure and write it to ``out`` atomically, in the format its suffix
+    names (``FORMATS``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,7 +198,7 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     table, future = data["backtest"], data["future"]
-    pct = f"{data['level']:.0%}"
+    pct = f"{data['level'] * 100:.4g}%"
     fig = plt.figure(figsize=(14, 11), layout="constrained")
     grid = fig.add_gridspec(3, 3, height_ratios=[3, 3, 2])
     overview = fig.add_subplot(grid[0, :])
@@ -240,7 +260,8 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
                         transform=losses.get_xaxis_transform(), va="top", fontsize=8)
         elif data["best_epoch"] == 0:
             title = "loss (scaled units)\nno significant gain over the start: start kept"
-        losses.set_yscale("log")
+        if (hist[["loss", "val_loss"]].to_numpy() > 0).all():  # a constant series: zeros
+            losses.set_yscale("log")
         losses.xaxis.set_major_locator(MaxNLocator(integer=True))
         losses.set_xlabel("epoch")
         losses.set_title(title, fontsize=10, loc="left")
@@ -261,18 +282,22 @@ def save_figure(fig, out: Path, dpi: int) -> Path:
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-    os.close(fd)
+    tmp = None
     try:
-        fig.savefig(tmp, dpi=dpi, format="png")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+        os.close(fd)
+        fig.savefig(tmp, dpi=dpi, format=FORMATS.get(out.suffix.lower(), "png"))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a figure is an ordinary file
         os.replace(tmp, out)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot write the figure ({exc.strerror or exc})"
+                          ) from None
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
     return out
 
@@ -291,6 +316,7 @@ def title_for(bundle: Bundle, source: str, scores: dict[str, float]) -> str:
     if bundle.config.facts.get("best_epoch") == 0:
         text += " (network not kept: it forecasts the median step)"
     if scores:
+        ratio = f"{scores['model'] / scores['naive']:.4f}" if scores["naive"] > 0 else "-"
         text += (f"\ntest MAE: model {scores['model']:.2f}, naive {scores['naive']:.2f}, "
-                 f"drift {scores['drift']:.2f} (model / naive {scores['model'] / scores['naive']:.4f})")
+                 f"drift {scores['drift']:.2f} (model / naive {ratio})")
     return text

@@ -7,6 +7,7 @@ every input window of the series, never a Python loop calling the model per row.
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import warnings
 from typing import Callable, Sequence
@@ -16,9 +17,10 @@ import pandas as pd
 
 from forecast import intervals, metrics
 from forecast.bundle import Bundle
-from forecast.config import ENGINES
-from forecast.data import Panel, describe_spacing, panel_from_tables, read_table
+from forecast.config import DEFAULT_INTERVAL, ENGINES
+from forecast.data import Panel, describe_spacing, format_date, panel_from_tables, read_table
 from forecast.errors import DataError, UsageError
+from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, outputs_to_prices, transform_offset,
                                  transform_panel)
 from forecast.windows import origin_prices, predict_windows, prepare_panel, series_centers
@@ -52,15 +54,19 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
 
 
 def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str | None = None,
-                   wide: bool | None = None, stdin=None, warn=None) -> Panel:
+                   wide: bool | None = None, stdin=None, warn=None,
+                   date_column: str | None = None, missing: str | None = None,
+                   date_format: str | None = None, decimal: str | None = None) -> Panel:
     """Read PRICES with the model's columns (case-insensitive); say which are missing.
 
     The layout options default to the model's own (a model trained ``--wide`` reads wide
-    files); a long file's series column is detected as in training.
+    files); a long file's series column is detected as in training. Options not given are
+    decided from the files' own columns, and where those leave the date order or decimal
+    separator open, as the model's training file was read.
     """
     d = bundle.config.data
     wide = d.wide if wide is None else wide
-    if len(sources) > 1 and list(sources).count("-") > 1:
+    if list(sources).count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
     tables = [read_table(source, stdin) for source in sources]
     for table in tables:
@@ -71,17 +77,29 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
                             f"in {bundle.path} was trained on; columns are: "
                             f"{', '.join(table.cells.columns)}")
     known = {c.lower() for c in tables[0].cells.columns}
-    date_column = d.date_column if d.date_column and d.date_column.lower() in known else None
+    if date_column is None and d.date_column and d.date_column.lower() in known:
+        date_column = d.date_column
     if series_column is None and d.series_column and d.series_column.lower() in known:
         series_column = d.series_column
-    return panel_from_tables(tables, target=bundle.config.columns[0],
-                             features=[] if wide else bundle.config.columns[1:],
-                             date_column=date_column, series_column=series_column, wide=wide,
-                             missing=d.missing, warn=warn)
 
-
-def _warn(message: str) -> None:
-    print(f"forecast: warning: {message}", file=sys.stderr)
+    def read(date_format, decimal):
+        return panel_from_tables(tables, target=bundle.config.columns[0],
+                                 features=[] if wide else bundle.config.columns[1:],
+                                 date_column=date_column, series_column=series_column,
+                                 wide=wide, missing=missing or d.missing, warn=warn,
+                                 date_format=date_format, decimal=decimal)
+    given = (date_format, decimal)
+    trained = (date_format or d.date_format, decimal or d.decimal)
+    try:  # what the file's own columns settle comes first: it cannot be misread
+        return read(*given)
+    except DataError:
+        if trained == given:
+            raise
+        first = sys.exc_info()[1]
+    try:  # what they leave open, the training file's --date-format and --decimal settle
+        return read(*trained)
+    except DataError:
+        raise first from None
 
 
 def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
@@ -115,7 +133,7 @@ def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
     statistic = "median" if bundle.config.training.loss == "mae" else "mean"
     fallback = fallback.with_center(series_centers(scaled, series, use, panel.n_series,
                                                    statistic))
-    (warn or _warn)(f"{len(new)} series not in the model's training data ({', '.join(new[:10])}"
+    (warn or warning)(f"{len(new)} series not in the model's training data ({', '.join(new[:10])}"
                     f"{', ...' if len(new) > 10 else ''}): each is scaled on its own rows "
                     f"dated before {cut.date()} (all its rows where it has fewer)")
     return trained.subset(picked, fallback, names=panel.names)
@@ -135,12 +153,12 @@ class Forecaster:
         if short.all() or (short.any() and not prices.multi):
             longest = int(prices.lengths.max())
             per = " in its longest series" if prices.multi else ""
-            raise DataError(f"{prices.source} has {longest} rows{per}; the model needs at "
-                            f"least {needed} ({self.window} for --window"
+            raise DataError(f"{prices.source} has {longest} usable row(s){per}; the model "
+                            f"needs at least {needed} (its window of {self.window}"
                             f"{' plus 1 for the log-return' if needed > self.window else ''})")
         if short.any():
             names = [prices.names[s] for s in np.flatnonzero(short)]
-            (warn or _warn)(f"left out {len(names)} series shorter than the model's window "
+            (warn or warning)(f"left out {len(names)} series shorter than the model's window "
                             f"({needed} rows): {', '.join(names[:10])}")
             prices = prices.take(np.flatnonzero(~short))
         self.prices = prices
@@ -226,21 +244,33 @@ class Forecaster:
             raise UsageError(f"--steps {steps} is beyond the model's horizon ({self.horizon}) "
                              f"and the model also reads {', '.join(self.prices.columns[1:])}, "
                              "whose future values are unknown; use --steps "
-                             f"{self.horizon} or train with a longer --horizon")
+                             f"{self.horizon} or retrain with a longer horizon "
+                             "(`forecast train --horizon N`)")
+        if level is not None:
+            check_level(self.bundle.calibration, level, steps)
         prepared, panel = self.prepared, self.prices
-        last = prepared.offsets[1:] - self.window     # each series' last window
+        dates = [checked_future_dates(panel.dates[panel.rows(s)], steps)   # before the
+                 for s in range(panel.n_series)]                            # long work
+        # The direct forecast (steps 1..horizon) needs each series' last window only;
+        # beyond it, forecasts are fed back in, a window at a time, into a buffer of fixed
+        # size (linear in steps).
+        last = prepared.offsets[1:] - self.window
         windows = prepared.inputs(last)
-        outputs = np.asarray(self.predictor(windows), dtype=np.float64)
-        history = windows[:, :, 0]
-        while outputs.shape[1] < steps:                # beyond it: feed forecasts back in
-            recent = np.concatenate([history, outputs], axis=1)[:, -self.window:]
-            outputs = np.concatenate([outputs, np.asarray(
-                self.predictor(recent[:, :, None]), dtype=np.float64)], axis=1)
+        first = np.asarray(self.predictor(windows), dtype=np.float64)
+        buffer = np.empty((panel.n_series, self.window + max(steps, first.shape[1])))
+        buffer[:, :self.window] = windows[:, :, 0]
+        buffer[:, self.window:self.window + first.shape[1]] = first
+        done = first.shape[1]
+        while done < steps:
+            out = np.asarray(self.predictor(buffer[:, done:done + self.window, None]),
+                             dtype=np.float64)
+            take = min(out.shape[1], steps - done)
+            buffer[:, self.window + done:self.window + done + take] = out[:, :take]
+            done += take
         series = np.arange(panel.n_series)
         ends = panel.offsets[1:] - 1
-        predicted = outputs_to_prices(outputs[:, :steps], series, self.scaler, self.kind,
-                                      self.target[ends])
-        dates = [future_dates(panel.dates[panel.rows(s)], steps) for s in series]
+        predicted = outputs_to_prices(buffer[:, self.window:self.window + steps], series,
+                                      self.scaler, self.kind, self.target[ends])
         out = pd.DataFrame({"date": np.concatenate([d.to_numpy() for d in dates]),
                             "predicted": predicted.ravel()})
         if panel.multi:
@@ -299,8 +329,7 @@ class Forecaster:
     def _band(self, predicted, origins, level, steps):
         """(lower, upper) for forecasts made at ``origins`` (rows of the panel), ``steps``
         ahead (an int, or one per forecast)."""
-        if not 0 < level < 1:
-            raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
+        check_level(self.bundle.calibration, level, int(np.max(steps)))
         cal = self.bundle.calibration
         steps = np.broadcast_to(steps, np.shape(predicted))
         q = {int(k): cal.quantile(level, int(k)) for k in np.unique(steps)}
@@ -319,10 +348,71 @@ def segments(dates: pd.Series, val_start: str | None, test_start: str | None) ->
     return out
 
 
+def check_level(calibration: intervals.Calibration, level: float, max_step: int = 1) -> None:
+    """Refuse an interval level outside (0, 1), or wider than the calibration forecasts of
+    steps 1..``max_step`` can support (its band would be infinite)."""
+    if not 0 < level < 1:
+        raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
+    steps = range(1, min(max_step, len(calibration.step_scores)) + 1)
+    widest = min(steps, key=calibration.widest_level)
+    if level > calibration.widest_level(widest):
+        n = calibration.scores_count(widest)
+        most = math.floor(calibration.widest_level(widest) * 1000) / 1000
+        ahead = f" {widest} steps ahead" if widest > 1 else ""
+        raise UsageError(f"--interval {level:g} is wider than the model's {n} calibration "
+                         f"forecast(s){ahead} can support (at most {n}/{n + 1} = "
+                         f"{calibration.widest_level(widest):.4g}); use --interval {most:g} or "
+                         "less, or retrain with more validation rows "
+                         "(`forecast train --val-fraction F`)")
+
+
+def default_level(calibration: intervals.Calibration, max_step: int = 1,
+                  warn=None) -> float:
+    """DEFAULT_INTERVAL, or the widest level the calibration supports if that is less (said
+    on stderr): for commands whose --interval was not given."""
+    widest = min(calibration.widest_level(k)
+                 for k in range(1, min(max_step, len(calibration.step_scores)) + 1))
+    if DEFAULT_INTERVAL <= widest:
+        return DEFAULT_INTERVAL
+    level = math.floor(widest * 1000) / 1000
+    (warn or warning)(f"the model's calibration supports intervals up to {level:g} only; "
+                      f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
+    return level
+
+
+def checked_future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
+    """``future_dates``, or a UsageError up front when the dates would pass the last one
+    pandas can represent (2262-04-11)."""
+    last, end = index[-1], pd.Timestamp.max
+    positive = np.diff(index.to_numpy())
+    positive = positive[positive > np.timedelta64(0)]
+    smallest = pd.Timedelta(positive.min()) if len(positive) else pd.Timedelta(days=1)
+    try:
+        if smallest * steps <= end - last:   # each future step is at least this long
+            return future_dates(index, steps)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
+            pd.errors.OutOfBoundsTimedelta):
+        pass
+    try:
+        probe = future_dates(index, 100)
+        allowed = int((end - last) / ((probe[-1] - last) / 100) * 0.99)
+    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
+            pd.errors.OutOfBoundsTimedelta):
+        allowed = 0
+    raise UsageError(f"--steps {steps} would run past {end:%Y-%m-%d}, the last date pandas can "
+                     f"represent; after {format_date(last, index)} this series has room for "
+                     "about "
+                     f"{allowed} step(s); use a smaller --steps")
+
+
 def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
-    """``steps`` dates after the last one, continuing the data's own spacing: business days
-    for daily stock data, else the regular frequency pandas infers, else the median step."""
+    """``steps`` dates after the last one, continuing the data's own spacing: the bar times
+    and weekdays of its sessions for intraday data with gaps (nights, weekends), business
+    days for daily stock data, else the regular frequency pandas infers, else the median step."""
     last = index[-1]
+    sessions = session_times(index)
+    if sessions is not None:
+        return session_dates(last, *sessions, steps)
     if describe_spacing(index) == "business days":
         return pd.bdate_range(last + pd.offsets.BDay(1), periods=steps)
     with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset;
@@ -331,4 +421,36 @@ def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
     if freq:
         return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
     step = pd.Timedelta(np.median(np.diff(index.to_numpy())))
-    return pd.DatetimeIndex([last + step * (k + 1) for k in range(steps)])
+    return last + step * pd.RangeIndex(1, steps + 1)
+
+
+def session_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray] | None:
+    """For intraday bars with gaps between them (closed nights or weekends), the times of
+    day and the weekdays the data shows: ((times,) timedelta64, (weekdays,) int), else None.
+
+    A day or more of data is needed to know the times, a week to know the weekdays (with
+    less, weekdays are Monday to Friday if the data has no weekend, else every day).
+    """
+    if len(index) < 3 or (index.normalize() == index).all():
+        return None
+    steps = np.diff(index.to_numpy())
+    if (steps == steps[0]).all() or index[-1] - index[0] < pd.Timedelta(days=1):
+        return None
+    times = np.unique((index - index.normalize()).to_numpy())
+    days = np.unique(index.day_of_week)
+    if index[-1] - index[0] < pd.Timedelta(days=7):
+        days = np.arange(5) if (days < 5).all() else np.arange(7)
+    return times, days
+
+
+def session_dates(last: pd.Timestamp, times: np.ndarray, weekdays: np.ndarray,
+                  steps: int) -> pd.DatetimeIndex:
+    """The next ``steps`` bars after ``last``: each of ``times`` on each day whose weekday is
+    in ``weekdays``."""
+    per_week = len(times) * len(weekdays)
+    weeks = steps // per_week + 2
+    days = pd.date_range(last.normalize(), periods=7 * weeks + 1, freq="D")
+    days = days[np.isin(days.day_of_week, weekdays)]
+    stamps = (days.to_numpy()[:, None] + times[None, :]).ravel()
+    stamps = stamps[stamps > last.to_datetime64()]
+    return pd.DatetimeIndex(stamps[:steps])

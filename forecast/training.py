@@ -291,11 +291,10 @@ def prepare_training(panel: Panel, config: ForecastConfig,
         need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
         longest = int(panel.lengths.max())
         which = "" if panel.n_series == 1 else " in its longest series"
-        raise DataError(f"{panel.source} has {longest} rows{which}, but --window {m.window}, "
-                        f"--horizon {m.horizon} and the validation/test splits need at least "
-                        f"{need} rows before the validation start ({split.val_start.date()}) "
-                        f"{'and after it ' if t.val_start is None else ''}to train; pass more "
-                        "rows or a smaller --window")
+        raise DataError(f"{panel.source} has {longest} usable row(s){which}; --window "
+                        f"{m.window}, --horizon {m.horizon} and the validation/test splits "
+                        f"need at least {need} (a training window before the validation start, "
+                        f"{split.val_start.date()}); pass more rows or a smaller --window")
     if not trainable.all():
         short = [panel.names[s] for s in np.flatnonzero(~trainable)]
         warn(f"left out of training {len(short)} series with too few rows before "
@@ -311,6 +310,14 @@ def prepare_training(panel: Panel, config: ForecastConfig,
                             f"{split.val_start.date()}, test from {split.test_start.date()}); "
                             f"--window {m.window} and --horizon {m.horizon} need at least "
                             f"{need} rows, or move --val-start/--test-start")
+    val_dates = len(np.unique(sample_dates(panel, prepared)[prepared.masks["val"]]))
+    needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
+    if val_dates < needed:
+        raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
+                        f"{split.val_start.date()} to {split.test_start.date()}, but early "
+                        f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
+                        f"at least {needed}; pass more rows, a larger --val-fraction or an "
+                        "earlier --val-start")
     _check_finite(panel, prepared)
     return prepared, split, panel
 
@@ -400,6 +407,8 @@ def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: 
     Returns:
         {"series": {name: metrics.compare(...)}, "aggregate": metrics.aggregate(...)}.
     """
+    if calibration is not None:
+        level = min(level, calibration.widest_level())  # few validation rows: a finite band
     per_series = {}
     for s, name in enumerate(panel.names):
         prices = panel.target_of(s)

@@ -120,8 +120,8 @@ def apply_transform(values: np.ndarray, kind: str, *, source: str = "input",
         line = None if lines is None else int(lines[row])
         name = None if columns is None else columns[col]
         raise DataError(f"{where(source, line, name)}: value {values[row, col]:g} is not "
-                        "positive, so --target-transform log-return cannot use it; "
-                        "use --target-transform level")
+                        "positive, so a log-return model cannot use it; fix the value, or "
+                        "train on price levels (`forecast train --target-transform level`)")
     out = np.diff(np.log(values), axis=0)
     if not np.all(np.isfinite(out)):
         row, col = np.argwhere(~np.isfinite(out))[0]

@@ -107,8 +107,8 @@ def check_rows(rows: int, window: int, horizon: int, offset: int, val_fraction: 
     split = split_rows(rows, val_fraction, test_fraction)
     if not _enough(split, window, horizon, offset):
         need = rows_needed(window, horizon, offset, val_fraction, test_fraction)
-        raise DataError(f"{source} has {rows} rows, but --window {window}, --horizon {horizon} "
-                        f"and the validation/test splits need at least {need}; "
+        raise DataError(f"{source} has {rows} usable row(s); --window {window}, --horizon "
+                        f"{horizon} and the validation/test splits need at least {need}; "
                         "pass more rows or a smaller --window")
     return split
 

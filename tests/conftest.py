@@ -9,9 +9,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# Hypothesis profiles: `make test` (the default, "ci") draws the same examples on every run
+# and machine, so the suite never flakes; `make fuzz` ("fuzz") hunts with many random ones.
+settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=150, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile(
+    "fuzz", max_examples=5000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SP500 = ROOT / "data" / "sp500.csv"
@@ -93,3 +104,27 @@ def tiny_model(tmp_path_factory) -> Path:
                                 prog_name="forecast")
     assert result.exit_code == 0, result.stderr
     return out
+
+
+def command_flags(command: str) -> set[str]:
+    """Every option spelling that `forecast COMMAND` accepts."""
+    import typer
+
+    from forecast.cli import app
+
+    params = typer.main.get_command(app).commands[command].params
+    return {"--help", *(opt for p in params for opt in (*p.opts, *p.secondary_opts))}
+
+
+def assert_advice_fits(command: str, message: str) -> None:
+    """An error never advises a flag the failing command lacks: flags outside backquotes
+    must be options of COMMAND, those inside `forecast OTHER ...` options of OTHER."""
+    import re
+
+    quoted = re.findall(r"`forecast (\w+)([^`]*)`", message)
+    for other, text in quoted:
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", text):
+            assert flag in command_flags(other), f"{flag} is not a `{other}` option: {message}"
+    bare = re.sub(r"`[^`]*`", "", message)
+    for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", bare):
+        assert flag in command_flags(command), f"{flag} is not a `{command}` option: {message}"

@@ -1,11 +1,13 @@
 import json
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 from forecast import bundle
 from forecast.bundle import FILES, WEIGHTS, latest_model_dir, read_bundle
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, OutputError
 
 
 def test_a_trained_directory_is_complete_and_reads_back(tiny_model):
@@ -58,7 +60,7 @@ def test_a_write_that_fails_midway_leaves_the_old_model(tiny_model, tmp_path, mo
             raise OSError("disk full")
 
     trained = Trained(Exploding(), b.scaler, b.config, {"loss": [1.0]}, {}, b.calibration)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=r"cannot write the model directory .* \(disk full\); nothing was written"):
         bundle.write_bundle(target, trained, b.data())
     assert {p.name: p.read_bytes() for p in target.iterdir()} == before
     assert [p.name for p in target.parent.iterdir() if "tmp" in p.name] == []
@@ -80,3 +82,170 @@ def test_a_quantile_model_loads_in_safe_mode_in_a_fresh_interpreter(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("(None, 1, 3)")
+
+
+def _model(tiny_model, extra: dict[str, str] | None = None, subdir: bool = False):
+    def make(root):
+        shutil.copytree(tiny_model, root / "m")
+        for name, text in (extra or {}).items():
+            (root / "m" / name).write_text(text)
+        if subdir:
+            (root / "m" / "old").mkdir()
+        return "m"
+    return make
+
+
+def _dir(files: dict[str, str]):
+    def make(root):
+        (root / "d").mkdir()
+        for name, text in files.items():
+            (root / "d" / name).write_text(text)
+        return "d"
+    return make
+
+
+def _unwritable(root):
+    """A place this process cannot create files in: a read-only directory, or (as root,
+    whom permissions do not stop) /sys."""
+    import os
+    if os.geteuid() != 0:
+        (root / "ro").mkdir(mode=0o555)
+        return "ro/m"
+    return "/sys/forecast-test-model"
+
+
+# `train --model-dir PATH`: (name, make(root) -> PATH, None if train may write there, else
+# the error's words). docs/make_robustness.py shows these cases and the tool's answers.
+MODEL_DIR_TARGETS = [
+    ("a new path", lambda root: "new/m", None),
+    ("an empty directory", _dir({}), None),
+    ("a model directory written by forecast", lambda root: "MODEL", None),
+    ("a model directory with its plot.png", lambda root: "MODEL+plot", None),
+    ("a directory of user files (the CSV itself)", _dir({"prices.csv": "x", "notes.txt": "y"}),
+     "--model-dir d exists and is not a forecast model directory (it holds notes.txt, "
+     "prices.csv); forecast never deletes it"),
+    ("an existing file", lambda root: (root / "f").write_text("keep") and "f",
+     "--model-dir f exists and is not a directory; forecast never replaces it"),
+    ("a link to a directory", lambda root: (root / "t").mkdir() or (root / "l").symlink_to(
+        root / "t") or "l", "--model-dir l exists and is not a directory"),
+    ("the current directory", lambda root: ".", "--model-dir . is the current directory or "
+     "one above it"),
+    ("the parent directory", lambda root: "..", "is the current directory or one above it"),
+    ("a model directory with a user file in it", lambda root: "MODEL+notes",
+     "--model-dir m holds notes.txt besides the model; forecast replaces a model directory "
+     "only when nothing else is in it"),
+    ("a model directory with a subdirectory", lambda root: "MODEL+subdir", "holds old besides"),
+    ("config.json without a format_version", _dir({"config.json": "{}", "model.keras": ""}),
+     "is not a forecast model directory"),
+    ("config.json that is not JSON", _dir({"config.json": "not json"}),
+     "is not a forecast model directory"),
+    ("a path below a file", lambda root: (root / "f").write_text("keep") and "f/m",
+     "is a file, not a directory"),
+    ("a read-only place", _unwritable, "cannot write in"),
+]
+
+
+def make_target(root, make, tiny_model):
+    """Build a MODEL_DIR_TARGETS case under ``root``; returns the --model-dir argument."""
+    made = make(root)
+    if made.startswith("MODEL"):
+        extra = {"MODEL+plot": {"plot.png": "png"}, "MODEL+notes": {"notes.txt": "mine"}}
+        made = _model(tiny_model, extra.get(made), made == "MODEL+subdir")(root)
+    return made
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+@pytest.mark.parametrize("name,make,message", MODEL_DIR_TARGETS,
+                         ids=[c[0] for c in MODEL_DIR_TARGETS])
+def test_a_model_dir_target_is_checked_and_nothing_of_the_users_is_touched(
+        tiny_model, tmp_path, monkeypatch, name, make, message):
+    from forecast.bundle import check_model_dir_target
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    target = make_target(work, make, tiny_model)
+    before = snapshot(tmp_path)
+    if message is None:
+        assert check_model_dir_target(target) == Path(target)
+    else:
+        with pytest.raises(OutputError, match=re.escape(message)):
+            check_model_dir_target(target)
+    assert snapshot(tmp_path) == before
+
+
+def test_train_refuses_a_directory_of_user_files_up_front(cli, prices_csv, tmp_path):
+    """The issue's case: `train mydata/prices.csv --model-dir mydata` kept everything."""
+    mydata = tmp_path / "mydata"
+    mydata.mkdir()
+    shutil.copy(prices_csv, mydata / "prices.csv")
+    (mydata / "notes.txt").write_text("my notes")
+    before = snapshot(mydata)
+    result = cli("train", mydata / "prices.csv", "--model-dir", mydata, "--epochs", "1")
+    assert result.exit_code == 2 and "epoch" not in result.stderr   # before any training
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert snapshot(mydata) == before
+
+
+def test_a_file_appearing_in_the_model_dir_during_training_is_kept(tiny_model, tmp_path):
+    """Checked up front, and again under the lock just before the old model is replaced."""
+    from forecast.training import Trained
+
+    target = tmp_path / "m"
+    shutil.copytree(tiny_model, target)
+    b = read_bundle(target)
+
+    class SavesAndMeanwhile:
+        layers = ()
+
+        def save(self, path):
+            shutil.copy(tiny_model / "model.keras", path)
+            (target / "notes.txt").write_text("written while training")
+
+    trained = Trained(SavesAndMeanwhile(), b.scaler, b.config, {"loss": [1.0]}, {},
+                      b.calibration)
+    with pytest.raises(OutputError, match="holds notes.txt besides the model"):
+        bundle.write_bundle(target, trained, b.data())
+    assert (target / "notes.txt").read_text() == "written while training"
+    assert (target / "model.keras").read_bytes() == (tiny_model / "model.keras").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_the_default_directory_of_another_file_with_the_same_name_is_refused(
+        cli, tiny_model, tmp_path):
+    """a/prices.csv and b/prices.csv both default to models/prices-lstm."""
+    shutil.copytree(tiny_model, tmp_path / "models" / "prices-lstm")
+    (tmp_path / "b").mkdir()
+    shutil.copy(read_bundle(tiny_model).config.facts["source"], tmp_path / "b" / "prices.csv")
+    before = snapshot(tmp_path / "models")
+    result = cli("train", "b/prices.csv", "--epochs", "1")
+    assert result.exit_code == 2, result.stderr
+    assert "models/prices-lstm holds a model trained on" in result.stderr
+    assert "not b/prices.csv; pass --model-dir to keep both" in result.stderr
+    assert snapshot(tmp_path / "models") == before
+
+
+def test_retraining_the_same_file_replaces_its_default_model_and_leaves_no_lock(
+        cli, prices_csv, tmp_path):
+    from tests.conftest import TINY
+
+    for seed in ("1", "2"):
+        result = cli("train", prices_csv, *TINY, "--seed", seed)
+        assert result.exit_code == 0, result.stderr
+    assert read_bundle(tmp_path / "models" / "prices-lstm").config.training.seed == 2
+    assert read_bundle(tmp_path / "models" / "prices-lstm").config.facts["source_path"] == \
+        str(prices_csv)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["prices-lstm"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "prices.csv"]
+
+
+def test_strict_json_files(tiny_model):
+    strict = {"parse_constant": lambda name: pytest.fail(f"{name} in strict JSON")}
+    for name in ("metrics.json", "config.json", "calibration.json", "scaler.json"):
+        json.loads((tiny_model / name).read_text(), **strict)
+    metrics = json.loads((tiny_model / "metrics.json").read_text())
+    assert metrics["test"]["series"]["prices"]["naive"]["directional_accuracy"] is None

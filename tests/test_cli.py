@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from forecast.cli import app
@@ -94,7 +95,7 @@ def test_dry_run_prints_the_summary_and_writes_nothing(cli, prices_csv, tmp_path
 
 
 TRAIN_ERRORS = [
-    (["--window", "400"], "has 300 rows, but --window 400, --horizon 1 and the "
+    (["--window", "400"], "has 300 usable row(s); --window 400, --horizon 1 and the "
                           "validation/test splits need at least"),
     (["--cell", "tcn"], "--cell must be one of lstm, gru, rnn; got 'tcn'"),
     (["--device", "gpu"], "--device gpu, but TensorFlow sees no GPU"),
@@ -125,3 +126,93 @@ def test_log_return_with_a_zero_price_names_the_line(cli, tmp_path):
     assert result.exit_code == 2
     assert "zero.csv line 102, column 'Close': value 0 is not positive" in result.stderr
     assert "--target-transform level" in result.stderr
+
+
+def test_train_errors_advise_only_train_options(cli, prices_csv):
+    from tests.conftest import assert_advice_fits
+
+    for args, _ in TRAIN_ERRORS:
+        result = cli("train", prices_csv, "--epochs", "1", *args)
+        assert_advice_fits("train", result.stderr)
+
+
+def refused_targets():
+    from tests.test_bundle import MODEL_DIR_TARGETS
+    return [case for case in MODEL_DIR_TARGETS if case[2] is not None]
+
+
+@pytest.mark.parametrize("name,make,message", refused_targets(),
+                         ids=[c[0] for c in refused_targets()])
+def test_train_refuses_a_model_dir_before_reading_or_training(cli, tiny_model, prices_csv,
+                                                              tmp_path, name, make, message):
+    from tests.test_bundle import make_target, snapshot
+
+    target = make_target(tmp_path, make, tiny_model)
+    before = snapshot(tmp_path)
+    result = cli("train", prices_csv, "--model-dir", target, "--epochs", "1")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()] and message in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_a_full_stdout_is_one_line_exit_2(tiny_model):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "forecast", "predict", "--model",
+                               str(tiny_model), "--backtest"], stdout=full, stderr=subprocess.PIPE)
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "forecast: error: cannot write the output to stdout (No space left on device); check "
+        "the disk or the redirection"]
+
+
+def test_out_of_memory_does_not_blame_a_train_option_on_other_commands(capsys):
+    from forecast.cli import run_guarded
+
+    def explode():
+        raise MemoryError()
+    assert run_guarded(explode) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("forecast: error: out of memory; ")
+    assert "(for train: --batch-size" in error
+
+
+def test_a_constant_price_series_trains_evaluates_and_plots(cli, tmp_path):
+    """Every undefined figure (MASE, MAE/naive, direction) is `-` in tables and null in
+    strict JSON; the plot's title has no division by the naive MAE of 0."""
+    import json
+
+    from tests.conftest import TINY
+
+    dates = pd.bdate_range("2020-01-01", periods=120).strftime("%Y-%m-%d")
+    (tmp_path / "flat.csv").write_text("Date,Close\n" + "".join(f"{d},5\n" for d in dates))
+    result = cli("train", "flat.csv", *TINY, "--model-dir", "flat", "--json")
+    assert result.exit_code == 0, result.stderr
+    strict = {"parse_constant": lambda name: pytest.fail(f"{name} in strict JSON")}
+    trained = json.loads(result.stdout, **strict)
+    assert trained["test"]["model"]["mase"] is None
+    json.loads((tmp_path / "flat" / "metrics.json").read_text(), **strict)
+    result = cli("evaluate", "--model", "flat", "--json")
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout, **strict)["test"]
+    assert scores["naive"]["directional_accuracy"] is None and scores["naive"]["rel_mae"] is None
+    table = cli("evaluate", "--model", "flat").stdout
+    assert "nan" not in table and " - " in table
+    result = cli("plot", "--model", "flat", "--dpi", "20")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines() == ["forecast: wrote flat/plot.png"]
+
+
+@pytest.mark.parametrize("command,extra", [("train", ["--epochs", "1"]), ("inspect", ["--target", "Nope"])])
+def test_a_failing_command_folds_its_warnings_into_its_one_line(cli, tmp_path, command, extra):
+    rows = "".join(f"2020-01-{d:02d},{'' if d == 2 else d}\n" for d in range(1, 6))
+    (tmp_path / "few.csv").write_text("Date,Close\n" + rows)
+    result = cli(command, "few.csv", "--missing", "drop", *extra)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    if command == "train":   # the read succeeded with a note, then train refused the rows
+        assert result.stderr.endswith("(after: dropped 1 row(s) with empty cells in few.csv "
+                                      "(--missing drop))\n")
+    result = cli("inspect", "few.csv", "--missing", "drop")
+    assert result.exit_code == 0
+    assert result.stderr == "forecast: warning: dropped 1 row(s) with empty cells in few.csv " \
+                            "(--missing drop)\n"

@@ -1,9 +1,14 @@
 import io
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forecast.data import describe_spacing, read_prices
 from forecast.errors import DataError
+from tests.conftest import assert_advice_fits
 
 GOOD = "Date,Open,Close\n2020-01-02,1,10\n2020-01-03,2,11\n2020-01-06,3,12\n"
 
@@ -117,6 +122,7 @@ def test_bad_input_catalogue(cli, tmp_path, tiny_model, command, name, content, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("forecast: error: ")
     assert message in lines[0]
+    assert_advice_fits(command, lines[0])
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -145,3 +151,179 @@ def test_inspect_warning_goes_to_stderr(cli, write_csv):
     assert result.exit_code == 0
     assert "filled 1 empty cell" in result.stderr
     assert "filled" not in result.stdout.split("note:")[0]
+
+
+# How dates and numbers are read: one decision per column, never per cell. Each case is
+# (name, file bytes, options, what is read: [(date, value), ...] or the error's words).
+# docs/make_robustness.py shows these cases and the tool's answers.
+READ_CASES = [
+    ("day-first dates, a day above 12 settles the column", b"Date;Close\n02.01.2019;1\n"
+     b"03.01.2019;2\n14.01.2019;3\n", [],
+     [("2019-01-02", 1), ("2019-01-03", 2), ("2019-01-14", 3)]),
+    ("day-first dates, the settling row comes first", b"Date,Close\n13/02/2019,1\n"
+     b"01/03/2019,2\n02/03/2019,3\n", [],
+     [("2019-02-13", 1), ("2019-03-01", 2), ("2019-03-02", 3)]),
+    ("month-first dates, a second field above 12 settles it", b"Date,Close\n01/02/2019,1\n"
+     b"01/13/2019,2\n", [], [("2019-01-02", 1), ("2019-01-13", 2)]),
+    ("day-first dates with dashes, two-digit years and times", b"Date,Close\n"
+     b"31-12-18 09:30,1\n02-01-19 09:30,2\n", [],
+     [("2018-12-31 09:30", 1), ("2019-01-02 09:30", 2)]),
+    ("numeric dates whose day and month are equal", b"Date,Close\n01.01.2019,1\n"
+     b"02.02.2019,2\n", [], [("2019-01-01", 1), ("2019-02-02", 2)]),
+    ("ISO dates are never ambiguous", b"Date,Close\n2019-01-02,1\n2019-02-01,2\n", [],
+     [("2019-01-02", 1), ("2019-02-01", 2)]),
+    ("dotted dates no day settles", b"Date;Close\n02.01.2019;1\n03.01.2019;2\n", [],
+     "'02.01.2019' could be day-first or month-first, and no date in the column has a day "
+     "above 12 to settle it; pass --date-format day-first (%d.%m.%Y) or --date-format "
+     "month-first (%m.%d.%Y)"),
+    ("slashed dates no day settles", b"Date,Close\n1/2/19,1\n1/3/19,2\n", [],
+     "line 2, column 'Date': '1/2/19' could be day-first or month-first"),
+    ("day-first and month-first in one column", b"Date,Close\n13/01/2019,1\n01/14/2019,2\n",
+     [], "line 2, column 'Date': '13/01/2019' is day-first but line 3 '01/14/2019' is "
+     "month-first"),
+    ("--date-format day-first", b"Date;Close\n02.01.2019;1\n03.01.2019;2\n",
+     ["--date-format", "day-first"], [("2019-01-02", 1), ("2019-01-03", 2)]),
+    ("--date-format month-first", b"Date;Close\n02.01.2019;1\n03.01.2019;2\n",
+     ["--date-format", "month-first"], [("2019-02-01", 1), ("2019-03-01", 2)]),
+    ("--date-format as a strftime pattern", b"Date;Close\n02.01.2019;1\n03.01.2019;2\n",
+     ["--date-format", "%d.%m.%Y"], [("2019-01-02", 1), ("2019-01-03", 2)]),
+    ("--date-format that a cell contradicts", b"Date,Close\n02/01/2019,1\n01/13/2019,2\n",
+     ["--date-format", "day-first"],
+     "line 3, column 'Date': cannot parse date '01/13/2019' as day-first"),
+    ("--date-format pattern that does not fit", b"Date,Close\n2019-01-02,1\n",
+     ["--date-format", "%d.%m.%Y"], "cannot parse date '2019-01-02' with --date-format"),
+    ("--date-format neither an order nor a pattern", b"Date,Close\n2019-01-02,1\n",
+     ["--date-format", "dmy"], "--date-format must be day-first, month-first or a strftime"),
+    ("UTC offset: the wall-clock time is kept", b"Date,Close\n2019-01-07 00:00+09:00,1\n"
+     b"2019-01-08 00:00+09:00,2\n", [], [("2019-01-07", 1), ("2019-01-08", 2)]),
+    ("offsets that change (summer time)", b"Date,Close\n2019-03-29T09:30:00+01:00,1\n"
+     b"2019-04-01T09:30:00+02:00,2\n", [], [("2019-03-29 09:30", 1), ("2019-04-01 09:30", 2)]),
+    ("Z times", b"Date,Close\n2019-01-07T23:00:00Z,1\n2019-01-08T23:00:00Z,2\n", [],
+     [("2019-01-07 23:00", 1), ("2019-01-08 23:00", 2)]),
+    ("decimal commas, one cell with 4 decimals settles 1,134", b"Date;Close\n"
+     b"2019-01-02;1,134\n2019-01-03;1,1345\n", [], [("2019-01-02", 1.134),
+                                                    ("2019-01-03", 1.1345)]),
+    ("European grouping 1.228,10", b"Date;Close\n2019-01-02;1.228,10\n2019-01-03;998,5\n"
+     b"2019-01-04;1.234.567\n", [],
+     [("2019-01-02", 1228.1), ("2019-01-03", 998.5), ("2019-01-04", 1234567)]),
+    ("decimal comma 0,123 (a leading 0 is not grouping)", b"Date;Close\n2019-01-02;0,123\n"
+     b"2019-01-03;1,134\n", [], [("2019-01-02", 0.123), ("2019-01-03", 1.134)]),
+    ("thousands commas and a decimal point", b'Date,Close\n2019-01-02,"1,234.5"\n'
+     b'2019-01-03,"2,000"\n', [], [("2019-01-02", 1234.5), ("2019-01-03", 2000)]),
+    ("two comma groups settle grouping", b"Date;Close\n2019-01-02;1,234,567\n"
+     b"2019-01-03;1,134\n", [], [("2019-01-02", 1234567), ("2019-01-03", 1134)]),
+    ("decimal points with 3 decimals and 1.5 in the column", b"Date;Close\n2019-01-02;1.134\n"
+     b"2019-01-03;1.5\n", [], [("2019-01-02", 1.134), ("2019-01-03", 1.5)]),
+    ("quoted 1,134 in a comma-separated file", b'Date,Close\n2019-01-02,"1,134"\n'
+     b'2019-01-03,"1,135"\n', [], [("2019-01-02", 1134), ("2019-01-03", 1135)]),
+    ("1,134 with nothing to settle it (semicolons)", b"Date;Close\n2019-01-02;1,134\n"
+     b"2019-01-03;1,135\n", [], "line 2, column 'Close': '1,134' could be 1134 or 1.134, and "
+     "no cell in the column settles the decimal separator; pass --decimal , (decimal comma) "
+     "or --decimal . (decimal point)"),
+    ("1.134 with nothing to settle it (tabs)", b"Date\tClose\n2019-01-02\t1.134\n"
+     b"2019-01-03\t2.250\n", [], "'1.134' could be 1.134 or 1134"),
+    ("decimal comma and decimal point in one column", b"Date;Close\n2019-01-02;1,5\n"
+     b"2019-01-03;1.5\n", [], "line 2, column 'Close': '1,5' has a decimal comma but line 3 "
+     "'1.5' a decimal point"),
+    ("--decimal , settles 1,134", b"Date;Close\n2019-01-02;1,134\n2019-01-03;1,135\n",
+     ["--decimal", ","], [("2019-01-02", 1.134), ("2019-01-03", 1.135)]),
+    ("--decimal . settles 1,134", b"Date;Close\n2019-01-02;1,134\n2019-01-03;1,135\n",
+     ["--decimal", "."], [("2019-01-02", 1134), ("2019-01-03", 1135)]),
+    ("--decimal , and a cell with a decimal point", b"Date;Close\n2019-01-02;1,5\n"
+     b"2019-01-03;1.5\n", ["--decimal", ","],
+     "line 3, column 'Close': '1.5' is not a finite number"),
+    ("--decimal neither . nor ,", b"Date,Close\n2019-01-02,1\n", ["--decimal", "x"],
+     "--decimal must be . or ,"),
+    ("an unused column left ambiguous", b"Date;Close;Volume\n2019-01-02;1,5;1,134\n"
+     b"2019-01-03;1,25;1,135\n", [], [("2019-01-02", 1.5), ("2019-01-03", 1.25)]),
+]
+
+
+def read_case(content: bytes, args: list[str]):
+    """Read a case's bytes the way the CLI does with its options."""
+    options = dict(zip([a.lstrip("-").replace("-", "_") for a in args[::2]], args[1::2]))
+    return read_prices("-", stdin=io.BytesIO(content), warn=lambda m: None, **options)
+
+
+@pytest.mark.parametrize("name,content,args,expected", READ_CASES, ids=[c[0] for c in READ_CASES])
+def test_read_cases(cli, name, content, args, expected):
+    if isinstance(expected, str):
+        result = cli("inspect", "-", *args, input=content)
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines() == [result.stderr.strip()]
+        assert expected in result.stderr and result.stdout == ""
+        assert_advice_fits("inspect", result.stderr)
+        return
+    prices = read_case(content, args)
+    got = [(d.strftime("%Y-%m-%d %H:%M").replace(" 00:00", ""), v)
+           for d, v in zip(prices.frame.index, prices.frame[prices.target])]
+    assert [d for d, _ in got] == [d for d, _ in expected]
+    np.testing.assert_allclose([v for _, v in got], [v for _, v in expected], rtol=1e-12)
+    assert cli("inspect", "-", *args, input=content).exit_code == 0
+
+
+SEPARATORS = st.sampled_from([".", "/", "-"])
+
+
+@settings(max_examples=60)
+@given(st.dates(pd.Timestamp("1990-01-01").date(), pd.Timestamp("2030-12-31").date()),
+       st.integers(1, 40), st.sampled_from(["%d{s}%m{s}%Y", "%m{s}%d{s}%Y", "%d{s}%m{s}%y"]),
+       SEPARATORS, st.randoms())
+def test_numeric_dates_are_read_right_or_refused_never_misread(start, rows, pattern, sep, rnd):
+    """Whatever the run of days, order of rows and format: the dates read are the dates
+    written, or the column is refused because no day above 12 settles it."""
+    days = list(pd.date_range(start, periods=rows, freq="D"))
+    rnd.shuffle(days)
+    fmt = pattern.format(s=sep)
+    text = "Date,Close\n" + "".join(f"{d.strftime(fmt)},{i + 1}\n" for i, d in enumerate(days))
+    settles = any(d.day > 12 for d in days)
+    order_matters = any(d.day != d.month for d in days)
+    try:
+        prices = read_case(text.encode(), [])
+    except DataError as exc:
+        assert order_matters and not settles, exc.message
+        assert "--date-format day-first" in exc.message
+        return
+    assert settles or not order_matters
+    assert list(prices.frame.index) == sorted(days)
+
+
+def european(value: float, decimals: int, grouped: bool) -> str:
+    text = f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
+    return text.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+@settings(max_examples=80)
+@given(st.lists(st.floats(0.001, 5e6), min_size=1, max_size=8), st.integers(0, 5),
+       st.booleans(), st.booleans(), st.sampled_from([";", "\t"]))
+def test_numbers_are_read_right_or_refused_never_misread(values, decimals, grouped, comma,
+                                                          delimiter):
+    """Numbers written with a decimal comma (European) or a decimal point, grouped or not,
+    in a column of any mix of magnitudes: read as written, or refused as ambiguous."""
+    cells = [european(v, decimals, grouped) if comma else
+             (f"{v:,.{decimals}f}" if grouped else f"{v:.{decimals}f}") for v in values]
+    dates = pd.date_range("2020-01-01", periods=len(cells), freq="D").strftime("%Y-%m-%d")
+    text = f"Date{delimiter}Close\n" + "".join(f"{d}{delimiter}{c}\n" for d, c in zip(dates, cells))
+    expected = [round(v, decimals) for v in values]
+    try:
+        prices = read_case(text.encode(), [])
+    except DataError as exc:
+        assert "pass --decimal" in exc.message, exc.message
+        return
+    np.testing.assert_allclose(prices.frame["Close"], expected, rtol=1e-12)
+
+
+def test_the_number_format_does_not_depend_on_row_order(write_csv):
+    rows = ["2019-01-02;1,134", "2019-01-03;1,1345", "2019-01-04;2,5"]
+    first = read_prices(write_csv("Date;Close\n" + "\n".join(rows) + "\n", "a.csv"))
+    last = read_prices(write_csv("Date;Close\n" + "\n".join(rows[::-1]) + "\n", "b.csv"))
+    assert first.frame["Close"].tolist() == last.frame["Close"].tolist() == [1.134, 1.1345, 2.5]
+
+
+def test_a_file_of_one_row_is_read_and_the_command_says_what_it_needs(cli, write_csv,
+                                                                       tiny_model):
+    path = write_csv("Date,Close\n2020-01-02,1\n")
+    assert len(read_prices(path).frame) == 1
+    result = cli("predict", path, "--model", tiny_model)
+    assert result.exit_code == 2
+    assert "has 1 usable row(s); the model needs at least 6" in result.stderr

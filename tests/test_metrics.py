@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,41 @@ def test_diebold_mariano_and_its_p_value():
     assert metrics.diebold_mariano(diff) == pytest.approx(-2 / np.sqrt((2 / 3) / 3))
     assert metrics.normal_cdf(0.0) == 0.5
     assert metrics.normal_cdf(-1.6448536) == pytest.approx(0.05, abs=1e-6)
+
+
+@pytest.mark.parametrize("previous", [[10.0, 10.0, 10.0, 10.0], [10.0, 11.0, 9.0, 10.0]])
+def test_a_forecast_that_predicts_no_move_has_no_direction_score(previous):
+    previous = np.array(previous)
+    actual = previous + np.array([1.0, 0.0, 0.0, 0.0])   # mostly flat: 0.75 would flatter it
+    assert metrics.directional_accuracy(actual, previous.copy(), previous) is None
+    one_move = previous + np.array([0.5, 0.0, 0.0, 0.0])
+    assert metrics.directional_accuracy(actual, one_move, previous) == 1.0
+
+
+def test_tables_show_a_dash_and_json_null_for_undefined_figures():
+    prices = np.array([5.0, 5.0, 5.0, 5.0])              # flat: no naive error to scale by
+    scores = metrics.compare(prices, np.array([1, 2, 3]), np.array([5.0, 5.0, 5.0]), 0.0)
+    assert scores["naive"]["directional_accuracy"] is None
+    assert np.isnan(scores["model"]["mase"]) and np.isnan(scores["model"]["rel_mae"])
+    naive_row = metrics.format_scores(scores).splitlines()[2].split()
+    assert naive_row[0] == "naive" and naive_row[4:] == ["-", "-", "-"]
+    assert "nan" not in metrics.format_scores(scores)
+    strict = json.dumps(metrics.json_ready(scores), allow_nan=False)
+    assert json.loads(strict)["model"]["mase"] is None
+
+
+def test_json_ready_makes_every_undefined_figure_null():
+    raw = {"a": float("nan"), "b": [np.float32(np.inf), -np.inf, np.float64(1.5)],
+           "c": {"d": np.int64(3), "e": np.nan}, "t": (np.nan, 2.0),
+           "f": np.array([1.0, np.nan])}
+    assert metrics.json_ready(raw) == {"a": None, "b": [None, None, 1.5],
+                                       "c": {"d": 3, "e": None}, "t": [None, 2.0],
+                                       "f": [1.0, None]}
+    json.dumps(metrics.json_ready(raw), allow_nan=False)
+
+
+def test_the_footer_of_an_interval_at_a_fractional_level():
+    prices = np.array([5.0, 6.0, 4.0, 7.0])
+    scores = metrics.compare(prices, np.array([1, 2, 3]), np.array([5.5, 5.0, 6.0]), 1.0)
+    scores["interval"] = {"level": 0.9677, "coverage": 2 / 3, "mean_width": 1.5}
+    assert "96.77% interval covered 66.7%, mean width 1.5" in metrics.format_scores(scores)

@@ -2,6 +2,7 @@ import shutil
 import struct
 
 import numpy as np
+import pytest
 
 from forecast.bundle import read_bundle
 from forecast.plotting import draw, plot_data, title_for
@@ -60,3 +61,71 @@ def test_title_names_the_file_cell_window_and_the_three_test_maes(tiny_model):
     assert title.startswith("prices.csv: LSTM x1 (4 units), window 5, horizon 1")
     for name in ("model", "naive", "drift"):
         assert f"{name} {data['scores'][name]:.2f}" in title
+
+
+def _ro_dir(root):
+    import os
+    if os.geteuid() != 0:
+        (root / "ro").mkdir(mode=0o555)
+        return "ro/p.png"
+    return "/sys/forecast-test.png"   # root is not stopped by permissions; /sys is
+
+
+# `plot` mistakes: (name, make(root) -> extra arguments, the error's words). Each is exit 2,
+# one line, before any drawing, with nothing written. docs/make_robustness.py shows them.
+PLOT_ERRORS = [
+    ("--out into a read-only place", lambda root: ["--out", _ro_dir(root)], "cannot write in"),
+    ("--out onto an existing directory", lambda root: (root / "figs").mkdir() or
+     ["--out", "figs"], "--out figs is a directory; forecast replaces only a file there: "
+     "name a file such as figs/plot.png"),
+    ("--out below a file", lambda root: (root / "f").write_text("x") and ["--out", "f/p.png"],
+     "is a file, not a directory"),
+    ("--out with a suffix it cannot write", lambda root: ["--out", "p.jpg"],
+     "--out p.jpg: forecast writes .png, .pdf, .svg figures"),
+    ("--out without a suffix", lambda root: ["--out", "plot"], "forecast writes .png, .pdf"),
+    ("--dpi 0", lambda root: ["--dpi", "0"], "Invalid value for '--dpi'"),
+    ("--dpi 100000", lambda root: ["--dpi", "100000"], "Invalid value for '--dpi'"),
+    ("--interval wider than the calibration", lambda root: ["--interval", "0.999"],
+     "--interval 0.999 is wider than the model's"),
+]
+
+
+@pytest.mark.parametrize("name,make,message", PLOT_ERRORS, ids=[c[0] for c in PLOT_ERRORS])
+def test_plot_mistakes_are_exit_2_naming_the_flag(cli, tiny_model, tmp_path, name, make,
+                                                  message):
+    from tests.conftest import assert_advice_fits
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    args = make(tmp_path)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    result = cli("plot", "--model", model, *args)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("forecast: error: ") and message in result.stderr
+    assert "--batch-size" not in result.stderr and result.stdout == ""
+    assert_advice_fits("plot", result.stderr)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+@pytest.mark.parametrize("suffix,magic", [(".pdf", b"%PDF"), (".svg", b"<?xml"),
+                                          (".PNG", b"\x89PNG")])
+def test_the_figure_format_is_the_one_the_suffix_names(cli, tiny_model, tmp_path, suffix,
+                                                       magic):
+    result = cli("plot", "--model", tiny_model, "--out", f"fig{suffix}", "--dpi", "20")
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / f"fig{suffix}").read_bytes().startswith(magic)
+    assert [p.name for p in tmp_path.iterdir()] == [f"fig{suffix}"]
+
+
+def test_plot_overwrites_an_existing_figure_file(cli, tiny_model, tmp_path):
+    (tmp_path / "p.png").write_bytes(b"old")
+    result = cli("plot", "--model", tiny_model, "--out", "p.png", "--dpi", "20")
+    assert result.exit_code == 0, result.stderr
+    assert png_size(tmp_path / "p.png") == (280, 220)
+
+
+def test_title_of_a_series_the_naive_forecast_fits_exactly(tiny_model):
+    bundle = read_bundle(tiny_model)
+    title = title_for(bundle, "flat.csv", {"model": 0.0, "naive": 0.0, "drift": 0.0})
+    assert title.endswith("(model / naive -)")
