@@ -65,7 +65,7 @@ DEFAULT_TRIALS = 30
 #: the median of earlier trials at the same epoch, once this many trials have finished and
 #: after its first epochs.
 PRUNE_AFTER_TRIALS = 5
-PRUNE_AFTER_EPOCHS = 1
+PRUNE_AFTER_EPOCHS = 2
 
 
 @dataclass

@@ -560,7 +560,7 @@ def progress_line(study: optuna.Study, number: int, search: Search) -> str:
     elif "error" in trial.user_attrs:
         what = f"failed: {trial.user_attrs['error']}"
     else:
-        what = f"stopped by {trial.user_attrs.get('stopped', 'interrupted')} (not counted)"
+        what = f"stopped: {trial.user_attrs.get('stopped', 'interrupted')} (not counted)"
     so_far = f"best {best.value:.6g} (trial {best.number})" if best else "no best yet"
     done = sum(counted(t) and t.state.is_finished() for t in trials)
     return (f"trial {number}  {what}  {so_far}  [{done}/{search.trials} done, "
