@@ -2,10 +2,10 @@
 
 Layout (CLI.md): model.keras, config.json, scaler.json, metrics.json, history.csv,
 data.csv, plus calibration.json (the conformal interval calibration), intervals.json (a
-quantile model's CQR calibrations and interval-guard verdicts) and garch.json (each
-series' GARCH(1,1) baseline). Only model.keras is a Keras file, and it is loaded in safe
-mode; everything else is JSON or CSV numbers. Format-2 directories (no intervals.json or
-garch.json: point models) still read.
+quantile model's CQR calibrations and interval-guard verdicts), garch.json (each series'
+GARCH(1,1) baseline) and trials.csv for a tuned model. Only model.keras is a Keras file,
+and it is loaded in safe mode; everything else is JSON or CSV numbers. Format-2
+directories (no intervals.json or garch.json: point models) still read.
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ SINCE_FORMAT_3 = ("intervals.json", "garch.json")
 WEIGHTS = "weights.npz"
 #: Everything forecast writes into a model directory: its files and `plot`'s default figure.
 #: `train` replaces an existing directory only if it holds nothing else.
-OWN_FILES = frozenset({*FILES, WEIGHTS, "plot.png"})
+#: What tune adds beside the model: every trial of its search.
+TRIALS = "trials.csv"
+OWN_FILES = frozenset({*FILES, WEIGHTS, TRIALS, "plot.png"})
 
 
 @dataclass
@@ -258,12 +260,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
+def write_bundle(target: str | Path, trained, prices: Panel,
+                 extra: dict[str, str] | None = None) -> Path:
     """Write a complete model directory at ``target``, atomically.
 
     Everything is written into a hidden temporary directory beside ``target`` and renamed
     into place under a lock, so readers and concurrent writers never see half a model, and
-    a failure (or Ctrl-C) leaves any older model of the same name as it was.
+    a failure (or Ctrl-C) leaves any older model of the same name as it was. ``extra``
+    adds text files (name -> content), e.g. tune's ``trials.csv``.
     """
     target = Path(target)
     try:
@@ -302,6 +306,8 @@ def write_bundle(target: str | Path, trained, prices: Panel) -> Path:
              "series": trained.garch}, indent=2))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
+        for name, text in (extra or {}).items():
+            _write_text(tmp / name, text)
         _fsync_dir(tmp)
         with _locked(target):
             if target.is_dir() or target.is_symlink() or target.exists():

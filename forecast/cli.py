@@ -7,11 +7,15 @@ level, so `forecast --help` answers at once. Errors become one line on stderr:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import sys
+import time
 import traceback
+from dataclasses import dataclass
+from inspect import Signature, signature
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
@@ -23,8 +27,9 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
 except ImportError:  # pragma: no cover
     import click
 from forecast import __version__
-from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DERIVED, DERIVED_SOURCES,
-                             DPI_RANGE, DataConfig, ModelConfig, TrainConfig, json_safe)
+from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DERIVED,
+                             DERIVED_SOURCES, DPI_RANGE, DataConfig, ForecastConfig,
+                             ModelConfig, TrainConfig, json_safe)
 from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
@@ -260,11 +265,7 @@ def inspect(
     emit(result, as_json, format_description)
 
 
-@app.command()
-def train(
-    prices: PricesArg,
-    model_dir: Annotated[Optional[Path], typer.Option(
-        "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
+def training_options(
     cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn.")] = MODEL.cell,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = MODEL.layers,
     units: Annotated[int, typer.Option(help="Units per recurrent layer.")] = MODEL.units,
@@ -316,9 +317,6 @@ def train(
     precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = TRAIN.precision,
     strategy: Annotated[str, typer.Option(
         help="auto (mirrored over several GPUs), one, or mirrored.")] = TRAIN.strategy,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the model summary on stderr and exit without training.")
-    ] = False,
     target: TargetOpt = None,
     features: FeaturesOpt = None,
     date_column: DateColumnOpt = None,
@@ -328,18 +326,13 @@ def train(
     missing: MissingOpt = DATA.missing,
     date_format: DateFormatOpt = None,
     decimal: DecimalOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Train one model on PRICES (one series or a panel) and write a model directory."""
-    from forecast.bundle import model_dir_for
-    from forecast.config import ForecastConfig
-    from forecast.data import read_panel
-
-    derived = parse_derived(derived_inputs)
+) -> "TrainingRequest":
+    """train's options, declared once: ``train`` and ``tune`` both take every one of them
+    (see ``with_options``). Returns them as one validated config plus how to read PRICES."""
     config = ForecastConfig(
-        data=DataConfig(source=", ".join(prices), date_column=date_column, target=target,
-                        features=split_list(features), missing=missing,
-                        series_column=series_column, wide=bool(wide), derived=derived,
+        data=DataConfig(date_column=date_column, target=target, features=split_list(features),
+                        missing=missing, series_column=series_column, wide=bool(wide),
+                        derived=parse_derived(derived_inputs),
                         date_format=date_format, decimal=decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
@@ -352,21 +345,81 @@ def train(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    out = model_dir_for(model_dir, prices, cell)  # refused before any training, if it must be
-    extra = [c for name in (DERIVED if derived is None else derived)
-             for c in DERIVED_SOURCES.get(name, ())]
-    data = read_panel(prices, target=target, features=config.data.features,
-                      date_column=date_column, series_column=series_column, wide=bool(wide),
-                      missing=missing, date_format=date_format, decimal=decimal, extra=extra,
-                      extra_optional=derived is None)
-    if series:
-        data = data.select(split_list(series))
-    config.data.target, config.data.features = data.target, data.features
-    config.data.date_column = data.date_column
-    config.data.layout = data.layout
-    config.data.series_column = data.series_column
-    config.data.extra = data.extra
-    config.columns = data.columns
+    return TrainingRequest(config, split_list(series))
+
+
+@dataclass
+class TrainingRequest:
+    """What train's options ask for: the config (data, model, training) and the series."""
+
+    config: ForecastConfig
+    series: list[str]
+
+    def read(self, prices: list[str]):
+        """Read PRICES as the options say, restrict to ``--series``, and record in the
+        config what was read (columns, layout, the date and series columns)."""
+        from forecast.data import read_panel
+
+        d = self.config.data
+        d.source = ", ".join(prices)
+        extra = [c for name in (DERIVED if d.derived is None else d.derived)
+                 for c in DERIVED_SOURCES.get(name, ())]
+        data = read_panel(prices, target=d.target, features=d.features,
+                          date_column=d.date_column, series_column=d.series_column,
+                          wide=d.wide, missing=d.missing, date_format=d.date_format,
+                          decimal=d.decimal, extra=extra, extra_optional=d.derived is None)
+        if self.series:
+            data = data.select(self.series)
+        d.target, d.features = data.target, data.features
+        d.date_column, d.layout, d.series_column = data.date_column, data.layout, \
+            data.series_column
+        d.extra = data.extra
+        self.config.columns = data.columns
+        return data
+
+
+def with_options(builder: Callable[..., Any]) -> Callable[[Callable], Callable]:
+    """Give a command every option of ``builder``, declared once in its signature; the
+    command receives ``builder(**those options)`` as its ``options`` argument.
+
+    This is how ``train`` and ``tune`` share train's long option list without copying it
+    (sqlite-utils shares its output options with one click decorator the same way).
+    """
+    shared = list(signature(builder, eval_str=True).parameters.values())
+    names = [p.name for p in shared]
+
+    def decorate(command: Callable) -> Callable:
+        own = list(signature(command, eval_str=True).parameters.values())
+        at = [p.name for p in own].index("options")  # train's options go where it stands
+
+        @functools.wraps(command)
+        def run(**kwargs):
+            options = builder(**{name: kwargs.pop(name) for name in names})
+            return command(options=options, **kwargs)
+
+        run.__signature__ = Signature(own[:at] + shared + own[at + 1:])
+        return run
+    return decorate
+
+
+@app.command()
+@with_options(training_options)
+def train(
+    prices: PricesArg,
+    model_dir: Annotated[Optional[Path], typer.Option(
+        "--model-dir", help="Where to write the model (default: models/<csv name>-<cell>).")] = None,
+    options: TrainingRequest = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the model summary on stderr and exit without training.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train one model on PRICES (one series or a panel) and write a model directory."""
+    from forecast.bundle import model_dir_for
+
+    config = options.config
+    out = model_dir_for(model_dir, prices, config.model.cell)  # refused before any training
+    data = options.read(prices)
 
     import_tensorflow_quietly()
     from forecast.bundle import write_bundle
@@ -376,13 +429,104 @@ def train(
     if trained is None:
         return
     out = write_bundle(out, trained, data)
+    report_test_metrics(trained, data, out, as_json)
+
+
+def report_test_metrics(trained, data, out: Path, as_json: bool,
+                        extra: Optional[dict] = None) -> None:
+    """The test-row scores (model, naive, drift) on stderr, where the model went, and with
+    --json the metrics (and ``extra``) on stdout."""
     print(format_segment(trained.metrics["test"], data.multi,
                          f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
     print(f"forecast: model written to {out}", file=sys.stderr)
     if as_json:
-        emit({"model_dir": str(out), **single_series_view(trained.metrics, data.multi)}, True,
-             str)
+        emit({"model_dir": str(out), **(extra or {}),
+              **single_series_view(trained.metrics, data.multi)}, True, str)
+
+
+@app.command()
+@with_options(training_options)
+def tune(
+    context: typer.Context,
+    prices: PricesArg,
+    model_dir: Annotated[Optional[Path], typer.Option(
+        "--model-dir", help="Where to write the best model (default: "
+                            "models/<csv name>-tuned); the study is kept beside it in "
+                            "<model-dir>.study/ unless --storage is given.")] = None,
+    trials: Annotated[int, typer.Option(
+        "--trials", help="Trials in the study when done (a resumed study counts the ones "
+                         "it has).")] = DEFAULT_TRIALS,
+    timeout: Annotated[Optional[float], typer.Option(
+        "--timeout", help="Seconds the search may take: then it stops, a running trial "
+                          "too, and the best so far is written.")] = None,
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Worker processes on this machine, sharing the study.")] = 1,
+    study: Annotated[Optional[str], typer.Option(
+        "--study", help="Study name; the same name resumes it (default: the model "
+                        "directory's name).")] = None,
+    storage: Annotated[Optional[str], typer.Option(
+        "--storage", help="An Optuna database URL (sqlite:///tune.db, "
+                          "postgresql://user:pass@host/db, ...) instead of the journal file; "
+                          "one URL lets several machines search one study.")] = None,
+    space: Annotated[Optional[Path], typer.Option(
+        "--space", help="JSON file narrowing or widening what is searched, e.g. "
+                        '{"units": {"low": 8, "high": 64, "log": true}, "cell": ["gru"]}.')
+    ] = None,
+    options: TrainingRequest = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Search cell, layers, units, dropout, window, learning rate and batch size on
+    validation rows only (TPE, median pruning; test rows are never looked at), then write
+    the best configuration as a model directory with trials.csv. Options of train that
+    are given are fixed; the others keep train's defaults."""
+    from forecast import tuning
+
+    if trials < 1 or jobs < 1:
+        raise UsageError(f"--{'trials' if trials < 1 else 'jobs'} must be at least 1, got "
+                         f"{trials if trials < 1 else jobs}")
+    if timeout is not None and not timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
+    given = {name for name in tuning.SEARCHABLE
+             if context.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    search_space = tuning.read_space(space, given)
+
+    from forecast.bundle import model_dir_for
+
+    target = model_dir_for(model_dir, prices, "tuned")  # refused before any search
+    data = options.read(prices)
+    journal = storage is None
+    search = tuning.Search(
+        data, options.config, search_space, study or target.name,
+        str(tuning.journal_file(target)) if journal else storage, journal, trials)
+    import_tensorflow_quietly()
+    tuning.check_data(search)
+    held = sum(t.state.is_finished()
+               for t in tuning.prepare_study(search).get_trials(deepcopy=False))
+    print(f"forecast: searching {', '.join(search_space)} in study '{search.study_name}' "
+          f"({search.where}{f', resumed with {held} trials' if held else ''}) until it holds "
+          f"{trials} trials; the test rows are not used", file=sys.stderr)
+    search.deadline = None if timeout is None else time.time() + timeout
+    interrupted = tuning.run_search(search, jobs)
+    result = tuning.outcome(search)
+    print(f"forecast: {result.summary['trials']} trials "
+          f"({', '.join(f'{n} {k}' for k, n in result.summary['states'].items())}); best: "
+          f"trial {result.best.number}, validation score {result.best.value:.6g}: "
+          f"{tuning.describe_params(result.best.params)}", file=sys.stderr)
+    print("forecast: training the best configuration again to write it", file=sys.stderr)
+
+    from forecast.bundle import write_bundle
+    from forecast.training import run_training
+
+    trained = run_training(data, result.config)
+    trained.config.facts["tuning"] = result.summary
+    out = write_bundle(target, trained, data, extra={"trials.csv": result.table})
+    report_test_metrics(trained, data, out, as_json,
+                        extra={"tuning": result.summary} if as_json else None)
+    if interrupted:
+        print("forecast: the search was interrupted; run the same command again to resume "
+              "it", file=sys.stderr)
+    return interrupted or 0
 
 
 ModelOpt = Annotated[Optional[Path], typer.Option(

@@ -56,6 +56,25 @@ MODELS_DIR = "models"
 DEFAULT_DPI = 100
 DPI_RANGE = (20, 600)
 
+#: What `forecast tune` searches by default, and over which values: a list of choices, or
+#: an inclusive range (``log``: sampled on a log scale). ``--space FILE.json`` replaces
+#: entries; an option given on the command line is fixed instead of searched.
+SEARCH_SPACE = {
+    "cell": list(CELLS),
+    "layers": {"low": 1, "high": 3},
+    "units": {"low": 8, "high": 128, "log": True},
+    "dropout": {"low": 0.0, "high": 0.5},
+    "window": {"low": 5, "high": 60},
+    "learning_rate": {"low": 1e-4, "high": 1e-2, "log": True},
+    "batch_size": [32, 64, 128, 256],
+}
+DEFAULT_TRIALS = 30
+#: Median pruning: a trial is stopped when its best validation loss so far is worse than
+#: the median of earlier trials at the same epoch, once this many trials have finished and
+#: after its first epochs.
+PRUNE_AFTER_TRIALS = 5
+PRUNE_AFTER_EPOCHS = 2
+
 
 @dataclass
 class DataConfig:

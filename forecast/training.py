@@ -11,7 +11,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -43,7 +43,7 @@ class Trained:
     config: ForecastConfig
     history: dict[str, list[float]]
     metrics: dict[str, Any]
-    calibration: intervals.Calibration
+    calibration: intervals.Calibration | None
     #: The quantile model's CQR calibrations and interval-guard verdicts (intervals.json).
     quantile: intervals.QuantileIntervals = dataclasses.field(
         default_factory=intervals.QuantileIntervals.point)
@@ -145,12 +145,14 @@ class StderrProgress(keras.callbacks.Callback):
 
 def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         config: ForecastConfig, setup: DeviceSetup,
-        stream: IO[str] | None = None) -> dict[str, Any]:
+        stream: IO[str] | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
     """Train on the training windows with early stopping on the validation windows.
 
     Args:
         sample_dates: (samples,) int64 date of each sample's first target (for the guard,
             which pools the series of a panel date by date).
+        callbacks: more Keras callbacks (e.g. a tuner's pruning), after the tool's own.
 
     Returns:
         history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
@@ -177,7 +179,7 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     progress = StderrProgress(t.epochs, steps, stream)
     timer = EpochTimer()
     callbacks = [progress, timer, keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=t.patience, restore_best_weights=True)]
+        monitor="val_loss", patience=t.patience, restore_best_weights=True), *callbacks]
     start_weights = model.get_weights()
     result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
                        shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
@@ -647,8 +649,16 @@ def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: 
 
 
 def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
-                 dry_run: bool = False) -> Trained | None:
+                 dry_run: bool = False,
+                 callbacks: Sequence[keras.callbacks.Callback] = (),
+                 score: bool = True) -> Trained | None:
     """The whole train stage: prepare, pick devices, build, fit, score on held-out rows.
+
+    Args:
+        callbacks: more Keras callbacks for ``fit`` (a tuner's pruning).
+        score: with False, nothing is forecast after fitting: no validation or test
+            scores, no interval calibration (``metrics`` is empty, ``calibration`` None).
+            A hyperparameter search sets it so that test rows are never looked at.
 
     Returns None for a dry run (after printing the model summary on ``stream``).
     """
@@ -676,29 +686,34 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
           f"on {n['val']}, holding out {n['test']} test windows ({split.test_start.date()} on)",
           file=stream)
     started = time.perf_counter()
-    history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream)
+    history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream,
+                  callbacks)
     seconds = time.perf_counter() - started
 
     train_end, val_end = prepared.train_end, prepared.val_end
-    forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
-                                 t.target_transform, first_row=train_end - m.horizon + 1,
-                                 levels=m.quantiles)
-    space = intervals.error_space(panel.values[:, 0])
-    vols = [intervals.volatility(panel.target_of(s), space) for s in range(panel.n_series)]
-    calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
     scales = np.array([metrics.naive_scale(panel.target_of(s)[:train_end[s]])
                        for s in range(panel.n_series)])
-    quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
-                            m.quantiles, stream)
-    garches = fit_garches(panel, train_end)
-    # few validation rows: the widest level they support, so every band is finite
-    bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
-                          min(DEFAULT_INTERVAL, calibration.widest_level()))
     ends = panel.lengths
-    scores = {
-        "val": score_segment(panel, forecasts, train_end, val_end, scales),
-        "test": score_segment(panel, forecasts, val_end, ends, scales, bands),
-    }
+    scores, calibration = {}, None
+    quantile, garches = intervals.QuantileIntervals.point(), []
+    if score:
+        forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
+                                     t.target_transform, first_row=train_end - m.horizon + 1,
+                                     levels=m.quantiles)
+        space = intervals.error_space(panel.values[:, 0])
+        vols = [intervals.volatility(panel.target_of(s), space)
+                for s in range(panel.n_series)]
+        calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
+        quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
+                                m.quantiles, stream)
+        garches = fit_garches(panel, train_end)
+        # few validation rows: the widest level they support, so every band is finite
+        bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
+                              min(DEFAULT_INTERVAL, calibration.widest_level()))
+        scores = {
+            "val": score_segment(panel, forecasts, train_end, val_end, scales),
+            "test": score_segment(panel, forecasts, val_end, ends, scales, bands),
+        }
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
