@@ -1,6 +1,6 @@
 """Panels (issue 11): one global model against one model per ticker, and panel speed.
 
-    .venv/bin/python benchmarks/panel.py accuracy   # data/panel20_long.csv, test from 2016
+    .venv/bin/python benchmarks/panel.py accuracy [--point]   # panel20_long, test from 2016
     .venv/bin/python benchmarks/panel.py speed      # generated 500 tickers x 1260 days
 
 accuracy: the defaults trained once over all 20 tickers, against the defaults trained 20
@@ -36,6 +36,10 @@ TEST_START = "2016-01-01"
 FORECAST = [sys.executable, "-m", "forecast"]
 
 
+#: ``--point``: the point model of issue 11 (no quantile outputs, no derived inputs).
+POINT = False
+
+
 def train_and_score(panel, out: Path, seed: int = 42):
     """Train the defaults on ``panel``, write the model, score the test rows per series."""
     from forecast.bundle import read_bundle, write_bundle
@@ -43,8 +47,9 @@ def train_and_score(panel, out: Path, seed: int = 42):
     from forecast.predict import Forecaster, load_predictor
     from forecast.training import run_training
 
-    config = ForecastConfig(DataConfig(layout=panel.layout), ModelConfig(),
-                            TrainConfig(test_start=TEST_START, seed=seed)).validate()
+    model = ModelConfig(quantiles=[]) if POINT else ModelConfig()
+    config = ForecastConfig(DataConfig(layout=panel.layout, derived=[] if POINT else None),
+                            model, TrainConfig(test_start=TEST_START, seed=seed)).validate()
     config.columns = panel.columns
     started = time.perf_counter()
     trained = run_training(panel, config, stream=io.StringIO())
@@ -147,7 +152,11 @@ def speed() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("part", choices=["accuracy", "speed"])
+    parser.add_argument("--point", action="store_true",
+                        help="accuracy of the point model (no quantiles, no derived inputs)")
     args = parser.parse_args()
+    global POINT
+    POINT = args.point
     sys.path.insert(0, str(ROOT))
     accuracy() if args.part == "accuracy" else speed()
 
