@@ -557,3 +557,29 @@ def test_early_stopping_restores_the_best_epoch(cli, prices_csv):
     val = ((table["date"] >= facts["val_start"]) & (table["date"] < facts["test_start"]))
     mae = scale * np.mean(np.abs(np.log(table["predicted"][val] / table["actual"][val])))
     assert mae == pytest.approx(val_loss[best], rel=1e-5)
+
+
+def test_the_gathered_batches_equal_the_materialised_windows():
+    """make_dataset sends only start rows through tf.data and gathers each batch from the
+    panel's one array: what the network sees must be exactly the materialised windows."""
+    import pandas as pd
+
+    from forecast.data import Panel
+    from forecast.training import make_dataset
+    from forecast.windows import prepare_panel, split_dates
+
+    rng = np.random.default_rng(3)
+    frames = {name: pd.DataFrame({"Close": 50 * np.exp(np.cumsum(rng.normal(0, 0.01, n))),
+                                  "Volume": rng.uniform(1, 2, n)},
+                                 index=pd.bdate_range("2020-01-01", periods=n))
+              for name, n in (("a", 90), ("b", 70), ("c", 40))}
+    panel = Panel.from_frames(frames)
+    prepared = prepare_panel(panel, "log-return", window=6, horizon=2,
+                             split=split_dates(panel.dates, 0.1, 0.2))
+    starts = prepared.starts[prepared.masks["train"]]
+    batches = list(make_dataset(prepared, starts, 16, shuffle=False, seed=0))
+    X = np.concatenate([x.numpy() for x, _ in batches])
+    y = np.concatenate([t.numpy() for _, t in batches])
+    np.testing.assert_allclose(X, prepared.X[prepared.masks["train"]], rtol=1e-6)
+    np.testing.assert_allclose(y, prepared.y[prepared.masks["train"]], rtol=1e-6, atol=1e-7)
+    assert len(set(prepared.series[prepared.masks["train"]])) == 3
