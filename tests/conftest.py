@@ -78,6 +78,16 @@ def cli(monkeypatch, tmp_path):
     return invoke
 
 
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test will interrupt: Ctrl-C as a terminal sends it.
+
+    A shell without job control starts background commands with SIGINT ignored, and a
+    child inherits that (Python then never raises KeyboardInterrupt): a test run started
+    that way would see `forecast` shrug off the SIGINT it sends."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_forecast(*args, input: bytes | None = None, cwd=None, timeout=300, env=None):
     """Run `python -m forecast` in a fresh interpreter (for signals, pipes and imports)."""
     import subprocess

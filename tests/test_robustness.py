@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from forecast.bundle import read_bundle
-from tests.conftest import ROOT, price_frame
+from tests.conftest import ROOT, interruptible, price_frame
 
 
 @pytest.fixture
@@ -114,7 +114,7 @@ def start_train(csv, model_dir, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "forecast", "train", str(csv), "--model-dir", str(model_dir),
          "--window", "5", "--units", "4", "--patience", "1000", *extra],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, preexec_fn=interruptible)
 
 
 def wait_for_epoch(proc, timeout=120):

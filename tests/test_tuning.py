@@ -15,7 +15,7 @@ import pytest
 from forecast import tuning
 from forecast.config import SEARCH_SPACE
 from forecast.errors import UsageError
-from tests.conftest import ROOT, price_frame
+from tests.conftest import ROOT, interruptible, price_frame
 
 #: Tiny trials: 2 epochs of a few units over small windows, batch 32.
 SMALL = {"window": {"low": 3, "high": 6}, "units": {"low": 2, "high": 6}, "layers": [1],
@@ -240,7 +240,7 @@ def tune_process(csv_path, model_dir, *extra):
     return subprocess.Popen(
         [sys.executable, "-m", "forecast", "tune", str(csv_path), "--model-dir",
          str(model_dir), *QUICK, *map(str, extra)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=interruptible)
 
 
 def trial_lines(stderr: bytes) -> list[int]:
