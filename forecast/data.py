@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import sys
+import time
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, warn, where
+from forecast.errors import DataError, UsageError, progress, warn, where
 
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
 DEFAULT_TARGETS = ("close", "adj close")
@@ -57,6 +58,8 @@ class Table:
     lines: np.ndarray
     delimiter: str
     raw: bytes = b""
+    #: parse_numbers' results by (column, decimal): several decisions read one column.
+    parsed: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def source_name(source: str | Path) -> str:
@@ -102,6 +105,16 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None
+                ) -> list[Table]:
+    """``read_table`` of each source, saying how many rows each had when reading is slow."""
+    started, tables = time.perf_counter(), []
+    for source in sources:
+        tables.append(read_table(source, stdin))
+        progress(f"read {tables[-1].source}: {len(tables[-1].cells):,} rows", started)
+    return tables
+
+
 def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     """Read a CSV (or a Parquet file, known by its first bytes) into strings, keeping the
     file line of each row. Raises DataError."""
@@ -109,15 +122,12 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     raw = read_bytes(source, stdin)
     if raw[:4] == PARQUET_MAGIC:
         return parquet_table(raw, name)
+    fast = _fast_table(raw, name)
+    if fast is not None:
+        return fast
     text = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
-    head = text[:text.find("\n") + 1 or len(text)]
-    if head.strip():   # the header is the first line: the common case
-        delimiter = sniff_delimiter(head)
-        fast = _fast_cells(text, delimiter, name)
-        if fast is not None:
-            return Table(name, fast, np.arange(2, len(fast) + 2), delimiter, raw)
     return _careful_table(text, name, raw)
 
 
@@ -126,9 +136,11 @@ PARQUET_MAGIC = b"PAR1"
 
 
 def parquet_table(raw: bytes, name: str) -> Table:
-    """A Parquet file (long or wide, any column types) as a Table of text cells, so that it
-    goes through the same column decisions and messages as a CSV. "Lines" are rows counted
-    as a CSV of it would count them (the header is line 1)."""
+    """A Parquet file (long or wide) as a Table that goes through the same column decisions
+    and messages as a CSV. Text columns become text cells; date-time and number columns
+    keep their types (no text round trip: ``parse_dates`` and ``parse_numbers`` take them
+    as they are). "Lines" are rows counted as a CSV of it would count them (the header is
+    line 1)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -145,50 +157,93 @@ def parquet_table(raw: bytes, name: str) -> Table:
         raise DataError(f"{name} has a header but no data rows; add price rows")
     cells = {}
     for col, values in zip(header, frame.columns):
-        column = frame[values]
-        if pd.api.types.is_datetime64_any_dtype(column):
-            text = column.dt.strftime("%Y-%m-%dT%H:%M:%S").str.replace("T00:00:00", "")
-        elif pd.api.types.is_float_dtype(column):
-            text = pd.Series(np.char.mod("%.17g", column.to_numpy(float)), index=column.index)
+        column = frame[values].reset_index(drop=True)
+        if _typed_dates(column) or _typed_numbers(column):
+            cells[col] = column
         else:
-            text = column.astype(str)
-        cells[col] = text.where(column.notna(), "").astype(object)
+            cells[col] = column.astype(str).where(column.notna(), "").astype("str")
     return Table(name, pd.DataFrame(cells), np.arange(2, len(frame) + 2), ",", raw)
 
 
-#: Characters str.splitlines breaks lines at but CSV parsers do not.
-_ODD_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+def _typed_dates(column: pd.Series) -> bool:
+    """Whether a column holds date-times as such (Parquet), not as text."""
+    return pd.api.types.is_datetime64_any_dtype(column)
 
 
-def _fast_cells(text: str, delimiter: str, name: str) -> pd.DataFrame | None:
-    """The usual file through pandas' C parser, every cell a string: None (read it with
-    ``_careful_table``) unless there is nothing the careful path would treat differently
-    (no quotes, no blank or separator-only lines, every row as wide as the header). Both
-    paths give the same Table (a property test checks it)."""
-    if '"' in text or text.count("\r") != text.count("\r\n") or _ODD_BREAKS.search(text):
+def _typed_numbers(column: pd.Series) -> bool:
+    """Whether a column holds numbers as such (Parquet), not as text."""
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+#: Characters str.splitlines breaks lines at but CSV parsers do not, as UTF-8 bytes.
+_ODD_BREAKS = re.compile(rb"[\x0b\x0c\x1c-\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+
+
+def _fast_table(raw: bytes, name: str) -> Table | None:
+    """The usual file through pyarrow's CSV parser, straight from its bytes, every cell a
+    string: None (read it with ``_careful_table``) unless there is nothing the careful path
+    would treat differently (valid UTF-8 with no NUL, a header on the first line, no quotes,
+    no odd line breaks, no blank or separator-only lines, every row as wide as the header).
+    Both paths give the same Table (a property test checks it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    if b'"' in body or b"\x00" in body or body.count(b"\r") != body.count(b"\r\n") \
+            or _ODD_BREAKS.search(body):
         return None
-    lines = pd.Series(text.splitlines())
-    header = [h.strip() for h in lines.iloc[0].split(delimiter)]
+    try:
+        head = body[:body.find(b"\n") + 1 or len(body)].decode("utf-8").strip("\r\n")
+    except UnicodeDecodeError:
+        return None
+    if not head.strip():
+        return None   # blank lines before the header: the careful path finds it
+    delimiter = sniff_delimiter(head)
+    header = [h.strip() for h in head.split(delimiter)]
     if not any(header):
         return None   # a separator-only first line is not the header
     _check_header(header, name, 1)
-    if not (lines.str.count(re.escape(delimiter)) == len(header) - 1).all():
+    if not _rows_as_wide_as(body, delimiter, len(header)):
         return None   # blank lines, short or long rows: the careful path names them
+    names = [f"c{i}" for i in range(len(header))]
     try:
-        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, names=header,
-                            dtype=str, na_filter=False, keep_default_na=False,
-                            skipinitialspace=True, skip_blank_lines=False, engine="c",
-                            quoting=csv.QUOTE_NONE)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        read = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names,
+                                                                             pa.string()),
+                                                 strings_can_be_null=False))
+    except pa.ArrowInvalid:   # not UTF-8, say: the careful path names the line
         return None
-    if not len(cells) or cells.isna().to_numpy().any():
-        return None   # no rows, or short rows: the careful path names them
-    blank = np.ones(len(cells), bool)
-    for col in cells.columns:
-        blank &= cells[col].str.strip().eq("").to_numpy()
+    if not read.num_rows:
+        return None
+    # as the csv module's skipinitialspace: spaces after a separator are not in the cell
+    columns = [pc.utf8_ltrim(c, " ") if pc.any(pc.starts_with(c, " ")).as_py() else c
+               for c in read.columns]
+    del read
+    blank = pc.equal(pc.utf8_trim_whitespace(columns[0]), "").to_numpy(zero_copy_only=False)
+    for column in columns[1:]:
+        if not blank.any():
+            break
+        blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
     if blank.any():
         return None
-    return cells.astype(object)
+    cells = pd.DataFrame({h: pd.Series(column.to_pandas(), dtype="str")
+                          for h, column in zip(header, columns)})
+    return Table(name, cells, np.arange(2, len(cells) + 2), delimiter, raw)
+
+
+def _rows_as_wide_as(body: bytes, delimiter: str, width: int) -> bool:
+    """Whether every line of ``body`` (broken at newlines only) has ``width`` fields."""
+    codes = np.frombuffer(body, np.uint8)
+    breaks = np.flatnonzero(codes == 10)
+    lines = len(breaks) + (len(codes) > 0 and codes[-1] != 10)
+    per_line = np.bincount(np.searchsorted(breaks, np.flatnonzero(codes == ord(delimiter))),
+                           minlength=lines)
+    return len(per_line) == lines and bool((per_line == width - 1).all())
 
 
 def _careful_table(text: str, name: str, raw: bytes) -> Table:
@@ -267,6 +322,13 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     strftime pattern such as ``%d.%m.%Y`` (``--date-format``).
     """
     check_date_format(date_format)
+    if _typed_dates(table.cells[column]):
+        index = pd.DatetimeIndex(table.cells[column])
+        if index.isna().any():
+            line = table.lines[int(np.argmax(index.isna()))]
+            raise DataError(f"{where(table.source, line, column)}: empty date; every row "
+                            "needs one")
+        return (index.tz_localize(None) if index.tz is not None else index).as_unit("ns")
     text = table.cells[column].astype(str).str.strip()
     blank = text.eq("")
     if blank.any():
@@ -423,6 +485,21 @@ def _read_as(text: pd.Series, decimal: str) -> np.ndarray:
     return pd.to_numeric(cleaned.where(fits, None), errors="coerce").to_numpy(float)
 
 
+def _plain_numbers(text: pd.Series) -> np.ndarray | None:
+    """(rows,) floats if every cell is a plain finite number with a decimal point (1.5,
+    -2, 1e5: what ``_read_as(text, ".")`` reads, without its regular expressions), else
+    None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(pa.array(text, type=pa.string()), pa.float64()).to_numpy(
+            zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return values if np.isfinite(values).all() else None
+
+
 def _plain(value: float) -> str:
     return f"{value:.10g}"
 
@@ -445,8 +522,41 @@ def parse_numbers(table: Table, column: str,
         DataError: the column's number format is mixed or ambiguous (see ``number_format``).
     """
     check_decimal(decimal)
+    key = (column, decimal)
+    if key not in table.parsed:
+        table.parsed[key] = _parse_numbers(table, column, decimal)
+    values, invalid = table.parsed[key]
+    return values.copy(), invalid.copy()
+
+
+def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.ndarray,
+                                                                            np.ndarray]:
+    """``parse_numbers`` uncached: two shortcuts for the usual columns, then the rules
+    (``numbers_by_rules``). A property test checks the shortcuts give what the rules give."""
+    if _typed_numbers(table.cells[column]):   # a number column of a Parquet file
+        values = table.cells[column].to_numpy(float, na_value=np.nan)
+        invalid = np.isinf(values)
+        return np.where(invalid, np.nan, values), invalid
     text = table.cells[column].astype(str).str.strip()
+    if decimal == "." or (decimal is None and table.delimiter == ","):
+        # Every cell a plain finite number (1.5, -2, 1e5): no cell holds a comma, so the
+        # rules decide the decimal point (a cell such as 1.134 is ambiguous only outside
+        # comma-separated files, where only --decimal . takes this path).
+        plain = _plain_numbers(text)
+        if plain is not None:
+            return plain, np.zeros(len(plain), bool)
     missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
+    if not (text.str.match(r"[-+.,0-9]").to_numpy(bool) & ~missing).any():
+        # no present cell starts as a number does (a column of names): nothing to decide
+        return np.full(len(text), np.nan), ~missing
+    return numbers_by_rules(table, column, text, missing, decimal)
+
+
+def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.ndarray,
+                     decimal: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The column's stripped ``text`` (rows,) read by the rules: one decimal separator for
+    the whole column (``decimal``, else ``number_format``); ``missing`` (rows,) marks the
+    missing-value cells."""
     present = text.where(~missing, "")
     values = None
     if decimal is None and table.delimiter == "," and \
@@ -687,7 +797,7 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         raise UsageError("no PRICES given; pass a CSV file or - for stdin")
     if sources.count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = [read_table(source, stdin) for source in sources]
+    tables = read_tables(sources, stdin)
     return panel_from_tables(tables, target=target, features=features, date_column=date_column,
                              series_column=series_column, wide=wide, missing=missing,
                              warn=warn, date_format=date_format, decimal=decimal,
@@ -733,6 +843,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     ``extra`` columns (see ``read_panel``) are read after the features.
     """
     warn = warn or _warn_stderr
+    started = time.perf_counter()
     parts: list[_Rows] = []
     for table in tables:
         if parts:  # later files use the first file's columns, by name
@@ -783,6 +894,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
                   [t.raw for t in tables], first.extra)
     panel = panel.take(keep)
     _check_spacing(panel)
+    progress(f"found {panel.n_series:,} series, {len(panel.values):,} rows", started)
     return panel
 
 
@@ -1026,7 +1138,7 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
         sources = [sources]
     if missing not in MISSING_POLICIES:
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
-    tables = [read_table(source, stdin) for source in sources]
+    tables = read_tables(sources, stdin)
     notes: list[str] = []
 
     def note(message: str) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator
+import time
+from typing import IO, Iterator
 
 
 class ForecastError(Exception):
@@ -81,6 +82,20 @@ def note(message: str) -> None:
         _held.append(message)
     else:
         print(f"forecast: {message}", file=sys.stderr)
+
+
+#: Steps (reading, windowing) that take longer than this many seconds say what they did on
+#: stderr, so that a big input shows progress and a small one stays quiet.
+PROGRESS_AFTER_S = 1.0
+
+
+def progress(message: str, started: float, stream: IO[str] | None = None) -> None:
+    """``forecast: <message> (<seconds> s)`` on ``stream`` (default stderr), at once
+    (progress is not a warning and is never held), if the step begun at ``started``
+    (``time.perf_counter()``) has taken more than ``PROGRESS_AFTER_S``."""
+    seconds = time.perf_counter() - started
+    if seconds > PROGRESS_AFTER_S:
+        print(f"forecast: {message} ({seconds:.1f} s)", file=stream or sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

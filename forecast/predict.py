@@ -18,7 +18,7 @@ import pandas as pd
 from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES
-from forecast.data import Panel, describe_spacing, format_date, panel_from_tables, read_table
+from forecast.data import Panel, describe_spacing, format_date, panel_from_tables, read_tables
 from forecast.errors import DataError, UsageError
 from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
@@ -70,7 +70,7 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
     wide = d.wide if wide is None else wide
     if list(sources).count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = [read_table(source, stdin) for source in sources]
+    tables = read_tables(sources, stdin)
     inputs = columns[:len(columns) - len(d.extra)]
     for table in tables:
         absent = _absent(table, inputs)

@@ -21,7 +21,7 @@ from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
 from forecast.data import Panel
 from forecast.devices import DeviceSetup, setup_devices
-from forecast.errors import DataError, TrainingError, where
+from forecast.errors import DataError, TrainingError, progress, where
 from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
                              quantile_start, summary_text)
@@ -664,8 +664,11 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     """
     stream = stream or sys.stderr
     m, t = config.model, config.training
+    started = time.perf_counter()
     prepared, split, panel = prepare_training(
         panel, config, lambda message: print(f"forecast: warning: {message}", file=stream))
+    progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
+             started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
     start = output_start(prepared, config)

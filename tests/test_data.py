@@ -145,6 +145,21 @@ def test_inspect_json_from_stdin(cli):
         "Date": "date", "Open": "feature", "Close": "target"}
 
 
+def test_slow_reading_says_what_it_read_on_stderr(cli, write_csv, monkeypatch):
+    """Big inputs show progress (rows read, series found) once a step takes more than
+    PROGRESS_AFTER_S; small ones stay quiet. Here every step counts as slow."""
+    path = write_csv("date,symbol,close\n2020-01-02,A,1\n2020-01-02,B,2\n2020-01-03,A,3\n")
+    quiet = cli("inspect", path)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)
+    result = cli("inspect", path)
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"forecast: read {path}: 3 rows (") and lines[0].endswith(" s)")
+    assert lines[1].startswith("forecast: found 2 series, 3 rows (")
+    assert result.stdout == quiet.stdout
+
+
 def test_inspect_warning_goes_to_stderr(cli, write_csv):
     path = write_csv("Date,Close\n2020-01-02,1\n2020-01-03,\n")
     result = cli("inspect", path)

@@ -170,3 +170,52 @@ def test_the_fast_reader_and_the_careful_one_agree(raw):
 def test_the_two_readers_agree_on_each_kind_of_row(text):
     fast, careful = both_paths(text.encode())
     assert fast == careful
+
+
+CELL_TEXT = st.one_of(NUMBERS, st.text(alphabet="0123456789.,+-eE _", max_size=8))
+
+
+@FAST
+@given(st.lists(CELL_TEXT, min_size=1, max_size=8))
+def test_the_plain_number_shortcut_reads_as_the_rules_do(cells):
+    """parse_numbers skips the per-cell rules when every cell casts to a finite float; it
+    must then give exactly what the rules give with a decimal point."""
+    from forecast import data
+
+    text = pd.Series(cells, dtype=str).str.strip()
+    plain = data._plain_numbers(text)
+    if plain is not None:
+        np.testing.assert_array_equal(plain, data._read_as(text, "."))
+
+
+def test_the_plain_number_shortcut_takes_plain_columns_only():
+    from forecast import data
+
+    plain = data._plain_numbers(pd.Series(["1.5", "-2", "1e5", "+.5", "-0"], dtype=str))
+    np.testing.assert_array_equal(plain, [1.5, -2.0, 1e5, 0.5, 0.0])
+    for odd in (["1.5", ""], ["1.5", "nan"], ["inf"], ["1,5"], ["1.234.567"], ["1e400"]):
+        assert data._plain_numbers(pd.Series(odd, dtype=str)) is None, odd
+
+
+@FAST
+@given(st.lists(st.one_of(CELL_TEXT, st.sampled_from([",5", "T0001", "AAPL", "e5", "NA"])),
+                min_size=1, max_size=8),
+       st.sampled_from([",", ";"]), st.sampled_from([None, ".", ","]))
+def test_parse_numbers_shortcuts_decide_as_the_rules_do(cells, delimiter, decimal):
+    """Whatever the column, parse_numbers (with its shortcuts for plain numbers and for
+    columns of names) gives the values, invalid cells or error that the rules give."""
+    from forecast import data
+
+    def outcome(read):
+        try:
+            values, invalid = read()
+        except ForecastError as exc:
+            return ("error", exc.message)
+        return ("values", np.nan_to_num(values, nan=-7.5).tolist(), invalid.tolist())
+
+    table = data.Table("t.csv", pd.DataFrame({"x": pd.Series(cells, dtype=str)}),
+                       np.arange(2, len(cells) + 2), delimiter)
+    text = table.cells["x"].str.strip()
+    missing = text.str.lower().isin(data.MISSING_MARKERS).to_numpy()
+    assert outcome(lambda: data.parse_numbers(table, "x", decimal)) == \
+        outcome(lambda: data.numbers_by_rules(table, "x", text, missing, decimal))

@@ -319,6 +319,31 @@ def test_parquet_input_reads_the_same_panel_as_the_csv(tmp_path):
         read_panel([tmp_path / "bad.parquet"])
 
 
+def test_parquet_typed_columns_follow_the_csv_rules(tmp_path):
+    """Parquet date-time and number columns are taken as typed (no text round trip), with
+    the answers a CSV of the same cells gets: wall-clock times, NaN as a missing cell,
+    inf and a missing date as errors naming the line, --decimal irrelevant to numbers."""
+    dates = pd.date_range("2020-01-06 09:30", periods=4, freq="D", tz="Asia/Tokyo")
+    frame = pd.DataFrame({"date": dates, "close": [1.5, np.nan, 3.0, 4.0],
+                          "volume": np.array([10, 20, 30, 40], dtype=np.int64)})
+    frame.to_parquet(tmp_path / "p.parquet")
+    notes = []
+    panel = read_panel([tmp_path / "p.parquet"], features=["volume"], warn=notes.append)
+    assert [str(d) for d in panel.dates] == [f"2020-01-{d:02d} 09:30:00" for d in (6, 7, 8, 9)]
+    np.testing.assert_array_equal(panel.values, [[1.5, 10], [1.5, 20], [3, 30], [4, 40]])
+    assert "filled 1 empty cell" in " ".join(notes)
+    comma = read_panel([tmp_path / "p.parquet"], decimal=",", warn=lambda m: None)
+    np.testing.assert_array_equal(comma.values[:, 0], [1.5, 1.5, 3, 4])
+    frame.loc[2, "close"] = np.inf
+    frame.to_parquet(tmp_path / "inf.parquet")
+    with pytest.raises(DataError, match=r"inf.parquet line 4, column 'close': 'inf' is not a"):
+        read_panel([tmp_path / "inf.parquet"])
+    frame.loc[2, "close"], frame.loc[1, "date"] = 3.0, pd.NaT
+    frame.to_parquet(tmp_path / "nat.parquet")
+    with pytest.raises(DataError, match=r"nat.parquet line 3, column 'date': empty date"):
+        read_panel([tmp_path / "nat.parquet"])
+
+
 def test_predict_out_writes_csv_or_parquet_atomically(cli, panel_model, tmp_path):
     csv, model = panel_model
     shown = cli("predict", "--model", model, "--steps", "2")
