@@ -176,7 +176,7 @@ def _typed_numbers(column: pd.Series) -> bool:
 
 
 #: Characters str.splitlines breaks lines at but CSV parsers do not, as UTF-8 bytes.
-_ODD_BREAKS = re.compile(rb"[\x0b\x0c\x1c-\x1e]|\xc2\x85|\xe2\x80[\xa8\xa9]")
+_ODD_BREAKS = tuple(c.encode() for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def _fast_table(raw: bytes, name: str) -> Table | None:
@@ -191,7 +191,7 @@ def _fast_table(raw: bytes, name: str) -> Table | None:
 
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
     if b'"' in body or b"\x00" in body or body.count(b"\r") != body.count(b"\r\n") \
-            or _ODD_BREAKS.search(body):
+            or any(odd in body for odd in _ODD_BREAKS):   # each a fast byte search
         return None
     try:
         head = body[:body.find(b"\n") + 1 or len(body)].decode("utf-8").strip("\r\n")
@@ -213,9 +213,10 @@ def _fast_table(raw: bytes, name: str) -> Table | None:
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names,
-                                                                             pa.string()),
-                                                 strings_can_be_null=False))
+            # large_string: what pandas' str columns hold, so no copy to get there
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()),
+                strings_can_be_null=False))
     except pa.ArrowInvalid:   # not UTF-8, say: the careful path names the line
         return None
     if not read.num_rows:
@@ -371,11 +372,33 @@ def _wall_clock(text: pd.Series) -> pd.Series:
 
 def _parse_iso(text: pd.Series) -> pd.Series | None:
     """Every cell as ISO 8601 (the fast path), or None if any cell is not."""
+    days = plain_iso_days(text)
+    if days is not None:
+        return days
     try:
         dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
     except (ValueError, TypeError, OverflowError):  # e.g. offsets that differ between rows
         return None
     return None if dates.isna().any() else dates
+
+
+def plain_iso_days(text: pd.Series) -> pd.Series | None:
+    """The daily file's dates: every cell a plain YYYY-MM-DD within pandas' range, read
+    by pyarrow in one pass as ``pd.to_datetime(text, format="ISO8601")`` reads them (a
+    property test checks it); None for anything else."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = pa.array(text, type=pa.large_string())
+    if not pc.all(pc.equal(pc.utf8_length(cells), 10)).as_py():
+        return None
+    try:
+        days = pc.cast(cells, pa.date32()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if days.min() < np.datetime64("1678-01-01") or days.max() > np.datetime64("2261-12-31"):
+        return None
+    return pd.Series(days.astype("datetime64[ns]"), index=text.index)
 
 
 def _parse_any(text: pd.Series, source: str, column: str) -> pd.Series:
@@ -493,7 +516,7 @@ def _plain_numbers(text: pd.Series) -> np.ndarray | None:
     import pyarrow.compute as pc
 
     try:
-        values = pc.cast(pa.array(text, type=pa.string()), pa.float64()).to_numpy(
+        values = pc.cast(pa.array(text, type=pa.large_string()), pa.float64()).to_numpy(
             zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
@@ -996,10 +1019,17 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
         labels = table.cells[col].astype(str).str.strip()
         if labels.nunique() < 2:
             continue
-        pairs = pd.MultiIndex.from_arrays([labels.to_numpy(), dates])
-        if not pairs.duplicated().any() or col in preferred:
+        if not _pairs_repeat(labels, dates) or col in preferred:
             return col
     return None
+
+
+def _pairs_repeat(labels: pd.Series, dates: pd.DatetimeIndex) -> bool:
+    """Whether some (label, date) pair occurs twice, compared as integer codes."""
+    label_codes, _ = pd.factorize(labels)
+    date_codes, date_values = pd.factorize(dates)
+    pairs = label_codes.astype(np.int64) * max(len(date_values), 1) + date_codes
+    return len(np.unique(pairs)) < len(pairs)
 
 
 def _is_text(table: Table, col: str) -> bool:

@@ -219,3 +219,33 @@ def test_parse_numbers_shortcuts_decide_as_the_rules_do(cells, delimiter, decima
     missing = text.str.lower().isin(data.MISSING_MARKERS).to_numpy()
     assert outcome(lambda: data.parse_numbers(table, "x", decimal)) == \
         outcome(lambda: data.numbers_by_rules(table, "x", text, missing, decimal))
+
+
+@FAST
+@given(st.lists(st.one_of(
+    st.dates(min_value=pd.Timestamp("1600-01-01").date(),
+             max_value=pd.Timestamp("2400-12-31").date()).map(str),
+    st.text(alphabet="0123456789-", min_size=10, max_size=10),
+    st.sampled_from(["2019-02-29", "2020-02-29", "2019-13-01", "2019-1-02", "2019-01-02 ",
+                     "20190102", "2019/01/02", "1677-09-21", "2262-04-12", "0000-01-01"])),
+    min_size=1, max_size=6))
+def test_the_plain_date_shortcut_reads_as_pandas_does(cells):
+    """The reader's one-pass YYYY-MM-DD dates equal pandas' ISO 8601 reading wherever they
+    are taken."""
+    from forecast import data
+
+    text = pd.Series(cells, dtype=str)
+    days = data.plain_iso_days(text)
+    if days is not None:
+        expected = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        assert not expected.isna().any()
+        assert (pd.DatetimeIndex(days).as_unit("ns") ==
+                pd.DatetimeIndex(expected).as_unit("ns")).all()
+
+
+def test_the_plain_date_shortcut_takes_plain_days_only():
+    from forecast import data
+
+    assert data.plain_iso_days(pd.Series(["1999-12-31", "2000-01-03"], dtype=str)) is not None
+    for odd in (["2019-1-02"], ["2019-02-30"], ["2019-01-02 09:30"], ["1600-01-01"]):
+        assert data.plain_iso_days(pd.Series(odd, dtype=str)) is None, odd
