@@ -8,6 +8,9 @@ import statistics
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 SP500 = ROOT / "data" / "sp500.csv"
@@ -69,3 +72,34 @@ def timed(args: list[str], cwd=ROOT, stdout=None) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(map(str, args))}")
     return wall, usage.ru_maxrss / 1024
+
+
+def random_walks(tickers: int, days: int, seed: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """(days,) business dates and (days, tickers) prices: random walks whose volatility
+    clusters."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2000-01-03", periods=days)
+    vol = 0.01 * np.exp(np.cumsum(rng.normal(0, 0.05, (days, tickers)), axis=0) * 0.3)
+    close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 1.0, (days, tickers)) * vol, axis=0))
+    return dates, close
+
+
+def long_frame(tickers: int, days: int, seed: int = 0, ohlcv: bool = False) -> pd.DataFrame:
+    """A long frame ``date,symbol,close`` (``ohlcv``: Yahoo's Open, High, Low, Close,
+    Adj Close and Volume) of ``tickers * days`` rows, dates as ISO text."""
+    dates, close = random_walks(tickers, days, seed)
+    frame = pd.DataFrame({"date": np.repeat(dates.strftime("%Y-%m-%d"), tickers),
+                          "symbol": np.tile([f"T{i:04d}" for i in range(tickers)], days)})
+    c = close.ravel()
+    if not ohlcv:
+        frame["close"] = c.round(4)
+        return frame
+    rng = np.random.default_rng(seed + 1)
+    spread = np.abs(rng.normal(0, 0.01, (2, c.size)))
+    frame["Open"] = (c * (1 + rng.normal(0, 0.003, c.size))).round(6)
+    frame["High"] = (c * (1 + spread[0])).round(6)
+    frame["Low"] = (c * (1 - spread[1])).round(6)
+    frame["Close"] = c.round(6)
+    frame["Adj Close"] = (c * 0.97).round(6)
+    frame["Volume"] = rng.integers(10_000, 10_000_000, c.size)
+    return frame

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import ROOT, SP500, table, timed
+from common import ROOT, SP500, long_frame, table, timed
 
 PANEL = ROOT / "data" / "panel20_long.csv"
 TEST_START = "2016-01-01"
@@ -104,18 +104,6 @@ def accuracy() -> None:
                        "one model per ticker", "drift / naive"]))
 
 
-def generate(path: Path, tickers: int = 500, days: int = 1260, seed: int = 0) -> None:
-    """A long CSV of random walks with clustered volatility, listed on one calendar."""
-    rng = np.random.default_rng(seed)
-    dates = pd.bdate_range("2015-01-01", periods=days).strftime("%Y-%m-%d")
-    vol = 0.01 * np.exp(np.cumsum(rng.normal(0, 0.05, (days, tickers)), axis=0) * 0.3)
-    close = 50 * np.exp(np.cumsum(rng.normal(0.0003, 1.0, (days, tickers)) * vol, axis=0))
-    frame = pd.DataFrame({"date": np.repeat(dates, tickers),
-                          "symbol": np.tile([f"T{i:03d}" for i in range(tickers)], days),
-                          "close": close.ravel().round(4)})
-    frame.to_csv(path, index=False)
-
-
 def throughput(model: Path) -> tuple[float, int]:
     """Windows per second over the steady epochs (after the first) of a trained model,
     counting the training windows and the validation windows early stopping scored."""
@@ -130,7 +118,7 @@ def throughput(model: Path) -> tuple[float, int]:
 def speed() -> None:
     work = Path(tempfile.mkdtemp())
     big = work / "panel500.csv"
-    generate(big)
+    long_frame(500, 1260).to_csv(big, index=False)
     rows = []
     for name, source in (("data/sp500.csv, 1 series", SP500),
                          ("generated 500 tickers x 1260 days", big)):
