@@ -80,9 +80,18 @@ def make_dataset(prepared: Prepared, starts: np.ndarray, batch_size: int, shuffl
         block = tf.gather(data, index[:, None] + tf.range(span, dtype=tf.int64))
         return block[:, :window, :features], block[:, window:, features]
 
-    ds = tf.data.Dataset.from_tensor_slices(starts)
     if shuffle:
-        ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+        # A new permutation of the starts each epoch, drawn in the graph: a tf.data shuffle
+        # buffer as long as the windows would hold a tensor per window (gigabytes for
+        # millions of windows), this holds one array of start rows.
+        every = tf.constant(starts)
+        ds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        ds = ds.flat_map(lambda draw: tf.data.Dataset.from_tensor_slices(
+            tf.random.experimental.stateless_shuffle(every, seed=tf.stack([draw, seed]))))
+        # flat_map hides the length; Keras needs it to run every epoch to its end
+        ds = ds.apply(tf.data.experimental.assert_cardinality(len(starts)))
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(starts)
     return ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
                                     deterministic=True).prefetch(tf.data.AUTOTUNE)
 

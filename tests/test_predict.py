@@ -485,8 +485,14 @@ def test_evaluate_scores_are_the_backtest_scored_by_hand(cli, tiny_model):
         # MASE divides by the naive MAE on the training rows (0 .. 209), not on the file
         train_naive = np.mean(np.abs(np.diff(price_frame(300)["Close"].to_numpy()[:210])))
         assert scores["model"]["mase"] == pytest.approx(model / train_naive, rel=1e-7)
-        inside = (rows["lower"] <= rows["actual"]) & (rows["actual"] <= rows["upper"])
-        assert scores["interval"]["coverage"] == pytest.approx(inside.mean(), abs=1e-12)
+        # A conformal band's edge is an order statistic of the calibration rows' scores, so
+        # one validation row sits on it exactly: at the CSV's precision it may read either
+        # side, and only such ties may differ.
+        tie = 1e-8 * rows["actual"]
+        strict = (rows["lower"] + tie < rows["actual"]) & (rows["actual"] < rows["upper"] - tie)
+        loose = (rows["lower"] - tie <= rows["actual"]) & (rows["actual"] <= rows["upper"] + tie)
+        assert strict.mean() <= scores["interval"]["coverage"] <= loose.mean()
+        assert loose.sum() - strict.sum() <= 1
     # a kept network on a random walk is not the naive forecast
     assert payload["test"]["model"]["rel_mae"] != pytest.approx(1.0, abs=1e-3)
 

@@ -583,3 +583,38 @@ def test_the_gathered_batches_equal_the_materialised_windows():
     np.testing.assert_allclose(X, prepared.X[prepared.masks["train"]], rtol=1e-6)
     np.testing.assert_allclose(y, prepared.y[prepared.masks["train"]], rtol=1e-6, atol=1e-7)
     assert len(set(prepared.series[prepared.masks["train"]])) == 3
+
+
+def test_the_shuffled_pipeline_is_a_new_permutation_each_epoch_and_seeded():
+    """Shuffling draws one permutation of the start rows per epoch (no shuffle buffer the
+    size of the data): every window once per epoch, epochs in different orders, the same
+    orders again for the same seed."""
+    import pandas as pd
+
+    from forecast.data import Panel
+    from forecast.training import make_dataset
+    from forecast.windows import prepare_panel, split_dates
+
+    n = 300
+    panel = Panel.from_frames({"a": pd.DataFrame(
+        {"Close": 50 + np.arange(n, dtype=float)}, index=pd.bdate_range("2020-01-01",
+                                                                        periods=n))})
+    prepared = prepare_panel(panel, "level", window=4, horizon=1,
+                             split=split_dates(panel.dates, 0.1, 0.2))
+    starts = prepared.starts[prepared.masks["train"]]
+
+    def epochs(seed, count=3):
+        ds = make_dataset(prepared, starts, 32, shuffle=True, seed=seed)
+        # the first input of a window identifies it (the prices are all different)
+        return [np.concatenate([x.numpy()[:, 0, 0] for x, _ in ds]) for _ in range(count)]
+
+    first = epochs(7)
+    expected = np.sort(prepared.X[prepared.masks["train"]][:, 0, 0])
+    for order in first:
+        np.testing.assert_allclose(np.sort(order), expected, rtol=1e-6)   # float32
+    assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[1], first[2])
+    assert not np.array_equal(first[0], np.sort(first[0]))
+    again = epochs(7)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(epochs(8, 1)[0], first[0])
