@@ -211,7 +211,7 @@ MUTANTS = [
            "keep = len(X) - len(X) % replicas", "keep = len(X)",
            "mirrored training keeps a batch that does not split between replicas", (T,)),
     Mutant("reshuffle-off", "forecast/training.py",
-           "reshuffle_each_iteration=True", "reshuffle_each_iteration=False",
+           "rerandomize_each_iteration=True", "rerandomize_each_iteration=False",
            "the same batch order every epoch", (T,)),
     Mutant("op-determinism-off", "forecast/training.py",
            "    tf.config.experimental.enable_op_determinism()\n", "",
