@@ -26,6 +26,7 @@ import numpy as np
 
 from forecast import intervals, metrics
 from forecast.config import GARCH_DIST, GARCH_MIN_RETURNS, GUARD_Z, VOLATILITY_WINDOW
+from forecast.data import unique_sorted
 from forecast.errors import ModelDirError
 
 #: ``arch``'s optimiser is happiest with variances between 1 and 1000; the steps are
@@ -271,7 +272,7 @@ def interval_guard(actual: np.ndarray, network: tuple[np.ndarray, np.ndarray],
     with np.errstate(invalid="ignore"):
         diff = ours - theirs
     if dates is not None and len(diff):
-        _, inverse = np.unique(dates, return_inverse=True)
+        _, inverse = unique_sorted(dates, return_inverse=True)
         diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
     with np.errstate(invalid="ignore", over="ignore"):
         stat = metrics.diebold_mariano(diff, horizon) if np.all(np.isfinite(diff)) \

@@ -783,6 +783,15 @@ class Panel:
             sources=[self.sources[i] for i in picked])
 
 
+def unique_sorted(values: np.ndarray, return_inverse: bool = False):
+    """``np.unique`` of a 1-D array of integers or dates (with ``return_inverse``, also the
+    index of each value's unique), through pandas' hash table: the same result without
+    NumPy 2.4's slow path (1.8 s for 2.5 M int64 values that a sort orders in 0.02 s)."""
+    codes, uniques = pd.factorize(np.asarray(values), sort=True)
+    uniques = np.asarray(uniques)
+    return (uniques, codes.astype(np.intp)) if return_inverse else uniques
+
+
 def source_stem(source: str) -> str:
     """The series name a plain file gives: its stem, or ``stdin``."""
     return "stdin" if source in ("-", "<stdin>") else Path(source).stem
@@ -1029,7 +1038,7 @@ def _pairs_repeat(labels: pd.Series, dates: pd.DatetimeIndex) -> bool:
     label_codes, _ = pd.factorize(labels)
     date_codes, date_values = pd.factorize(dates)
     pairs = label_codes.astype(np.int64) * max(len(date_values), 1) + date_codes
-    return len(np.unique(pairs)) < len(pairs)
+    return bool(pd.Series(pairs).duplicated().any())   # hashing: np.unique sorts
 
 
 def _is_text(table: Table, col: str) -> bool:

@@ -18,7 +18,8 @@ import pandas as pd
 from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES
-from forecast.data import Panel, describe_spacing, format_date, panel_from_tables, read_tables
+from forecast.data import (Panel, describe_spacing, format_date, panel_from_tables, read_tables,
+                           unique_sorted)
 from forecast.errors import DataError, UsageError
 from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
@@ -300,8 +301,7 @@ class Forecaster:
         if level is not None:
             check_level(self.bundle.calibration, level, steps)
         prepared, panel = self.prepared, self.prices
-        dates = [checked_future_dates(panel.dates[panel.rows(s)], steps)   # before the
-                 for s in range(panel.n_series)]                            # long work
+        dates = future_dates_of_series(panel, steps)   # before the long work
         # The direct forecast (steps 1..horizon) needs each series' last window only;
         # beyond it, forecasts are fed back in, a window at a time, into a buffer of fixed
         # size (linear in steps).
@@ -446,7 +446,7 @@ class Forecaster:
             if not mask.any():
                 continue
             per_series = {}
-            for s in np.unique(series[mask]):
+            for s in unique_sorted(series[mask]):
                 use = mask & (series == s)
                 target = self.prices.target_of(int(s))
                 scores = metrics.compare(target, rows[use], predicted[use], scales[s])
@@ -473,7 +473,7 @@ class Forecaster:
         steps = np.broadcast_to(steps, predicted.shape)
         origins = np.broadcast_to(origins, predicted.shape)
         lower, upper = np.empty_like(predicted), np.empty_like(predicted)
-        for k in np.unique(steps):
+        for k in unique_sorted(steps):
             sel = steps == k
             lower[sel], upper[sel] = intervals.prediction_band(
                 level, int(k), predicted[sel], self.volatility[origins[sel]],
@@ -522,6 +522,23 @@ def default_level(calibration: intervals.Calibration, max_step: int = 1,
     (warn or warning)(f"the model's calibration supports intervals up to {level:g} only; "
                       f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
     return level
+
+
+def future_dates_of_series(panel: Panel, steps: int) -> list[pd.DatetimeIndex]:
+    """``checked_future_dates`` of every series, worked out once per distinct date index
+    (the series of a panel mostly share one calendar)."""
+    seen: dict[tuple, list[tuple[np.ndarray, pd.DatetimeIndex]]] = {}
+    out = []
+    for s in range(panel.n_series):
+        index = panel.dates[panel.rows(s)]
+        stamps = index.asi8
+        same = seen.setdefault((len(stamps), int(stamps[0]), int(stamps[-1])), [])
+        found = next((dates for known, dates in same if np.array_equal(known, stamps)), None)
+        if found is None:
+            found = checked_future_dates(index, steps)
+            same.append((stamps, found))
+        out.append(found)
+    return out
 
 
 def checked_future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
-from forecast.data import Panel
+from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast.errors import DataError, TrainingError, progress, where
 from forecast.metrics import diebold_mariano
@@ -222,7 +222,7 @@ def split_validation(val: np.ndarray, horizon: int, dates: np.ndarray | None = N
     second half), leaving ``horizon - 1`` dates out between them so no target is in both."""
     if dates is None:
         dates = np.arange(len(val))
-    unique = np.unique(dates[val])
+    unique = unique_sorted(dates[val])
     cut = len(unique) // 2
     first = val & (dates < unique[cut]) if cut < len(unique) else val.copy()
     gap = cut + horizon - 1
@@ -260,7 +260,7 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
     else:
         diff = ((y - trained) ** 2).mean(axis=1) - ((y - start) ** 2).mean(axis=1)
     if dates is not None and len(diff):
-        unique, inverse = np.unique(dates, return_inverse=True)
+        unique, inverse = unique_sorted(dates, return_inverse=True)
         diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
     stat = diebold_mariano(diff, y.shape[1])
     p_value = 0.5 * (1 + math.erf(stat / math.sqrt(2)))
@@ -363,7 +363,7 @@ def prepare_training(panel: Panel, config: ForecastConfig,
                             f"{split.val_start.date()}, test from {split.test_start.date()}); "
                             f"--window {m.window} and --horizon {m.horizon} need at least "
                             f"{need} rows, or move --val-start/--test-start")
-    val_dates = len(np.unique(sample_dates(panel, prepared)[prepared.masks["val"]]))
+    val_dates = len(unique_sorted(sample_dates(panel, prepared)[prepared.masks["val"]]))
     needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
     if val_dates < needed:
         raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
@@ -519,7 +519,8 @@ def validation_halves(panel: Panel, train_end: np.ndarray, val_end: np.ndarray, 
     val_end[s])`` judges, ``horizon - 1`` dates left out between them."""
     stamps = panel.dates.asi8
     own = [stamps[panel.rows(s)] for s in range(panel.n_series)]
-    unique = np.unique(np.concatenate([d[train_end[s]:val_end[s]] for s, d in enumerate(own)]))
+    unique = unique_sorted(np.concatenate([d[train_end[s]:val_end[s]]
+                                           for s, d in enumerate(own)]))
     cut, gap = len(unique) // 2, len(unique) // 2 + horizon - 1
     cut_date = unique[cut] if cut < len(unique) else np.iinfo(np.int64).max
     gap_date = unique[gap] if gap < len(unique) else np.iinfo(np.int64).max

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from forecast.data import unique_sorted
 from forecast.errors import DataError
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
@@ -165,7 +166,7 @@ def split_dates(dates: pd.DatetimeIndex, val_fraction: float, test_fraction: flo
     Raises:
         DataError: a cut date leaves no rows on one side, or validation starts after test.
     """
-    unique = np.unique(pd.DatetimeIndex(dates).as_unit("ns").asi8)
+    unique = unique_sorted(pd.DatetimeIndex(dates).as_unit("ns").asi8)
     n = len(unique)
     if test_start is not None:
         test = pd.Timestamp(test_start)

@@ -342,3 +342,18 @@ def test_a_file_of_one_row_is_read_and_the_command_says_what_it_needs(cli, write
     result = cli("predict", path, "--model", tiny_model)
     assert result.exit_code == 2
     assert "has 1 usable row(s); the model needs at least 6" in result.stderr
+
+
+@pytest.mark.parametrize("values", [
+    np.array([5, 3, 5, -1, 3, 9, 0], dtype=np.int64),
+    np.array([7]), np.array([], dtype=np.int64),
+    pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-03"]).to_numpy(),
+])
+def test_unique_sorted_is_np_unique(values):
+    from forecast.data import unique_sorted
+
+    np.testing.assert_array_equal(unique_sorted(values), np.unique(values))
+    uniques, inverse = unique_sorted(values, return_inverse=True)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(uniques, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)
