@@ -43,11 +43,12 @@ _UTC_OFFSET = r"([0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)\s*(?:Z|UTC|GMT|[+-][
 
 @dataclass
 class Table:
-    """A CSV as read: every cell a string, with the file line of each row.
+    """A file as read: every cell of a CSV as text, with the file line of each row.
 
     Attributes:
         source: the name used in messages (the path, or ``<stdin>``).
-        cells: DataFrame of str, one column per header field, in file order.
+        cells: DataFrame, one column per header field, in file order: text (str), except
+            a Parquet file's date-time and number columns, which keep their types.
         lines: 1-based line number in the file of each row of ``cells``.
         delimiter: the field separator found.
         raw: the bytes read, for hashing.
@@ -165,6 +166,21 @@ def parquet_table(raw: bytes, name: str) -> Table:
     return Table(name, pd.DataFrame(cells), np.arange(2, len(frame) + 2), ",", raw)
 
 
+def cell_text(table: Table, column: str) -> pd.Series:
+    """(rows,) a column as the stripped text of its cells, as a CSV of it would hold them:
+    a Parquet file's typed columns written out (integral numbers without a decimal point,
+    20200102.0 as 20200102; date-times in ISO; a missing value as a blank cell)."""
+    cells = table.cells[column]
+    if _typed_dates(cells):
+        text = cells.dt.strftime("%Y-%m-%dT%H:%M:%S").str.replace("T00:00:00", "")
+    elif _typed_numbers(cells):
+        values = cells.to_numpy(float, na_value=np.nan)
+        text = pd.Series(np.char.mod("%.17g", values), index=cells.index, dtype="str")
+    else:
+        return cells.astype(str).str.strip()
+    return text.where(cells.notna(), "").astype("str")
+
+
 def _typed_dates(column: pd.Series) -> bool:
     """Whether a column holds date-times as such (Parquet), not as text."""
     return pd.api.types.is_datetime64_any_dtype(column)
@@ -190,6 +206,7 @@ def _fast_table(raw: bytes, name: str) -> Table | None:
     import pyarrow.csv as pacsv
 
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    body = body.rstrip(b"\r\n")   # blank lines at the end: the careful path skips them too
     if b'"' in body or b"\x00" in body or body.count(b"\r") != body.count(b"\r\n") \
             or any(odd in body for odd in _ODD_BREAKS):   # each a fast byte search
         return None
@@ -330,7 +347,7 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
             raise DataError(f"{where(table.source, line, column)}: empty date; every row "
                             "needs one")
         return (index.tz_localize(None) if index.tz is not None else index).as_unit("ns")
-    text = table.cells[column].astype(str).str.strip()
+    text = cell_text(table, column)
     blank = text.eq("")
     if blank.any():
         line = table.lines[int(np.argmax(blank.to_numpy()))]
@@ -560,7 +577,7 @@ def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.n
         values = table.cells[column].to_numpy(float, na_value=np.nan)
         invalid = np.isinf(values)
         return np.where(invalid, np.nan, values), invalid
-    text = table.cells[column].astype(str).str.strip()
+    text = cell_text(table, column)
     if decimal == "." or (decimal is None and table.delimiter == ","):
         # Every cell a plain finite number (1.5, -2, 1e5): no cell holds a comma, so the
         # rules decide the decimal point (a cell such as 1.134 is ambiguous only outside
@@ -961,7 +978,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
                      values, table.lines, columns, date_col, "single", extra=extra_cols)
-    labels = table.cells[series_col].astype(str).str.strip()
+    labels = cell_text(table, series_col)
     blank = labels.eq("").to_numpy()
     if blank.any():
         i = int(np.argmax(blank))
@@ -1025,7 +1042,7 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
         return None                   # a note; --series-column says otherwise)
     preferred = [c for c in text if c.lower() in SERIES_NAMES]
     for col in preferred + [c for c in text if c not in preferred]:
-        labels = table.cells[col].astype(str).str.strip()
+        labels = cell_text(table, col)
         if labels.nunique() < 2:
             continue
         if not _pairs_repeat(labels, dates) or col in preferred:
@@ -1057,7 +1074,7 @@ def _numbers_or_fail(table: Table, col: str,
     numbers, invalid = parse_numbers(table, col, decimal)
     if invalid.any():
         i = int(np.argmax(invalid))
-        cell = str(table.cells[col].iloc[i]).strip()
+        cell = cell_text(table, col).iloc[i]
         raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
                         f"finite number; {hint}")
     return numbers

@@ -7,6 +7,7 @@ anything that is not a ``ForecastError`` is a bug and exits 1.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import IO, Iterator
@@ -84,9 +85,17 @@ def note(message: str) -> None:
         print(f"forecast: {message}", file=sys.stderr)
 
 
+def _seconds_from_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ[name])
+    except (KeyError, ValueError):
+        return default
+
+
 #: Steps (reading, windowing) that take longer than this many seconds say what they did on
-#: stderr, so that a big input shows progress and a small one stays quiet.
-PROGRESS_AFTER_S = 1.0
+#: stderr, so that a big input shows progress and a small one stays quiet. The environment
+#: variable FORECAST_PROGRESS_AFTER_S changes it (the test suite turns progress off).
+PROGRESS_AFTER_S = _seconds_from_env("FORECAST_PROGRESS_AFTER_S", 1.0)
 
 
 def progress(message: str, started: float, stream: IO[str] | None = None) -> None:

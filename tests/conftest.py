@@ -13,6 +13,10 @@ from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Progress lines come after a step takes a second of wall time, which a loaded machine can
+# reach on a tiny file; tests that compare stderr exactly must not see them (their own
+# test turns them on).
+os.environ.setdefault("FORECAST_PROGRESS_AFTER_S", "1e9")
 
 # Hypothesis profiles: `make test` (the default, "ci") draws the same examples on every run
 # and machine, so the suite never flakes; `make fuzz` ("fuzz") hunts with many random ones.

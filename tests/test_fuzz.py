@@ -166,10 +166,18 @@ def test_the_fast_reader_and_the_careful_one_agree(raw):
     "Date,Close\n2020-01-01,1,3\n",                               # a long row
     'Date,Close\n2020-01-01,"1,5"\n',                            # quotes: careful
     "Date;Close\r\n2020-01-01; 1,5\r\n,\r\n",                     # CRLF, separator-only row
+    "Date,Close\r\n2020-01-01,1\r\n\r\n\n",                         # blank lines at the end
 ])
 def test_the_two_readers_agree_on_each_kind_of_row(text):
     fast, careful = both_paths(text.encode())
     assert fast == careful
+
+
+def test_blank_lines_at_the_end_keep_the_fast_reader():
+    from forecast import data
+
+    assert data._fast_table(b"Date,Close\n2020-01-01,1\n\n\r\n", "x") is not None
+    assert data._fast_table(b"Date,Close\n\n2020-01-01,1\n", "x") is None   # inside: careful
 
 
 CELL_TEXT = st.one_of(NUMBERS, st.text(alphabet="0123456789.,+-eE _", max_size=8))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.data import read_panel
+from forecast.data import parse_numbers, read_panel, read_table
 from forecast.errors import DataError, UsageError
 from tests.conftest import TINY, price_frame
 
@@ -342,6 +342,17 @@ def test_parquet_typed_columns_follow_the_csv_rules(tmp_path):
     frame.to_parquet(tmp_path / "nat.parquet")
     with pytest.raises(DataError, match=r"nat.parquet line 3, column 'date': empty date"):
         read_panel([tmp_path / "nat.parquet"])
+    # yyyymmdd dates stored as numbers (float when a null made pandas widen them) read as
+    # their digits, as in a CSV; a second date-time column's blanks count as missing
+    numbers = pd.DataFrame({"date": [20200102.0, 20200103.0, 20200106.0],
+                            "close": [1.0, 2.0, 3.0],
+                            "ex": pd.to_datetime(["2020-01-02", None, "2020-01-06"])})
+    numbers.to_parquet(tmp_path / "numbers.parquet")
+    panel = read_panel([tmp_path / "numbers.parquet"], warn=lambda m: None)
+    assert [str(d.date()) for d in panel.dates] == ["2020-01-02", "2020-01-03", "2020-01-06"]
+    table = read_table(tmp_path / "numbers.parquet")
+    values, invalid = parse_numbers(table, "ex")
+    assert np.isnan(values).all() and invalid.tolist() == [True, False, True]
 
 
 def test_predict_out_writes_csv_or_parquet_atomically(cli, panel_model, tmp_path):
