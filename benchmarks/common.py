@@ -8,9 +8,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 SP500 = ROOT / "data" / "sp500.csv"
@@ -59,24 +56,41 @@ def table(rows: list[list], headers: list[str]) -> str:
     return "\n".join(out)
 
 
+#: GNU time, to read a command's own peak memory (see ``timed``).
+GNU_TIME = Path("/usr/bin/time")
+
+
 def timed(args: list[str], cwd=ROOT, stdout=None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process (which must succeed)."""
+    """Wall seconds and peak RSS (MB) of one fresh process (which must succeed).
+
+    The peak is the command's own, read by GNU time when it is there: Linux gives a child
+    started with vfork (as subprocess does) the peak RSS of its parent until it execs, so
+    a benchmark process that holds a big frame would otherwise be measured, not the
+    command. Without GNU time the figure is at least the parent's own peak.
+    """
     import subprocess
+    import tempfile
     import time
 
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=stdout or subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, cwd=cwd)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(map(str, args))}")
-    return wall, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r") as report:
+        prefix = [str(GNU_TIME), "-f", "%M", "-o", report.name] if GNU_TIME.exists() else []
+        start = time.perf_counter()
+        proc = subprocess.Popen([*prefix, *map(str, args)], stdout=stdout or subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"failed: {' '.join(map(str, args))}")
+        peak_kb = int(report.read().split()[-1]) if prefix else usage.ru_maxrss
+    return wall, peak_kb / 1024
 
 
-def random_walks(tickers: int, days: int, seed: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+def random_walks(tickers: int, days: int, seed: int):
     """(days,) business dates and (days, tickers) prices: random walks whose volatility
     clusters."""
+    import numpy as np
+    import pandas as pd
+
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2000-01-03", periods=days)
     vol = 0.01 * np.exp(np.cumsum(rng.normal(0, 0.05, (days, tickers)), axis=0) * 0.3)
@@ -84,9 +98,12 @@ def random_walks(tickers: int, days: int, seed: int) -> tuple[pd.DatetimeIndex, 
     return dates, close
 
 
-def long_frame(tickers: int, days: int, seed: int = 0, ohlcv: bool = False) -> pd.DataFrame:
-    """A long frame ``date,symbol,close`` (``ohlcv``: Yahoo's Open, High, Low, Close,
+def long_frame(tickers: int, days: int, seed: int = 0, ohlcv: bool = False):
+    """A long DataFrame ``date,symbol,close`` (``ohlcv``: Yahoo's Open, High, Low, Close,
     Adj Close and Volume) of ``tickers * days`` rows, dates as ISO text."""
+    import numpy as np
+    import pandas as pd
+
     dates, close = random_walks(tickers, days, seed)
     frame = pd.DataFrame({"date": np.repeat(dates.strftime("%Y-%m-%d"), tickers),
                           "symbol": np.tile([f"T{i:04d}" for i in range(tickers)], days)})

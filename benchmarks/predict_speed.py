@@ -10,28 +10,15 @@ Trains models/bench-default (the default settings) first if it is missing.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import time
 
-from common import ROOT, SP500, table
+from common import ROOT, SP500, table, timed
 
 MODEL = ROOT / "models" / "bench-default"
 FORECAST = [sys.executable, "-m", "forecast"]
-
-
-def timed(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            cwd=ROOT)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(args)}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def median_of(args: list[str], runs: int) -> tuple[float, float]:
