@@ -20,14 +20,11 @@ memory); `forecast predict --steps 1` for every ticker.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
-from common import long_frame, table, timed
+from common import long_frame, table, throughput, timed
 
 FORECAST = [sys.executable, "-m", "forecast"]
 
@@ -66,15 +63,10 @@ def big_panel(work: Path, tickers: int, days: int, epochs: int) -> None:
     wall, peak = run(["inspect", str(path)])
     rows.append(["inspect", f"{wall:.1f}", f"{peak:.0f}", ""])
     wall, peak = run(["train", str(path), "--epochs", str(epochs), "--model-dir", str(model)])
-    config = json.loads((model / "config.json").read_text())
-    history = pd.read_csv(model / "history.csv")
-    windows = config["facts"]["windows"]
-    # the windows one epoch runs through: training, and the validation half that scores it
-    per_epoch = windows["train"] + windows["val"] // 2
-    rate = per_epoch / float(history["seconds"].median())
+    rate, per_epoch = throughput(model)
     rows.append([f"train --epochs {epochs} (defaults otherwise)", f"{wall:.0f}", f"{peak:.0f}",
                  f"{per_epoch:,} windows per epoch at {rate:,.0f} windows/s "
-                 f"({history['seconds'].median():.0f} s an epoch)"])
+                 f"({per_epoch / rate:.0f} s an epoch)"])
     wall, peak = run(["predict", "--model", str(model), "--steps", "1"])
     rows.append([f"predict --steps 1 (all {tickers:,} tickers)", f"{wall:.1f}", f"{peak:.0f}",
                  ""])

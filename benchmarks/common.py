@@ -120,3 +120,19 @@ def long_frame(tickers: int, days: int, seed: int = 0, ohlcv: bool = False):
     frame["Adj Close"] = (c * 0.97).round(6)
     frame["Volume"] = rng.integers(10_000, 10_000_000, c.size)
     return frame
+
+
+def throughput(model: Path) -> tuple[float, int]:
+    """Windows per second over the steady epochs (after the first; the only one if there
+    is one) of a trained model directory, and the windows an epoch runs through: the
+    training windows and the validation half that early stopping scores (the guard's half
+    is not per epoch)."""
+    import json
+
+    import pandas as pd
+
+    windows = json.loads((model / "config.json").read_text())["facts"]["windows"]
+    seconds = pd.read_csv(model / "history.csv")["seconds"]
+    steady = seconds.iloc[1:] if len(seconds) > 1 else seconds
+    per_epoch = windows["train"] + windows["val"] // 2
+    return per_epoch / float(steady.median()), per_epoch

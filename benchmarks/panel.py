@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common import ROOT, SP500, long_frame, table, timed
+from common import ROOT, SP500, long_frame, table, throughput, timed
 
 PANEL = ROOT / "data" / "panel20_long.csv"
 TEST_START = "2016-01-01"
@@ -102,17 +101,6 @@ def accuracy() -> None:
                  ""])
     print(table(rows, ["ticker", "test rows", "global model MAE / naive",
                        "one model per ticker", "drift / naive"]))
-
-
-def throughput(model: Path) -> tuple[float, int]:
-    """Windows per second over the steady epochs (after the first) of a trained model,
-    counting the training windows and the validation windows early stopping scored."""
-    config = json.loads((model / "config.json").read_text())
-    history = pd.read_csv(model / "history.csv")
-    windows = config["facts"]["windows"]
-    per_epoch = windows["train"] + windows["val"] // 2   # the guard's half is not per epoch
-    steady = history["seconds"].iloc[1:] if len(history) > 1 else history["seconds"]
-    return per_epoch / float(steady.median()), per_epoch
 
 
 def speed() -> None:

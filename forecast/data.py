@@ -342,16 +342,10 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     check_date_format(date_format)
     if _typed_dates(table.cells[column]):
         index = pd.DatetimeIndex(table.cells[column])
-        if index.isna().any():
-            line = table.lines[int(np.argmax(index.isna()))]
-            raise DataError(f"{where(table.source, line, column)}: empty date; every row "
-                            "needs one")
+        _refuse_empty_dates(table, column, index.isna())
         return (index.tz_localize(None) if index.tz is not None else index).as_unit("ns")
     text = cell_text(table, column)
-    blank = text.eq("")
-    if blank.any():
-        line = table.lines[int(np.argmax(blank.to_numpy()))]
-        raise DataError(f"{where(table.source, line, column)}: empty date; every row needs one")
+    _refuse_empty_dates(table, column, text.eq("").to_numpy())
     if date_format and "%" in date_format:
         fmt = date_format.replace("%z", "").replace("%Z", "").strip()
         dates = pd.to_datetime(_wall_clock(text), errors="coerce", format=fmt)
@@ -374,6 +368,13 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     if index.tz is not None:  # one offset for the whole column: keep the clock as written
         index = index.tz_localize(None)
     return index.as_unit("ns")
+
+
+def _refuse_empty_dates(table: Table, column: str, blank: np.ndarray) -> None:
+    """A DataError naming the first row whose date is missing (``blank`` (rows,))."""
+    if blank.any():
+        line = table.lines[int(np.argmax(blank))]
+        raise DataError(f"{where(table.source, line, column)}: empty date; every row needs one")
 
 
 def check_date_format(date_format: str | None) -> None:
