@@ -132,8 +132,9 @@ class Garch:
             raise ValueError("GARCH(1,1) needs finite training steps that vary")
         scale = GARCH_SPREAD / sd
         with warnings.catch_warnings():  # convergence chatter; the parameters are checked
-            warnings.simplefilter("ignore")
-            result = _arch_model(steps_train * scale, dist).fit(disp="off")
+            warnings.simplefilter("ignore")   # (arch turns its own warning back on unless
+            result = _arch_model(steps_train * scale, dist).fit(   # show_warning is off)
+                disp="off", show_warning=False)
         params = {name: float(value) for name, value in result.params.items()}
         if not all(math.isfinite(v) for v in params.values()):
             raise ValueError(f"the GARCH(1,1) fit did not converge ({params})")

@@ -178,3 +178,23 @@ def test_baselines_import_neither_keras_nor_arch():
             "print(heavy); sys.exit(1 if heavy else 0)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_fit_that_does_not_converge_prints_no_warning(simulated, monkeypatch):
+    """arch turns its ConvergenceWarning back on inside fit() (filterwarnings "always")
+    unless show_warning is off: on 5,000 tickers that was hundreds of stderr lines."""
+    import warnings
+
+    import arch.univariate.base as arch_base
+
+    real = arch_base.minimize
+
+    def unconverged(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.status, result.message = 8, "Positive directional derivative for linesearch"
+        return result
+    monkeypatch.setattr(arch_base, "minimize", unconverged)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        baselines.Garch.fit_steps(simulated[:600])
+    assert not [w for w in caught if "optimizer" in str(w.message)]
