@@ -280,9 +280,9 @@ def write_bundle(target: str | Path, trained, prices: Panel,
     try:
         config = trained.config
         config.facts.update({
-            "sha256": hashlib.sha256(prices.raw).hexdigest(),
-            "files": [{"path": src, "sha256": hashlib.sha256(raw).hexdigest()}
-                      for src, raw in zip(dict.fromkeys(prices.sources), prices.raws)],
+            "sha256": prices.sha256,
+            "files": [{"path": src, "sha256": digest}
+                      for src, digest in zip(dict.fromkeys(prices.sources), prices.digests)],
             "source": prices.source,
             "source_path": _source_path(prices.source),
             "versions": package_versions(),

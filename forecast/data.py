@@ -7,6 +7,7 @@ in the file and the column, and says how to fix it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import sys
@@ -43,46 +44,69 @@ _UTC_OFFSET = r"([0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)\s*(?:Z|UTC|GMT|[+-][
 
 @dataclass
 class Table:
-    """A file as read: every cell of a CSV as text, with the file line of each row.
+    """A file as read: its cells, with the file line of each row.
 
     Attributes:
         source: the name used in messages (the path, or ``<stdin>``).
         cells: DataFrame, one column per header field, in file order: text (str), except
-            a Parquet file's date-time and number columns, which keep their types.
+            columns that hold numbers or plain YYYY-MM-DD dates in every cell, which a
+            comma-separated file read by the fast reader and a Parquet file give typed
+            (float64 with NaN for blanks; datetime64). ``cell_text`` gives any column as
+            text.
         lines: 1-based line number in the file of each row of ``cells``.
         delimiter: the field separator found.
-        raw: the bytes read, for hashing.
+        sha256: the hex digest of the bytes read.
+        inferred: typed columns of a CSV, whose cells ``cell_text`` re-reads as written.
+        reread: (columns) -> {column: text cells}, for ``inferred`` columns.
     """
 
     source: str
     cells: pd.DataFrame
     lines: np.ndarray
     delimiter: str
-    raw: bytes = b""
+    sha256: str = ""
+    inferred: frozenset = frozenset()
+    reread: Callable[[list[str]], dict[str, pd.Series]] | None = field(default=None,
+                                                                        repr=False)
     #: parse_numbers' results by (column, decimal): several decisions read one column.
     parsed: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the written text of ``inferred`` columns, once re-read.
+    texts: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def source_name(source: str | Path) -> str:
     return "<stdin>" if str(source) == "-" else str(source)
 
 
-def read_bytes(source: str | Path, stdin: IO[bytes] | None = None) -> bytes:
-    """Read all of a file, or stdin for ``-``; a missing or unreadable file is a DataError."""
+def open_source(source: str | Path, stdin: IO[bytes] | None = None) -> IO[bytes]:
+    """A file opened for reading, or stdin for ``-``; a missing or unreadable file is a
+    DataError."""
     if str(source) == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
         if hasattr(stream, "isatty") and stream.isatty():
             print("forecast: reading prices from stdin (end with Ctrl-D)", file=sys.stderr)
-        return stream.read()
+        return stream
     path = Path(source)
     if path.is_dir():
         raise DataError(f"{path} is a directory, not a CSV file")
     try:
-        return path.read_bytes()
+        return path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check the path (use - to read stdin)") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def read_bytes(source: str | Path, stdin: IO[bytes] | None = None) -> bytes:
+    """All of a file, or of stdin for ``-`` (see ``open_source``)."""
+    stream = open_source(source, stdin)
+    try:
+        return stream.read()
+    except OSError as exc:
+        raise DataError(f"{source_name(source)}: cannot read ({exc.strerror})") from None
+    finally:
+        if str(source) != "-":
+            stream.close()
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -117,26 +141,121 @@ def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None
 
 
 def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
-    """Read a CSV (or a Parquet file, known by its first bytes) into strings, keeping the
-    file line of each row. Raises DataError."""
+    """Read a CSV (or a Parquet file, known by its first bytes) into a Table, keeping the
+    file line of each row. A file is read once, hashed as it goes; only the careful
+    reader (a file the fast one leaves to it) and Parquet hold all its bytes. Raises
+    DataError."""
     name = source_name(source)
-    raw = read_bytes(source, stdin)
-    if raw[:4] == PARQUET_MAGIC:
-        return parquet_table(raw, name)
-    fast = _fast_table(raw, name)
-    if fast is not None:
-        return fast
+    _share_allocator()
+    stream = open_source(source, stdin)
+    try:
+        scan = _Scan(stream, keep=str(source) == "-")
+        if scan.first[:4] == PARQUET_MAGIC:
+            raw = scan.rest()
+            return parquet_table(raw, name, scan.sha256)
+        fast = _fast_table(scan, name, None if str(source) == "-" else Path(source))
+        if fast is not None:
+            return fast
+        raw = scan.rest() if str(source) == "-" else None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
+    finally:
+        if str(source) != "-":
+            stream.close()
+    if raw is None:
+        raw = read_bytes(source)
     text = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
-    return _careful_table(text, name, raw)
+    return _careful_table(text, name, hashlib.sha256(raw).hexdigest())
+
+
+def _share_allocator() -> None:
+    """Let pyarrow allocate from the system allocator, as NumPy and pandas do, so that
+    what a big read frees serves the arrays built from it. pyarrow's default (mimalloc)
+    keeps freed memory for itself: a 1M-row file peaked about 50 MB higher."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 #: The first bytes of every Parquet file.
 PARQUET_MAGIC = b"PAR1"
+#: Bytes read at a time (and at least this much before the header is looked at).
+CHUNK = 1 << 20
+#: Characters str.splitlines breaks lines at but CSV parsers do not, as UTF-8 bytes.
+_ODD_BREAKS = tuple(c.encode() for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
-def parquet_table(raw: bytes, name: str) -> Table:
+class _Scan(io.RawIOBase):
+    """A byte stream read once: it hashes what passes through and notes anything the fast
+    reader leaves to the careful one (quotes, NUL bytes, a CR not before LF, line breaks
+    that only ``str.splitlines`` knows). ``first`` is the stream's start, read ahead (a
+    UTF-8 BOM dropped from what is handed on, not from the hash); with ``keep`` every
+    byte is kept, for a stream that cannot be read twice."""
+
+    def __init__(self, stream: IO[bytes], keep: bool):
+        super().__init__()
+        self.stream, self.keep = stream, keep
+        self.digest = hashlib.sha256()
+        self.kept: list[bytes] = []
+        self.odd = False
+        self.cr = self.crlf = 0
+        self.tail = b""
+        first = self._pull(CHUNK)
+        while first and b"\n" not in first:
+            more = self._pull(CHUNK)
+            if not more:
+                break
+            first += more
+        self.start = first
+        self.first = first[3:] if first.startswith(b"\xef\xbb\xbf") else first
+        self.ahead = self.first
+
+    def _pull(self, n: int) -> bytes:
+        chunk = self.stream.read(n)
+        if not chunk:
+            return b""
+        self.digest.update(chunk)
+        if self.keep:
+            self.kept.append(chunk)
+        probe = self.tail + chunk
+        self.cr += chunk.count(b"\r")
+        self.crlf += probe.count(b"\r\n") - self.tail.count(b"\r\n")
+        self.odd = self.odd or b'"' in chunk or b"\x00" in chunk or any(
+            odd in probe for odd in _ODD_BREAKS)
+        self.tail = probe[-3:]
+        return chunk
+
+    @property
+    def lone_cr(self) -> bool:
+        return self.cr != self.crlf
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.ahead[:len(buffer)] if self.ahead else self._pull(len(buffer))
+        self.ahead = self.ahead[len(data):] if self.ahead else b""
+        buffer[:len(data)] = data
+        return len(data)
+
+    def rest(self) -> bytes:
+        """Every byte of the stream (``keep``, or nothing handed on yet)."""
+        parts = self.kept if self.keep else [self.start]
+        while chunk := self._pull(CHUNK):
+            if not self.keep:
+                parts.append(chunk)
+        return b"".join(parts)
+
+    @property
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
+
+
+
+def parquet_table(raw: bytes, name: str, sha256: str = "") -> Table:
     """A Parquet file (long or wide) as a Table that goes through the same column decisions
     and messages as a CSV. Text columns become text cells; date-time and number columns
     keep their types (no text round trip: ``parse_dates`` and ``parse_numbers`` take them
@@ -163,13 +282,17 @@ def parquet_table(raw: bytes, name: str) -> Table:
             cells[col] = column
         else:
             cells[col] = column.astype(str).where(column.notna(), "").astype("str")
-    return Table(name, pd.DataFrame(cells), np.arange(2, len(frame) + 2), ",", raw)
+    return Table(name, pd.DataFrame(cells), np.arange(2, len(frame) + 2), ",", sha256)
 
 
 def cell_text(table: Table, column: str) -> pd.Series:
     """(rows,) a column as the stripped text of its cells, as a CSV of it would hold them:
     a Parquet file's typed columns written out (integral numbers without a decimal point,
     20200102.0 as 20200102; date-times in ISO; a missing value as a blank cell)."""
+    if column in table.inferred and table.reread is not None:
+        if column not in table.texts:
+            table.texts.update(table.reread([column]))
+        return table.texts[column].str.strip()
     cells = table.cells[column]
     if _typed_dates(cells):
         text = cells.dt.strftime("%Y-%m-%dT%H:%M:%S").str.replace("T00:00:00", "")
@@ -191,29 +314,26 @@ def _typed_numbers(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 
-#: Characters str.splitlines breaks lines at but CSV parsers do not, as UTF-8 bytes.
-_ODD_BREAKS = tuple(c.encode() for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
+    """The usual file through pyarrow's CSV parser: None (read it with ``_careful_table``)
+    unless there is nothing the careful path would treat differently (valid UTF-8 with no
+    NUL, a header on the first line, no quotes, no odd line breaks, no blank or
+    separator-only lines but at the end, every row as wide as the header). Both paths
+    give the same Table, read as the rules read it (a property test checks it).
 
-
-def _fast_table(raw: bytes, name: str) -> Table | None:
-    """The usual file through pyarrow's CSV parser, straight from its bytes, every cell a
-    string: None (read it with ``_careful_table``) unless there is nothing the careful path
-    would treat differently (valid UTF-8 with no NUL, a header on the first line, no quotes,
-    no odd line breaks, no blank or separator-only lines, every row as wide as the header).
-    Both paths give the same Table (a property test checks it)."""
+    In a comma-separated file, a column whose every cell pyarrow reads as a finite number
+    (or a blank) is kept as float64, and one of plain YYYY-MM-DD dates as datetime64, with
+    no text held; ``cell_text`` reads their text from the file again when it is wanted
+    (``path``; None: stdin, whose bytes ``scan`` keeps). Other columns are text."""
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
 
-    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    body = body.rstrip(b"\r\n")   # blank lines at the end: the careful path skips them too
-    if b'"' in body or b"\x00" in body or body.count(b"\r") != body.count(b"\r\n") \
-            or any(odd in body for odd in _ODD_BREAKS):   # each a fast byte search
+    if scan.odd or scan.lone_cr:   # seen in the first bytes already (the rest: below)
         return None
     try:
-        head = body[:body.find(b"\n") + 1 or len(body)].decode("utf-8").strip("\r\n")
+        head = scan.first[:scan.first.find(b"\n") + 1 or len(scan.first)].decode("utf-8")
     except UnicodeDecodeError:
         return None
+    head = head.strip("\r\n")
     if not head.strip():
         return None   # blank lines before the header: the careful path finds it
     delimiter = sniff_delimiter(head)
@@ -221,50 +341,117 @@ def _fast_table(raw: bytes, name: str) -> Table | None:
     if not any(header):
         return None   # a separator-only first line is not the header
     _check_header(header, name, 1)
-    if not _rows_as_wide_as(body, delimiter, len(header)):
-        return None   # blank lines, short or long rows: the careful path names them
-    names = [f"c{i}" for i in range(len(header))]
+    typed = delimiter == ","   # elsewhere a decimal comma is possible: the rules decide
     try:
-        read = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
-                                             ignore_empty_lines=False),
-            # large_string: what pandas' str columns hold, so no copy to get there
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.large_string()),
-                strings_can_be_null=False))
-    except pa.ArrowInvalid:   # not UTF-8, say: the careful path names the line
+        read = _arrow_csv(scan, len(header), delimiter,
+                          text=None if typed else range(len(header)))
+    except (pa.ArrowException, OverflowError):
+        return None   # a short or long row, not UTF-8, ...: the careful path names it
+    if scan.odd or scan.lone_cr or not read.num_rows:
         return None
-    if not read.num_rows:
-        return None
-    # as the csv module's skipinitialspace: spaces after a separator are not in the cell
-    columns = [pc.utf8_ltrim(c, " ") if pc.any(pc.starts_with(c, " ")).as_py() else c
-               for c in read.columns]
-    del read
-    blank = pc.equal(pc.utf8_trim_whitespace(columns[0]), "").to_numpy(zero_copy_only=False)
-    for column in columns[1:]:
+    def reread(columns: list[str]) -> dict[str, pd.Series]:
+        source = pa.BufferReader(b"".join(scan.kept)) if path is None else str(path)
+        picked = [header.index(c) for c in columns]
+        again = _arrow_csv(source, len(header), delimiter, text=picked, only=picked)
+        return {c: _text_cells(again.column(j)).iloc[:rows] for j, c in enumerate(columns)}
+
+    rows, cells, inferred, redo = read.num_rows, {}, set(), []
+    for h in header:
+        column = read.column(0)
+        read = read.remove_column(0)   # each column's Arrow memory goes once converted
+        if typed and (found := _typed_cells(column)) is not None:
+            cells[h] = found
+            inferred.add(h)
+        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            cells[h] = _text_cells(column)
+        else:   # true, 2020-01-02 09:30, ...: typed as the rules would not; as written
+            cells[h] = None
+            redo.append(h)
+    del read, column
+    pa.default_memory_pool().release_unused()   # the parse's buffers, back to the system
+    if redo:
+        try:
+            cells.update(reread(redo))
+        except (pa.ArrowException, OverflowError):
+            return None   # bytes that are not UTF-8 (pyarrow typed them binary), ...
+    blank = np.ones(rows, bool)
+    for h in header:
+        blank &= _blank(cells[h])
         if not blank.any():
             break
-        blank &= pc.equal(pc.utf8_trim_whitespace(column), "").to_numpy(zero_copy_only=False)
-    if blank.any():
-        return None
-    cells = pd.DataFrame({h: pd.Series(column.to_pandas(), dtype="str")
-                          for h, column in zip(header, columns)})
-    return Table(name, cells, np.arange(2, len(cells) + 2), delimiter, raw)
+    if blank.any():   # blank lines: fine at the end only (the careful path skips them)
+        rows = len(blank) - int(np.argmin(blank[::-1])) if not blank.all() else 0
+        if not rows or blank[:rows].any():
+            return None
+        cells = {h: c.iloc[:rows] for h, c in cells.items()}
+
+    frame = pd.DataFrame(cells, copy=False)
+    return Table(name, frame, np.arange(2, len(frame) + 2), delimiter, scan.sha256,
+                 frozenset(inferred), reread)
 
 
-def _rows_as_wide_as(body: bytes, delimiter: str, width: int) -> bool:
-    """Whether every line of ``body`` (broken at newlines only) has ``width`` fields."""
-    codes = np.frombuffer(body, np.uint8)
-    breaks = np.flatnonzero(codes == 10)
-    lines = len(breaks) + (len(codes) > 0 and codes[-1] != 10)
-    per_line = np.bincount(np.searchsorted(breaks, np.flatnonzero(codes == ord(delimiter))),
-                           minlength=lines)
-    return len(per_line) == lines and bool((per_line == width - 1).all())
+def _arrow_csv(source, width: int, delimiter: str, text: Sequence[int] | None = None,
+               only: Sequence[int] | None = None):
+    """pyarrow's read of a headed CSV of ``width`` columns (the header line skipped):
+    the columns ``text`` (indices; None: none) as strings, the others as pyarrow infers
+    them, a blank cell missing (strings are never missing); ``only``: just those columns."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [f"c{i}" for i in range(width)]
+    return pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
+                                         ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[i]: pa.large_string() for i in text or ()},
+            null_values=[""], strings_can_be_null=False,
+            include_columns=[names[i] for i in only] if only is not None else None))
 
 
-def _careful_table(text: str, name: str, raw: bytes) -> Table:
+def _typed_cells(column) -> pd.Series | None:
+    """(rows,) an Arrow column pyarrow typed on reading, as the rules would read its text:
+    float64 (NaN for a blank) if every present cell is a finite number; datetime64 if it
+    holds plain dates, none missing, in pandas' range; else None (read it as text)."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind):
+        values = column.to_numpy().astype(np.float64, copy=False) if not pa.types.is_null(
+            kind) else np.full(len(column), np.nan)
+        if int((~np.isfinite(values)).sum()) != column.null_count:
+            return None   # nan, inf, 1e400 written out: the rules say what they are
+        return pd.Series(values)
+    if pa.types.is_date32(kind) and not column.null_count:
+        days = column.to_numpy()
+        if days.min() >= np.datetime64("1678-01-01") and days.max() <= np.datetime64(
+                "2261-12-31"):
+            return pd.Series(days.astype("datetime64[ns]"))
+    return None
+
+
+def _text_cells(column) -> pd.Series:
+    """(rows,) an Arrow string column as text cells; spaces after a separator are not in a
+    cell (as the csv module's skipinitialspace)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_large_string(column.type):
+        column = column.cast(pa.large_string())
+    if pc.any(pc.starts_with(column, " ")).as_py():
+        column = pc.utf8_ltrim(column, " ")
+    return pd.Series(column.to_pandas(), dtype="str")
+
+
+def _blank(cells: pd.Series) -> np.ndarray:
+    """(rows,) whether each cell is empty or spaces only."""
+    if _typed_numbers(cells) or _typed_dates(cells):
+        return cells.isna().to_numpy()
+    return cells.str.strip().eq("").to_numpy()
+
+
+def _careful_table(text: str, name: str, sha256: str = "") -> Table:
     """Read a CSV with Python's csv module, record by record, naming the first bad line."""
     rows = text.splitlines()
     first = next(i for i, row in enumerate(rows) if row.strip())
@@ -293,7 +480,7 @@ def _careful_table(text: str, name: str, raw: bytes) -> Table:
             raise DataError(f"{where(name, line)}: {len(rec)} fields, but the header on line "
                             f"{header_line} has {width}; fix that row")
     cells = pd.DataFrame([rec for _, rec in body], columns=header, dtype=object)
-    return Table(name, cells, np.array([line for line, _ in body]), delimiter, raw)
+    return Table(name, cells, np.array([line for line, _ in body]), delimiter, sha256)
 
 
 def _check_header(header: list[str], name: str, line: int) -> None:
@@ -340,7 +527,8 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     strftime pattern such as ``%d.%m.%Y`` (``--date-format``).
     """
     check_date_format(date_format)
-    if _typed_dates(table.cells[column]):
+    if _typed_dates(table.cells[column]) and not (date_format and "%" in date_format
+                                                  and column in table.inferred):
         index = pd.DatetimeIndex(table.cells[column])
         _refuse_empty_dates(table, column, index.isna())
         return (index.tz_localize(None) if index.tz is not None else index).as_unit("ns")
@@ -367,6 +555,13 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     index = pd.DatetimeIndex(dates)
     if index.tz is not None:  # one offset for the whole column: keep the clock as written
         index = index.tz_localize(None)
+    outside = (index < pd.Timestamp.min) | (index > pd.Timestamp.max)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise DataError(f"{where(table.source, table.lines[i], column)}: date "
+                        f"'{text.iloc[i]}' is outside the dates pandas can represent "
+                        f"({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}); "
+                        "fix the cell")
     return index.as_unit("ns")
 
 
@@ -564,6 +759,9 @@ def parse_numbers(table: Table, column: str,
     """
     check_decimal(decimal)
     key = (column, decimal)
+    if _typed_numbers(table.cells[column]) and not (decimal == "," and
+                                                    column in table.inferred):
+        return _parse_numbers(table, column, decimal)   # as cheap as a copy: not kept
     if key not in table.parsed:
         table.parsed[key] = _parse_numbers(table, column, decimal)
     values, invalid = table.parsed[key]
@@ -574,10 +772,19 @@ def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.n
                                                                             np.ndarray]:
     """``parse_numbers`` uncached: two shortcuts for the usual columns, then the rules
     (``numbers_by_rules``). A property test checks the shortcuts give what the rules give."""
-    if _typed_numbers(table.cells[column]):   # a number column of a Parquet file
+    if _typed_numbers(table.cells[column]) and not (decimal == "," and
+                                                    column in table.inferred):
+        # a number column of a Parquet file, or of a CSV as the decimal point reads it
         values = table.cells[column].to_numpy(float, na_value=np.nan)
         invalid = np.isinf(values)
         return np.where(invalid, np.nan, values), invalid
+    repeated = text_codes(table, column)
+    if repeated is not None:   # a column of few distinct cells (tickers): each read once
+        codes, uniques, first = repeated
+        values, invalid = _parse_numbers(Table(table.source, pd.DataFrame({column: uniques}),
+                                               table.lines[first], table.delimiter),
+                                         column, decimal)
+        return values[codes], invalid[codes]
     text = cell_text(table, column)
     if decimal == "." or (decimal is None and table.delimiter == ","):
         # Every cell a plain finite number (1.5, -2, 1e5): no cell holds a comma, so the
@@ -591,6 +798,36 @@ def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.n
         # no present cell starts as a number does (a column of names): nothing to decide
         return np.full(len(text), np.nan), ~missing
     return numbers_by_rules(table, column, text, missing, decimal)
+
+
+def text_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series, np.ndarray] | None:
+    """A text column whose cells repeat (a long file's tickers) as codes: (rows,) the code
+    of each cell, (distinct,) the distinct stripped cells in order of first appearance,
+    and (distinct,) the row where each first appears; None for a column of mostly
+    distinct cells (judged on its first rows), or a typed one. Every decision about a
+    cell's text depends on the text alone, so it can be made once per distinct cell; the
+    first row of a distinct cell is the row that messages name."""
+    key = ("codes", column, "")   # beside parse_numbers' (column, decimal) keys
+    if key not in table.parsed:
+        cells = table.cells[column]
+        head = cells.iloc[:10_000]
+        if _typed_numbers(cells) or _typed_dates(cells) or column in table.inferred or \
+                len(cells) < 64 or head.nunique() * 4 > len(head):
+            table.parsed[key] = None
+        else:
+            codes, _ = pd.factorize(cells)
+            first = np.flatnonzero(~pd.Series(codes).duplicated().to_numpy())
+            stripped = cells.iloc[first].str.strip().reset_index(drop=True)
+            merged, uniques = pd.factorize(stripped)   # "AAPL" and "AAPL " are one cell
+            codes = merged[codes]
+            if len(uniques) < len(first):
+                first = first[~pd.Series(merged).duplicated().to_numpy()]
+            table.parsed[key] = (codes.astype(np.intp), pd.Series(uniques, dtype="str")
+                                 if len(uniques) else stripped.iloc[:0], first)
+    found = table.parsed[key]
+    if found is None or len(found[1]) * 4 > len(found[0]):
+        return None
+    return found
 
 
 def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.ndarray,
@@ -673,7 +910,7 @@ class Panel:
         date_column: the date column's name.
         series_column: the long layout's series column, else None.
         filled: cells the missing-value policy filled, or rows it dropped.
-        raws: the bytes of each file read, for hashing.
+        digests: the sha256 (hex) of each file read.
         extra: raw columns read after the features only to derive inputs from (e.g. High
             and Low for the log range), as spelled in the (first) file.
     """
@@ -691,7 +928,7 @@ class Panel:
     date_column: str = "Date"
     series_column: str | None = None
     filled: int = 0
-    raws: list[bytes] = field(default_factory=list, repr=False)
+    digests: list[str] = field(default_factory=list, repr=False)
     extra: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -745,8 +982,12 @@ class Panel:
         return self.layout != "single"
 
     @property
-    def raw(self) -> bytes:
-        return b"".join(self.raws)
+    def sha256(self) -> str:
+        """The sha256 of the file read; of several, the sha256 of their digests (hex, one
+        per line, in order)."""
+        if len(self.digests) == 1:
+            return self.digests[0]
+        return hashlib.sha256("\n".join(self.digests).encode()).hexdigest()
 
     @property
     def lengths(self) -> np.ndarray:
@@ -914,18 +1155,24 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
             names.append(name)
             series_source.append(table.source)
     starts = np.cumsum([0] + [len(p.names) for p in parts])
+    stamps = np.concatenate([p.dates.asi8 for p in parts])
     codes = np.concatenate([p.codes + s for p, s in zip(parts, starts)])
-    dates = pd.DatetimeIndex(np.concatenate([p.dates.to_numpy() for p in parts]))
     values = np.concatenate([p.values for p in parts])
     lines = np.concatenate([p.lines for p in parts])
     layout = parts[0].layout if len(parts) == 1 else "files"
     source = ", ".join(t.source for t in tables)
+    first = dataclasses.replace(parts[0], codes=codes[:0], dates=pd.DatetimeIndex([]),
+                                values=values[:0], lines=lines[:0])
+    del parts   # their rows are in the arrays above: each copy goes once sorted
 
-    order = np.lexsort((dates.asi8, codes))
-    codes, dates, values, lines = codes[order], dates[order], values[order], lines[order]
-    _check_duplicates(codes, dates, lines, names, series_source, parts[0].date_column, layout)
+    order = _series_date_order(codes, stamps)
+    if order is not None:
+        codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
+        del order
+    dates = pd.DatetimeIndex(stamps.view("datetime64[ns]"))
+    _check_duplicates(codes, dates, lines, names, series_source, first.date_column, layout)
     values, codes, dates, lines, filled, note = apply_missing(
-        values, codes, dates, lines, missing, names, series_source, parts[0].columns)
+        values, codes, dates, lines, missing, names, series_source, first.columns)
     counts = np.bincount(codes, minlength=len(names))
     if not counts.any():  # the commands that use the rows say how many they need
         raise DataError(f"{source} has no usable rows: {note}")
@@ -935,17 +1182,29 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     if note:
         warn(note)
     keep = np.flatnonzero(counts > 0)
-    first = parts[0]
     inputs = first.columns[:len(first.columns) - len(first.extra)]
     panel = Panel(np.ascontiguousarray(values, dtype=np.float64), dates,
                   np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), names,
                   inputs[0], inputs[1:], source, lines, series_source,
                   layout, first.date_column, first.series_column, filled,
-                  [t.raw for t in tables], first.extra)
+                  [t.sha256 for t in tables], first.extra)
     panel = panel.take(keep)
     _check_spacing(panel)
     progress(f"found {panel.n_series:,} series, {len(panel.values):,} rows", started)
     return panel
+
+
+def _series_date_order(codes: np.ndarray, stamps: np.ndarray) -> np.ndarray | None:
+    """The order that sorts rows by series, then date (None: they already are): a stable
+    sort by series alone when the dates already ascend (a file sorted by date), else
+    both keys."""
+    same = codes[1:] == codes[:-1]
+    if (codes[1:] >= codes[:-1]).all() and (stamps[1:][same] >= stamps[:-1][same]).all():
+        return None
+    del same
+    if (stamps[1:] >= stamps[:-1]).all():
+        return np.argsort(codes, kind="stable")
+    return np.lexsort((stamps, codes))
 
 
 def _table_rows(table: Table, target: str | None, features: list[str], date_column: str | None,
@@ -979,14 +1238,13 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
                      values, table.lines, columns, date_col, "single", extra=extra_cols)
-    labels = cell_text(table, series_col)
+    codes, labels = series_codes(table, series_col)
     blank = labels.eq("").to_numpy()
     if blank.any():
-        i = int(np.argmax(blank))
+        i = int(np.argmax(codes == int(np.argmax(blank))))
         raise DataError(f"{where(table.source, table.lines[i], series_col)}: empty series name; "
                         "every row of a long file needs one")
-    codes, uniques = pd.factorize(labels, sort=False)
-    return _Rows(codes.astype(np.int64), [str(u) for u in uniques], dates, values,
+    return _Rows(codes.astype(np.int64), [str(u) for u in labels], dates, values,
                  table.lines, columns, date_col, "long", series_col, extra_cols)
 
 
@@ -1039,21 +1297,30 @@ def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
                             "not series names; name the column that holds the ticker")
         return col
     text = [c for c in table.cells.columns if c != date_col and _is_text(table, c)]
-    if not dates.duplicated().any():  # one row per date: one series (a text column is
-        return None                   # a note; --series-column says otherwise)
+    if not pd.Series(dates.asi8).duplicated().any():  # one row per date: one series (a
+        return None                   # text column is a note; --series-column says otherwise)
     preferred = [c for c in text if c.lower() in SERIES_NAMES]
     for col in preferred + [c for c in text if c not in preferred]:
-        labels = cell_text(table, col)
-        if labels.nunique() < 2:
+        label_codes, labels = series_codes(table, col)
+        if len(labels) < 2:
             continue
-        if not _pairs_repeat(labels, dates) or col in preferred:
+        if not _pairs_repeat(label_codes, dates) or col in preferred:
             return col
     return None
 
 
-def _pairs_repeat(labels: pd.Series, dates: pd.DatetimeIndex) -> bool:
+def series_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series]:
+    """(rows,) each row's code in ``column`` and (distinct,) the stripped cells, in order
+    of first appearance."""
+    repeated = text_codes(table, column)
+    if repeated is not None:
+        return repeated[0], repeated[1]
+    codes, uniques = pd.factorize(cell_text(table, column))
+    return codes.astype(np.intp), pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+
+
+def _pairs_repeat(label_codes: np.ndarray, dates: pd.DatetimeIndex) -> bool:
     """Whether some (label, date) pair occurs twice, compared as integer codes."""
-    label_codes, _ = pd.factorize(labels)
     date_codes, date_values = pd.factorize(dates)
     pairs = label_codes.astype(np.int64) * max(len(date_values), 1) + date_codes
     return bool(pd.Series(pairs).duplicated().any())   # hashing: np.unique sorts

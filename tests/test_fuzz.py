@@ -5,6 +5,7 @@ Examples are drawn by the Hypothesis profile (tests/conftest.py): derandomized f
 `make test`, many and random for `make fuzz`.
 """
 
+import hashlib
 import io
 import string
 
@@ -134,20 +135,35 @@ def test_make_test_draws_the_same_examples_every_run():
 
 def both_paths(raw: bytes):
     """read_table's result (fast path where it applies) and the careful path's, each as
-    (cells, lines, delimiter) or the error message."""
+    what the commands read from a table (every column's text, numbers with each decimal
+    choice and dates; its lines and delimiter), or the error message."""
     from forecast import data
 
-    def outcome(read):
+    def attempt(read):
         try:
-            table = read()
+            return read()
         except ForecastError as exc:
             return ("error", exc.message)
-        return ("table", table.cells.astype(str).to_numpy().tolist(), list(table.cells.columns),
-                table.lines.tolist(), table.delimiter)
+
+    def numbers(table, column, decimal):
+        values, invalid = data.parse_numbers(table, column, decimal)
+        return np.nan_to_num(values, nan=-7.5).tolist(), invalid.tolist()
+
+    def outcome(read):
+        table = attempt(read)
+        if isinstance(table, tuple):
+            return table
+        return ("table", list(table.cells.columns), table.lines.tolist(), table.delimiter,
+                table.sha256, [(data.cell_text(table, c).tolist(),
+                                *(attempt(lambda: numbers(table, c, d))
+                                  for d in (None, ".", ",")),
+                                attempt(lambda: data.parse_dates(table, c).asi8.tolist()))
+                               for c in table.cells.columns])
     fast = outcome(lambda: data.read_table("-", io.BytesIO(raw)))
     text = raw.decode("utf-8-sig", errors="replace")
-    careful = outcome(lambda: data._careful_table(text, "<stdin>", raw)) if text.strip() \
-        else fast
+    careful = outcome(lambda: data._careful_table(text, "<stdin>",
+                                                  hashlib.sha256(raw).hexdigest())) \
+        if text.strip() else fast
     return fast, careful
 
 
@@ -176,8 +192,11 @@ def test_the_two_readers_agree_on_each_kind_of_row(text):
 def test_blank_lines_at_the_end_keep_the_fast_reader():
     from forecast import data
 
-    assert data._fast_table(b"Date,Close\n2020-01-01,1\n\n\r\n", "x") is not None
-    assert data._fast_table(b"Date,Close\n\n2020-01-01,1\n", "x") is None   # inside: careful
+    def fast(raw):
+        return data._fast_table(data._Scan(io.BytesIO(raw), keep=True), "x", None)
+
+    assert fast(b"Date,Close\n2020-01-01,1\n\n\r\n") is not None
+    assert fast(b"Date,Close\n\n2020-01-01,1\n") is None   # inside: careful
 
 
 CELL_TEXT = st.one_of(NUMBERS, st.text(alphabet="0123456789.,+-eE _", max_size=8))
@@ -206,13 +225,20 @@ def test_the_plain_number_shortcut_takes_plain_columns_only():
 
 
 @FAST
-@given(st.lists(st.one_of(CELL_TEXT, st.sampled_from([",5", "T0001", "AAPL", "e5", "NA"])),
+@given(st.lists(st.one_of(CELL_TEXT, st.sampled_from([",5", "T0001", "AAPL", "e5", "NA",
+                                                      " AAPL", "AAPL "])),
                 min_size=1, max_size=8),
-       st.sampled_from([",", ";"]), st.sampled_from([None, ".", ","]))
-def test_parse_numbers_shortcuts_decide_as_the_rules_do(cells, delimiter, decimal):
-    """Whatever the column, parse_numbers (with its shortcuts for plain numbers and for
-    columns of names) gives the values, invalid cells or error that the rules give."""
+       st.sampled_from([",", ";"]), st.sampled_from([None, ".", ","]),
+       st.sampled_from([1, 1, 20]), st.randoms())
+def test_parse_numbers_shortcuts_decide_as_the_rules_do(cells, delimiter, decimal, repeat,
+                                                        shuffle):
+    """Whatever the column, parse_numbers (with its shortcuts for plain numbers, for
+    columns of names and for columns of few distinct cells, read once each) gives the
+    values, invalid cells or error (naming the same line) that the rules give."""
     from forecast import data
+
+    cells = cells * repeat
+    shuffle.shuffle(cells)
 
     def outcome(read):
         try:
