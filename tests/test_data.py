@@ -99,6 +99,8 @@ BAD_INPUTS = [
     ("not utf-8", "Date,Close\n2020-01-02,1\n2020-01-03,\xe9\n".encode("latin-1"), [],
      "line 3: not UTF-8"),
     ("missing file", None, [], "no such file"),
+    ("date out of range", b"Date,Close\n0001-01-05,1\n0001-01-06,2\n", [],
+     "line 2, column 'Date': date '0001-01-05' is outside the dates pandas can represent"),
 ]
 
 
