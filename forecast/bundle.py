@@ -1,7 +1,8 @@
 """The model directory: written atomically, read back with every file checked.
 
 Layout (CLI.md): model.keras, config.json, scaler.json, metrics.json, history.csv,
-data.csv, plus calibration.json (the conformal interval calibration), intervals.json (a
+data.csv, plus recent.csv (each series' last rows of data.csv, for future forecasts),
+calibration.json (the conformal interval calibration), intervals.json (a
 quantile model's CQR calibrations and interval-guard verdicts), garch.json (each series'
 GARCH(1,1) baseline) and trials.csv for a tuned model. Only model.keras is a Keras file,
 and it is loaded in safe mode; everything else is JSON or CSV numbers. Format-2
@@ -47,11 +48,14 @@ FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.c
 SINCE_FORMAT_3 = ("intervals.json", "garch.json")
 #: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
 WEIGHTS = "weights.npz"
+#: The rows of data.csv a future forecast reads (``predict.recent_of``): each series' last
+#: ones, so that `predict` reads a small file (optional: without it, data.csv).
+RECENT = "recent.csv"
 #: Everything forecast writes into a model directory: its files and `plot`'s default figure.
 #: `train` replaces an existing directory only if it holds nothing else.
 #: What tune adds beside the model: every trial of its search.
 TRIALS = "trials.csv"
-OWN_FILES = frozenset({*FILES, WEIGHTS, TRIALS, "plot.png"})
+OWN_FILES = frozenset({*FILES, WEIGHTS, RECENT, TRIALS, "plot.png"})
 
 
 @dataclass
@@ -73,10 +77,13 @@ class Bundle:
         """Whether the model was trained on a panel (its outputs carry a series column)."""
         return self.config.data.layout != "single"
 
-    def data(self, warn=None) -> Panel:
-        """The training data as stored in ``data.csv`` (a long file for a panel)."""
+    def data(self, warn=None, recent: bool = False) -> Panel:
+        """The training data as stored in ``data.csv`` (a long file for a panel); with
+        ``recent``, only the rows a future forecast reads (``recent.csv`` where the
+        directory has one, else data.csv, whose last rows are the same)."""
         d, columns = self.config.data, self.config.columns
-        panel = read_panel([self.path / "data.csv"], target=columns[0],
+        file = self.path / (RECENT if recent and (self.path / RECENT).is_file() else "data.csv")
+        panel = read_panel([file], target=columns[0],
                            features=columns[1:len(columns) - len(d.extra)], extra=d.extra,
                            date_column=d.date_column,
                            series_column="series" if self.multi else None,
@@ -306,6 +313,10 @@ def write_bundle(target: str | Path, trained, prices: Panel,
              "series": trained.garch}, indent=2))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
+        from forecast.predict import recent_of
+
+        write_data_csv(tmp / RECENT, recent_of(prices, config.model.window,
+                                               config.training.target_transform))
         for name, text in (extra or {}).items():
             _write_text(tmp / name, text)
         _fsync_dir(tmp)

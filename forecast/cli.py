@@ -592,14 +592,15 @@ def open_model(model: Optional[Path]):
 
 
 def load_panel(sources: Optional[list[str]], bundle, series: Optional[str] = None,
-               series_column: Optional[str] = None, wide: Optional[bool] = None, **reading):
+               series_column: Optional[str] = None, wide: Optional[bool] = None,
+               recent: bool = False, **reading):
     """The prices to use: PRICES as given (one panel, read with ``reading``: date_column,
-    missing, date_format, decimal; None for the model's own), or the model's own data.csv;
-    ``--series`` restricts it."""
+    missing, date_format, decimal; None for the model's own), or the model's own data.csv
+    (``recent``: only the rows a future forecast reads); ``--series`` restricts it."""
     from forecast.predict import read_for_model
 
     panel = read_for_model(sources, bundle, series_column=series_column, wide=wide,
-                           **reading) if sources else bundle.data()
+                           **reading) if sources else bundle.data(recent=recent)
     return panel.select(split_list(series)) if series else panel
 
 
@@ -711,8 +712,9 @@ def predict(
         raise UsageError("--json writes to stdout and --out to a file; drop one")
     out = check_out_file(out)   # refused before any work, if it must be
     bundle = open_model(model)
-    data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
-                      missing=missing, date_format=date_format, decimal=decimal)
+    data = load_panel(prices, bundle, series, series_column, wide, recent=not backtest,
+                      date_column=date_column, missing=missing, date_format=date_format,
+                      decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
     write_csv(forecaster.backtest(step, interval, quantiles) if backtest
               else forecaster.future(steps, interval, quantiles), as_json, out)

@@ -1030,6 +1030,25 @@ class Panel:
             picked.append(i)
         return self.take(picked)
 
+    def recent(self, rows: int, span: pd.Timedelta) -> "Panel":
+        """Each series' last ``rows`` rows, and every earlier row dated within ``span`` of
+        its last date (itself when that is every row). Taking it again gives the same."""
+        starts, ends = self.offsets[:-1], self.offsets[1:]
+        stamps = self.dates.asi8
+        cut = stamps[ends - 1] - span.value
+        by_date = np.array([s + np.searchsorted(stamps[s:e], c)
+                            for s, e, c in zip(starts, ends, cut)], dtype=np.int64)
+        first = np.minimum(np.maximum(ends - rows, starts), by_date)
+        if (first == starts).all():
+            return self
+        lengths = ends - first
+        index = np.arange(int(lengths.sum())) + np.repeat(
+            first - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+        return dataclasses.replace(
+            self, values=np.ascontiguousarray(self.values[index]), dates=self.dates[index],
+            offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+            lines=self.lines[index])
+
     def take(self, picked: Sequence[int]) -> "Panel":
         """The panel of series ``picked`` (indices), in that order."""
         picked = [int(i) for i in picked]

@@ -29,6 +29,22 @@ from forecast.windows import (origin_prices, predict_windows, prepare_panel, ser
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 SEGMENTS = ("train", "validation", "test")
+#: A future forecast reads each series' last rows only (``recent_rows``), and every row of
+#: its last ``FUTURE_SPAN`` (a week of intraday sessions tells their times and weekdays).
+FUTURE_ROWS = 256
+FUTURE_SPAN = pd.Timedelta(days=8)
+
+
+def recent_rows(window: int, kind: str) -> int:
+    """How many of each series' last rows a future forecast reads: its last window (and
+    the row before it for a log-return), the steps of its recent volatility, and at
+    least ``FUTURE_ROWS`` to continue its dates' spacing."""
+    return max(FUTURE_ROWS, window + transform_offset(kind) + intervals.VOLATILITY_WINDOW + 2)
+
+
+def recent_of(panel: Panel, window: int, kind: str) -> Panel:
+    """The rows of ``panel`` that a future forecast reads (``recent_rows``, ``FUTURE_SPAN``)."""
+    return panel.recent(recent_rows(window, kind), FUTURE_SPAN)
 
 
 def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
@@ -183,8 +199,15 @@ class Forecaster:
         self.prices = prices
         self.warn = warn or warning
         self.scaler = scaler_for(bundle, prices, warn)
-        self.prepared = prepare_panel(prices, self.kind, self.window, self.horizon,
-                                      scaler=self.scaler, derived=self.derived)
+
+    @functools.cached_property
+    def prepared(self):
+        """The panel transformed, scaled and indexed into windows (``prepare_panel``)."""
+        return self._prepare(self.prices)
+
+    def _prepare(self, panel: Panel):
+        return prepare_panel(panel, self.kind, self.window, self.horizon, scaler=self.scaler,
+                             derived=self.derived)
 
     @property
     def target(self) -> np.ndarray:
@@ -203,9 +226,12 @@ class Forecaster:
     @functools.cached_property
     def volatility(self) -> np.ndarray:
         """(rows,) each row's recent volatility within its own series."""
+        return self._volatility(self.prices)
+
+    def _volatility(self, panel: Panel) -> np.ndarray:
         space = self.bundle.calibration.space
-        return np.concatenate([intervals.volatility(self.prices.target_of(s), space)
-                               for s in range(self.prices.n_series)])
+        return np.concatenate([intervals.volatility(panel.target_of(s), space)
+                               for s in range(panel.n_series)])
 
     @functools.cached_property
     def origins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -300,35 +326,38 @@ class Forecaster:
                              f"a longer horizon (`forecast train --horizon {steps}`)")
         if level is not None:
             check_level(self.bundle.calibration, level, steps)
-        prepared, panel = self.prepared, self.prices
+        # Each series' last rows only (``recent_of``): the direct forecast (steps
+        # 1..horizon) reads its last window; beyond it, forecasts are fed back in, a window
+        # at a time, into a buffer of fixed size (linear in steps).
+        panel = recent_of(self.prices, self.window, self.kind)
+        prepared = self.prepared if panel is self.prices else self._prepare(panel)
         dates = future_dates_of_series(panel, steps)   # before the long work
-        # The direct forecast (steps 1..horizon) needs each series' last window only;
-        # beyond it, forecasts are fed back in, a window at a time, into a buffer of fixed
-        # size (linear in steps).
         last = prepared.offsets[1:] - self.window
         windows = prepared.inputs(last)
         raw = np.asarray(self.predictor(windows), dtype=np.float64)
         series = np.arange(panel.n_series)
         ends = panel.offsets[1:] - 1
+        anchor = panel.values[ends, 0]
         outputs = self.point(raw)
         if steps > self.horizon:
-            outputs = self._recurse(windows, outputs, steps, series, self.target[ends])
+            outputs = self._recurse(windows, outputs, steps, series, anchor)
         predicted = outputs_to_prices(outputs[:, :steps], series, self.scaler, self.kind,
-                                      self.target[ends])
+                                      anchor)
         out = pd.DataFrame({"date": np.concatenate([d.to_numpy() for d in dates]),
                             "predicted": predicted.ravel()})
         if panel.multi:
             out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
         qprices = None
         if self.levels:   # (series * steps, levels); NaN beyond the horizon
-            direct = outputs_to_prices(raw, series, self.scaler, self.kind, self.target[ends])
+            direct = outputs_to_prices(raw, series, self.scaler, self.kind, anchor)
             qprices = np.full((panel.n_series, steps, len(self.levels)), np.nan)
             qprices[:, :min(steps, self.horizon)] = direct[:, :steps]
             qprices = qprices.reshape(-1, len(self.levels))
         ahead = np.tile(np.arange(1, steps + 1), panel.n_series)
         if level is not None:
+            volatility = self.volatility if panel is self.prices else self._volatility(panel)
             out["lower"], out["upper"] = self._band(
-                predicted.ravel(), np.repeat(ends, steps), level, ahead, qprices)
+                predicted.ravel(), np.repeat(ends, steps), level, ahead, qprices, volatility)
         if quantiles:
             published = np.empty_like(qprices)
             for k in range(1, steps + 1):
@@ -463,11 +492,13 @@ class Forecaster:
             result[name] = {"series": per_series, "aggregate": metrics.aggregate(per_series)}
         return result
 
-    def _band(self, predicted, origins, level, steps, quantiles=None):
-        """(lower, upper) for forecasts made at ``origins`` (rows of the panel), ``steps``
-        ahead (an int, or one per forecast): the network's calibrated quantiles where the
-        interval guard kept them (``quantiles``: (k, levels) in price units), else the
-        rolling-volatility conformal band."""
+    def _band(self, predicted, origins, level, steps, quantiles=None, volatility=None):
+        """(lower, upper) for forecasts made at ``origins`` (rows of the panel, or of the
+        rows whose ``volatility`` is given), ``steps`` ahead (an int, or one per forecast):
+        the network's calibrated quantiles where the interval guard kept them
+        (``quantiles``: (k, levels) in price units), else the rolling-volatility conformal
+        band."""
+        volatility = self.volatility if volatility is None else volatility
         check_level(self.bundle.calibration, level, int(np.max(steps)))
         predicted = np.asarray(predicted, dtype=float)
         steps = np.broadcast_to(steps, predicted.shape)
@@ -476,7 +507,7 @@ class Forecaster:
         for k in unique_sorted(steps):
             sel = steps == k
             lower[sel], upper[sel] = intervals.prediction_band(
-                level, int(k), predicted[sel], self.volatility[origins[sel]],
+                level, int(k), predicted[sel], volatility[origins[sel]],
                 self.bundle.calibration, self.bundle.quantile,
                 None if quantiles is None else quantiles[sel])
         return lower, upper

@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 
 from forecast import bundle
-from forecast.bundle import FILES, WEIGHTS, latest_model_dir, read_bundle
+from forecast.bundle import FILES, RECENT, WEIGHTS, latest_model_dir, read_bundle
 from forecast.errors import ModelDirError, OutputError
 
 
 def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
-    assert sorted(p.name for p in tiny_quantile_model.iterdir()) == sorted([*FILES, WEIGHTS])
+    assert sorted(p.name for p in tiny_quantile_model.iterdir()) == sorted([*FILES, WEIGHTS, RECENT])
     b = read_bundle(tiny_quantile_model)
     assert b.config.columns == ["Close", "High", "Low"] and b.config.model.window == 5
     assert b.config.inputs == ["Close", "abs-return", "log-range"]   # the default inputs

@@ -371,3 +371,23 @@ def test_predict_out_writes_csv_or_parquet_atomically(cli, panel_model, tmp_path
         ["next.csv", "next.parquet"]
     bad = cli("predict", "--model", model, "--out", tmp_path / "next.xlsx")
     assert bad.exit_code == 2 and "predict writes .csv, .parquet files" in bad.stderr
+
+
+def test_recent_keeps_the_last_rows_and_the_last_span_of_each_series():
+    from forecast.data import Panel
+
+    days = pd.bdate_range("2020-01-01", periods=10)   # Wed 1 Jan .. Tue 14 Jan
+    hours = pd.date_range("2020-01-01", periods=30, freq="h")
+    panel = Panel.from_frames({"daily": pd.DataFrame({"close": np.arange(10.0)}, index=days),
+                               "short": pd.DataFrame({"close": [1.0, 2.0]}, index=days[:2]),
+                               "hourly": pd.DataFrame({"close": np.arange(30.0)},
+                                                      index=hours)})
+    recent = panel.recent(2, pd.Timedelta(days=3))
+    assert recent.lengths.tolist() == [2, 2, 30]   # Mon 13 and Tue 14; all; all 30 hours
+    np.testing.assert_array_equal(recent.target_of(0), [8.0, 9.0])
+    assert recent.dates[:2].tolist() == list(days[-2:])
+    assert recent.lines[:2].tolist() == [10, 11]
+    longer = panel.recent(4, pd.Timedelta(hours=5))
+    assert longer.lengths.tolist() == [4, 2, 6]   # the last 4 rows; the last 5 hours too
+    assert longer.recent(4, pd.Timedelta(hours=5)) is longer
+    assert panel.recent(30, pd.Timedelta(0)) is panel

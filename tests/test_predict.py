@@ -728,3 +728,49 @@ def test_recursion_feeds_back_the_scaled_target_and_its_absolute_return(prices):
         expected.append(price)
         window.append(np.array([out + 0.3, abs(step) * one.scale_[1] + one.min_[1]]))
     np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_future_forecasts_read_recent_csv_and_give_what_the_whole_data_gives(
+        cli, tiny_panel_model, tmp_path):
+    """`predict` without PRICES reads recent.csv (each series' last rows): the same
+    forecasts, bands and quantiles as a directory without it (data.csv, whole) and as the
+    training file given as PRICES."""
+    import shutil
+
+    from forecast.bundle import RECENT, read_bundle
+    from forecast.predict import recent_rows
+
+    bundle = read_bundle(tiny_panel_model)
+    recent, whole = bundle.data(recent=True), bundle.data()
+    rows = recent_rows(bundle.config.model.window, bundle.config.training.target_transform)
+    assert whole.lengths.tolist() == [300, 150] and recent.lengths[1] == 150
+    assert rows <= recent.lengths[0] < 300   # a's older rows are left out
+    old = tmp_path / "without_recent"
+    shutil.copytree(tiny_panel_model, old)
+    (old / RECENT).unlink()
+    args = ["--steps", "3", "--interval", "0.8"]
+    outputs = [cli("predict", "--model", model, *args) for model in (tiny_panel_model, old)]
+    training_file = tiny_panel_model.parent / "panel.csv"
+    outputs.append(cli("predict", training_file, "--model", tiny_panel_model, *args))
+    assert all(r.exit_code == 0 for r in outputs), [r.stderr for r in outputs]
+    assert outputs[0].stdout == outputs[1].stdout == outputs[2].stdout
+    quantiles = [cli("predict", "--model", model, "--quantiles").stdout
+                 for model in (tiny_panel_model, old)]
+    assert quantiles[0] == quantiles[1] and "q0.1" in quantiles[0]
+
+
+def test_a_future_forecast_reads_only_the_recent_rows(cli, tiny_panel_model, tmp_path):
+    """A future forecast works on each series' last rows only: a bad row older than them
+    (a negative close, which the model's log inputs cannot take) changes nothing there,
+    while the backtest, which reads every row, names it."""
+    frame = pd.read_csv(tiny_panel_model.parent / "panel.csv")
+    edited = tmp_path / "edited.csv"
+    frame.loc[5, "Close"] = -1.0   # series AAA's 6th of 300 rows (line 7)
+    frame.to_csv(edited, index=False)
+    original = tiny_panel_model.parent / "panel.csv"
+    future = [cli("predict", f, "--model", tiny_panel_model) for f in (original, edited)]
+    assert future[0].exit_code == future[1].exit_code == 0, future[1].stderr
+    assert future[0].stdout == future[1].stdout
+    backtest = cli("predict", edited, "--model", tiny_panel_model, "--backtest")
+    assert backtest.exit_code == 2
+    assert "line 7, column 'Close': value -1 is not positive" in backtest.stderr

@@ -133,7 +133,7 @@ def test_tune_help_does_not_import_tensorflow():
 
 def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv, tmp_path,
                                                                 space_file):
-    from forecast.bundle import FILES, WEIGHTS, read_bundle
+    from forecast.bundle import FILES, RECENT, WEIGHTS, read_bundle
 
     args = ["tune", prices_csv, "--space", space_file, "--cell", "gru", *QUICK,
             "--model-dir", "m"]
@@ -141,7 +141,7 @@ def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv,
     assert first.exit_code == 0, first.stderr
     assert first.stdout == ""
     model = tmp_path / "m"
-    assert sorted(p.name for p in model.iterdir()) == sorted([*FILES, WEIGHTS, "trials.csv"])
+    assert sorted(p.name for p in model.iterdir()) == sorted([*FILES, WEIGHTS, RECENT, "trials.csv"])
     assert sorted(p.name for p in (tmp_path / "m.study").iterdir()) == \
         ["claims.lock", "journal.log"]
     rows = read_trials(model)
