@@ -99,7 +99,11 @@ def make_dataset(prepared: Prepared, starts: np.ndarray, batch_size: int, shuffl
 def dataset_tensor(prepared: Prepared) -> tf.Tensor:
     """The panel as one (trows, features + 1) float32 tensor: the scaled inputs, then the
     network's target column (see ``Prepared.target``)."""
-    return tf.constant(np.column_stack([prepared.scaled, prepared.target]), dtype=tf.float32)
+    columns = prepared.scaled.shape[1]
+    table = np.empty((len(prepared.scaled), columns + 1), np.float32)   # float32 from the
+    table[:, :columns] = prepared.scaled                   # start: no float64 copy of it
+    table[:, columns] = prepared.target
+    return tf.constant(table)
 
 
 class StderrProgress(keras.callbacks.Callback):
