@@ -3,6 +3,8 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from forecast import bundle
@@ -373,3 +375,28 @@ def test_a_pickled_weights_file_is_refused_unopened(cli, tiny_model, tmp_path):
     assert result.exit_code == 2, result.stderr
     assert "weights.npz cannot be read" in result.stderr
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("dates,names", [
+    (pd.bdate_range("2020-01-01", periods=5), ["AAA", "BBB"]),                # pyarrow
+    (pd.date_range("2020-01-01 09:30", periods=5, freq="h"), ["AAA", "BBB"]),   # pyarrow
+    (pd.date_range("2020-01-01 09:30:00.5", periods=5, freq="h"), ["AAA", "B"]),  # pandas
+    (pd.bdate_range("2020-01-01", periods=5), ['A,"x"', "BBB"]),              # pandas
+    (pd.bdate_range("1900-01-01", periods=5), ["one"]),                        # one series
+], ids=["daily", "hourly", "sub-second", "quoted name", "single"])
+def test_data_csv_reads_back_as_the_panel_it_was_written_from(tmp_path, dates, names):
+    from forecast.bundle import write_data_csv
+    from forecast.data import Panel, read_panel
+
+    rng = np.random.default_rng(0)
+    panel = Panel.from_frames({n: pd.DataFrame({"Close": rng.random(5) * 100,
+                                                "Volume": [1.0, 2.0, 3.5, 1e-7, 1e20]},
+                                               index=dates) for n in names})
+    panel.date_column = "Date"
+    file = tmp_path / "data.csv"
+    write_data_csv(file, panel)
+    back = read_panel([file], target="Close", features=["Volume"], missing="error",
+                      series_column="series" if panel.multi else None)
+    np.testing.assert_array_equal(back.values, panel.values)
+    assert (back.dates == panel.dates).all() and back.offsets.tolist() == panel.offsets.tolist()
+    assert back.names == (names if panel.multi else ["data"])
