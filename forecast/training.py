@@ -10,7 +10,7 @@ import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Sequence
 
 import keras
@@ -436,15 +436,25 @@ class OriginForecasts:
     rows: np.ndarray
     prices: np.ndarray
     quantiles: np.ndarray | None = None
+    _ordered: bool | None = field(default=None, repr=False, compare=False)
+
+    def _select(self, s: int):
+        """Series ``s``'s origins: a slice where origins come series by series (as
+        ``origin_forecasts`` gives them: no scan of every origin per series), else a mask."""
+        if self._ordered is None:
+            self._ordered = bool((self.series[1:] >= self.series[:-1]).all())
+        if self._ordered:
+            return slice(*np.searchsorted(self.series, [s, s + 1]))
+        return self.series == s
 
     def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, prices) of series ``s``."""
-        use = self.series == s
+        use = self._select(s)
         return self.rows[use], self.prices[use]
 
     def quantiles_of(self, s: int) -> np.ndarray | None:
         """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
-        return None if self.quantiles is None else self.quantiles[self.series == s]
+        return None if self.quantiles is None else self.quantiles[self._select(s)]
 
 
 def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,

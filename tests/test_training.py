@@ -618,3 +618,20 @@ def test_the_shuffled_pipeline_is_a_new_permutation_each_epoch_and_seeded():
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(epochs(8, 1)[0], first[0])
+
+
+def test_origin_forecasts_of_a_series_are_its_own_whatever_the_order():
+    from forecast.training import OriginForecasts
+
+    series = np.array([0, 0, 1, 1, 1, 3])
+    rows = np.arange(6) * 10
+    prices = np.arange(12.0).reshape(6, 2)
+    quantiles = np.arange(36.0).reshape(6, 2, 3)
+    for order in (np.arange(6), np.array([5, 2, 0, 3, 1, 4])):   # grouped, shuffled
+        f = OriginForecasts(series[order], rows[order], prices[order], quantiles[order])
+        for s in range(5):
+            got_rows, got_prices = f.of(s)
+            use = series[order] == s
+            assert got_rows.tolist() == rows[order][use].tolist()
+            np.testing.assert_array_equal(got_prices, prices[order][use])
+            np.testing.assert_array_equal(f.quantiles_of(s), quantiles[order][use])
