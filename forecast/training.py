@@ -564,8 +564,9 @@ def judge_intervals(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi
                               conformal.space)
         unit = np.log if cqr.space == "log" else (lambda v, k=float(scales[s]): v / k)
         actual.append(unit(prices[r]))
-        network.append([unit(b) for b in net])
-        baseline.append([unit(b) for b in base])
+        with np.errstate(divide="ignore"):   # a band down to 0 is -inf in log price: an
+            network.append([unit(b) for b in net])        # infinite score, and it loses
+            baseline.append([unit(b) for b in base])
         dates.append(panel.dates.asi8[panel.offsets[s] + r])
     both = lambda parts, i: np.concatenate([p[i] for p in parts])  # noqa: E731
     with np.errstate(invalid="ignore", over="ignore"):
