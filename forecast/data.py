@@ -204,7 +204,8 @@ class _Scan(io.RawIOBase):
         self.cr = self.crlf = 0
         self.tail = b""
         first = self._pull(CHUNK)
-        while first and b"\n" not in first:
+        # up to a line break, and past a CR at the end (its LF may come next)
+        while first and (b"\n" not in first or first.endswith(b"\r")):
             more = self._pull(CHUNK)
             if not more:
                 break

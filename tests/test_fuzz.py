@@ -199,6 +199,18 @@ def test_blank_lines_at_the_end_keep_the_fast_reader():
     assert fast(b"Date,Close\n\n2020-01-01,1\n") is None   # inside: careful
 
 
+@pytest.mark.parametrize("chunk", range(8, 40))
+def test_a_crlf_break_across_the_first_read_keeps_the_fast_reader(monkeypatch, chunk):
+    """The reader's first read may end between the CR and the LF of a line break; that is
+    no lone CR (which only the careful reader takes)."""
+    from forecast import data
+
+    monkeypatch.setattr(data, "CHUNK", chunk)
+    raw = b"Date,Close\r\n2020-01-01,1\r\n2020-01-02,2\r\n2020-01-03,3\r\n"
+    table = data._fast_table(data._Scan(io.BytesIO(raw), keep=True), "x", None)
+    assert table is not None and len(table.cells) == 3
+
+
 CELL_TEXT = st.one_of(NUMBERS, st.text(alphabet="0123456789.,+-eE _", max_size=8))
 
 
