@@ -763,8 +763,7 @@ def parse_numbers(table: Table, column: str,
     """
     check_decimal(decimal)
     key = (column, decimal)
-    if _typed_numbers(table.cells[column]) and not (decimal == "," and
-                                                    column in table.inferred):
+    if _read_typed(table, column, decimal):
         return _parse_numbers(table, column, decimal)   # as cheap as a copy: not kept
     if key not in table.parsed:
         table.parsed[key] = _parse_numbers(table, column, decimal)
@@ -772,13 +771,18 @@ def parse_numbers(table: Table, column: str,
     return values.copy(), invalid.copy()
 
 
+def _read_typed(table: Table, column: str, decimal: str | None) -> bool:
+    """Whether ``column`` is read as its typed numbers: a number column of a Parquet file,
+    or of a CSV unless ``--decimal ,`` asks for its text to be read with a decimal comma."""
+    return _typed_numbers(table.cells[column]) and not (decimal == "," and
+                                                       column in table.inferred)
+
+
 def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.ndarray,
                                                                             np.ndarray]:
     """``parse_numbers`` uncached: two shortcuts for the usual columns, then the rules
     (``numbers_by_rules``). A property test checks the shortcuts give what the rules give."""
-    if _typed_numbers(table.cells[column]) and not (decimal == "," and
-                                                    column in table.inferred):
-        # a number column of a Parquet file, or of a CSV as the decimal point reads it
+    if _read_typed(table, column, decimal):
         values = table.cells[column].to_numpy(float, na_value=np.nan)
         invalid = np.isinf(values)
         return np.where(invalid, np.nan, values), invalid
