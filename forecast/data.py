@@ -255,7 +255,6 @@ class _Scan(io.RawIOBase):
         return self.digest.hexdigest()
 
 
-
 def parquet_table(raw: bytes, name: str, sha256: str = "") -> Table:
     """A Parquet file (long or wide) as a Table that goes through the same column decisions
     and messages as a CSV. Text columns become text cells; date-time and number columns
@@ -353,6 +352,7 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
         return None   # a short or long row, not UTF-8, ...: the careful path names it
     if scan.odd or scan.lone_cr or not read.num_rows:
         return None
+
     def reread(columns: list[str]) -> dict[str, pd.Series]:
         source = pa.BufferReader(b"".join(scan.kept)) if path is None else str(path)
         picked = [header.index(c) for c in columns]
@@ -429,10 +429,15 @@ def _typed_cells(column) -> pd.Series | None:
         return pd.Series(values)
     if pa.types.is_date32(kind) and not column.null_count:
         days = column.to_numpy()
-        if days.min() >= np.datetime64("1678-01-01") and days.max() <= np.datetime64(
-                "2261-12-31"):
+        if _in_pandas_range(days):
             return pd.Series(days.astype("datetime64[ns]"))
     return None
+
+
+def _in_pandas_range(days: np.ndarray) -> bool:
+    """Whether every day (datetime64[D]) lies within the whole days pandas represents."""
+    return days.min() >= np.datetime64("1678-01-01") and days.max() <= np.datetime64(
+        "2261-12-31")
 
 
 def _text_cells(column) -> pd.Series:
@@ -613,7 +618,7 @@ def plain_iso_days(text: pd.Series) -> pd.Series | None:
         days = pc.cast(cells, pa.date32()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if days.min() < np.datetime64("1678-01-01") or days.max() > np.datetime64("2261-12-31"):
+    if not _in_pandas_range(days):
         return None
     return pd.Series(days.astype("datetime64[ns]"), index=text.index)
 
