@@ -157,3 +157,40 @@ def test_fractions_cut_the_union_of_dates_and_dates_split_every_series_alike():
         split_dates(panel.dates, 0.1, 0.2, test_start="2030-01-01")
     with pytest.raises(DataError, match="not before the test start"):
         split_dates(panel.dates, 0.1, 0.2, val_start="2020-05-01", test_start="2020-04-01")
+
+
+@pytest.mark.parametrize("kind", ["level", "log-return"])
+def test_no_training_target_reaches_the_validation_start_nor_a_validation_one_the_test_start(
+        kind):
+    # Price row r of each series is exp(r^2 / 1000): its level gives r back, and so does
+    # its log-return (2r - 1) / 1000, so every target the network is given names its row.
+    def prices(n):
+        return np.exp(np.arange(n, dtype=float) ** 2 / 1000)
+
+    a = one_series(prices(60), "a").frame
+    b = pd.DataFrame({"c0": prices(45)}, index=a.index[12:57])  # starts later: other bounds
+    panel = Panel.from_frames({"a": a, "b": b})
+    split = split_dates(panel.dates, 0.15, 0.2)
+    horizon = 3
+    prepared = prepare_panel(panel, kind, window=4, horizon=horizon, split=split)
+    assert prepared.train_end[0] != prepared.train_end[1]
+    target = prepared.scaler.inverse_target(prepared.y, prepared.series)
+    rows = np.sqrt(np.log(target) * 1000) if kind == "level" else (target * 1000 + 1) / 2
+    rows = np.rint(rows).astype(int)
+    np.testing.assert_array_equal(rows, prepared.first_rows[:, None] + np.arange(horizon))
+    # (samples, horizon) the date of every target
+    dates = panel.dates.to_numpy()[panel.offsets[prepared.series][:, None] + rows]
+    val, test = split.val_start.to_datetime64(), split.test_start.to_datetime64()
+    expected = {"train": (dates < val).all(axis=1),
+                "val": ((dates >= val) & (dates < test)).all(axis=1),
+                "test": (dates >= test).all(axis=1)}
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(prepared.masks[name], mask, err_msg=name)
+    # Each series has windows whose targets straddle each cut: they belong to no split.
+    for s in range(2):
+        own = prepared.series == s
+        for cut in (val, test):
+            straddle = own & (dates[:, 0] < cut) & (dates[:, -1] >= cut)
+            assert straddle.sum() == horizon - 1
+            assert not (prepared.masks["train"] | prepared.masks["val"]
+                        | prepared.masks["test"])[straddle].any()
