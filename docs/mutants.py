@@ -45,6 +45,9 @@ P = "tests/test_predict.py"
 I = "tests/test_intervals.py"
 B = "tests/test_bundle.py"
 E = "tests/test_engine.py"
+W = "tests/test_windows.py"
+N = "tests/test_panel.py"
+U = "tests/test_tuning.py"
 
 MUTANTS = [
     # The baseline guard and early stopping.
@@ -229,6 +232,56 @@ MUTANTS = [
            'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],',
            'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["lower"],',
            "the test-segment band drawn with no width", ("tests/test_plotting.py",)),
+    # Splits, windows and per-series scaling.
+    Mutant("train-targets-reach-val", "forecast/windows.py",
+           '"train": last < train_end[series]', '"train": first_rows < train_end[series]',
+           "with --horizon > 1, training windows whose later targets are validation rows", (W,)),
+    Mutant("train-boundary", "forecast/windows.py",
+           '"train": last < train_end[series]', '"train": last <= train_end[series]',
+           "a training window whose last target is the first validation row", (W,)),
+    Mutant("val-targets-reach-test", "forecast/windows.py",
+           "& (last < val_end[series])", "& (first_rows < val_end[series])",
+           "with --horizon > 1, validation windows whose later targets are test rows", (W,)),
+    Mutant("center-last-input-row", "forecast/windows.py",
+           "scaled[starts + window, 0], series", "scaled[starts + window - 1, 0], series",
+           "each series centred on its training windows' last inputs, not first targets", (W,)),
+    Mutant("val-start-first-date", "forecast/windows.py",
+           "val.value <= unique[0]", "val.value < unique[0]",
+           "--val-start on the first date accepted: no training rows", (W,)),
+    Mutant("rows-needed-val-horizon", "forecast/windows.py",
+           "split.n_val >= horizon", "split.n_val >= 1",
+           "'need at least N rows' counts one validation row, not --horizon of them", (W,)),
+    Mutant("rows-needed-train-window", "forecast/windows.py",
+           "split.train_end >= offset + window + horizon", "split.train_end >= offset + window",
+           "'need at least N rows' leaves no target row for a training window", (W,)),
+    Mutant("constant-column-span", "forecast/transforms.py",
+           "return 1.0 / np.where(span == 0.0, 1.0, span)\n\n    @property\n"
+           "    def min_(self) -> np.ndarray:\n        return -self.data_min_",
+           "return 1.0 / np.where(span == 0.0, 1e-12, span)\n\n    @property\n"
+           "    def min_(self) -> np.ndarray:\n        return -self.data_min_",
+           "a column constant on its fit rows blows later rows up (span 0 not taken as 1)",
+           ("tests/test_transforms.py",)),
+    # A ticker the model never saw: scaled on its rows dated before the test start.
+    Mutant("new-ticker-step-into-test", "forecast/predict.py",
+           "cut.value) - offset", "cut.value)",
+           "a new ticker's scaling fit on the log-return into the first test row too", (N,)),
+    Mutant("new-ticker-test-start-row", "forecast/predict.py",
+           "panel.dates.asi8[panel.rows(s)], cut.value)",
+           'panel.dates.asi8[panel.rows(s)], cut.value, side="right")',
+           "a new ticker's scaling fit on its row dated on the test start too", (N,)),
+    Mutant("new-ticker-center-row", "forecast/predict.py",
+           "use = local < fit_rows[series]", "use = local <= fit_rows[series]",
+           "a new ticker's center taken over one row more than its min and max", (N,)),
+    # Tuning.
+    Mutant("trial-score-last-epoch", "forecast/tuning.py",
+           'min(trained.history["val_loss"])', 'trained.history["val_loss"][-1]',
+           "a trial scores its last epoch, not its best (the one train keeps)", (U,)),
+    Mutant("prune-reports-raw-loss", "forecast/tuning.py",
+           "trial.report(self.best, epoch)", "trial.report(value, epoch)",
+           "the pruner is told each epoch's own loss, not the best so far", (U,)),
+    Mutant("prune-step-off-by-one", "forecast/tuning.py",
+           "trial.report(self.best, epoch)", "trial.report(self.best, epoch + 1)",
+           "each epoch reported to the pruner one step late", (U,)),
     # Metrics.
     Mutant("rel-mae-denominator", "forecast/metrics.py",
            "    naive_mae = mae(actual, previous)\n    forecasts",
@@ -238,6 +291,9 @@ MUTANTS = [
            "(np.asarray(lower) <= actual) & (actual <= np.asarray(upper))",
            "(np.asarray(lower) < actual) & (actual < np.asarray(upper))",
            "coverage excludes the band's edges", ("tests/test_metrics.py",)),
+    Mutant("mape-zero-rows", "forecast/metrics.py",
+           "nonzero = actual != 0", "nonzero = np.ones_like(actual, bool)",
+           "MAPE divides by rows whose actual is 0", ("tests/test_metrics.py",)),
 ]
 
 

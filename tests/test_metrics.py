@@ -15,6 +15,12 @@ def test_hand_computed_errors():
     assert metrics.mase(actual, predicted, scale=2.0) == pytest.approx(2 / 3)
 
 
+def test_mape_skips_rows_whose_actual_is_zero():
+    actual, predicted = np.array([10.0, 0.0, 4.0]), np.array([11.0, 3.0, 3.0])
+    assert metrics.mape(actual, predicted) == pytest.approx(100 * (0.1 + 0.25) / 2)
+    assert np.isnan(metrics.mape(np.zeros(2), np.ones(2)))
+
+
 def test_naive_and_drift_forecasts():
     prices = np.array([1.0, 3.0, 4.0, 8.0])
     rows = np.array([1, 2, 3])

@@ -215,6 +215,43 @@ def test_a_new_ticker_is_scaled_on_its_own_rows_and_said_once(cli, panel_model, 
     assert 0.8 * last < rows["NEW"] < 1.25 * last   # in its own price units
 
 
+def test_a_new_ticker_is_scaled_on_its_rows_dated_before_the_test_start_only(panel_model,
+                                                                             tmp_path):
+    """Its min, max and center come from its log-returns into rows dated before the
+    model's test start; the step into the first test row is made the largest of all, so
+    fitting on one row more (a one-row leak of the test period) changes each."""
+    from forecast.bundle import read_bundle
+    from forecast.predict import read_for_model, scaler_for
+
+    csv, model = panel_model
+    bundle = read_bundle(model)
+    test_start = pd.Timestamp(bundle.config.facts["test_start"])
+    frame = long_frame(160, tickers=("AAA", "NEW"), shuffle=False)
+    new = frame["symbol"] == "NEW"
+    frame.loc[new, "Close"] *= 1000
+    frame.loc[new & (pd.to_datetime(frame["Date"]) == test_start), "Close"] *= 3
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    said = []
+    panel = read_for_model([str(tmp_path / "new.csv")], bundle)
+    scaler = scaler_for(bundle, panel, warn=said.append)
+    assert len(said) == 1 and f"dated before {test_start.date()}" in said[0]
+    s, trained = scaler.index("NEW"), bundle.scaler.index("AAA")
+    own = frame[new]
+    returns = np.diff(np.log(own["Close"].to_numpy()))
+    before = returns[(pd.to_datetime(own["Date"]) < test_start).to_numpy()[1:]]
+    assert len(before) < len(returns) and returns[len(before)] > 2 * before.max()
+    low, high = before.min(), before.max()
+    # the log-return, then the absolute return in the same units (from 0, over its span)
+    assert scaler.data_min_[s].tolist() == pytest.approx([low, 0.0], rel=1e-12)
+    assert scaler.data_max_[s].tolist() == pytest.approx([high, high - low], rel=1e-12)
+    assert bundle.config.model.quantiles  # a quantile model: centred on the median
+    assert scaler.center_[s] == pytest.approx(np.median((before - low) / (high - low)),
+                                              rel=1e-12)
+    a = scaler.index("AAA")  # a ticker the model knows keeps its stored scaling
+    np.testing.assert_array_equal(scaler.data_max_[a], bundle.scaler.data_max_[trained])
+    assert scaler.center_[a] == bundle.scaler.center_[trained]
+
+
 def test_a_short_series_is_left_out_of_training_with_a_warning(cli, tmp_path):
     long = long_frame(160)
     late = price_frame(20, seed=9, start="2020-07-01")[["Date", "Close"]].assign(symbol="NEW")

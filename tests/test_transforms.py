@@ -23,6 +23,17 @@ def test_constant_column_maps_like_scikit_learn():
                                SkMinMaxScaler().fit(X).transform(X))
 
 
+def test_a_series_constant_on_its_fit_rows_scales_later_rows_like_scikit_learn():
+    from forecast.transforms import SeriesScaler
+
+    # a volume that never moved in training, then does: a span of 0 counts as 1
+    values = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [4.0, 7.5]])
+    scaler = SeriesScaler.fit(values, np.array([0, 4]), np.array([3]), ["x"])
+    theirs = SkMinMaxScaler().fit(values[:3])
+    np.testing.assert_allclose(scaler.transform(values, np.zeros(4, int)),
+                               theirs.transform(values), rtol=0, atol=1e-12)
+
+
 def test_inputs_are_not_mutated():
     X = np.array([[1.0, 2.0], [3.0, 5.0]])
     before = X.copy()

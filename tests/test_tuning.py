@@ -234,6 +234,74 @@ def test_a_pruned_trial_stops_early_and_is_marked_pruned(tmp_path):
     assert result.best.number in (0, 2)
 
 
+class RecordingPruner(optuna.pruners.BasePruner):
+    """Records the (step, value) it is asked about each time; prunes at ``at`` steps."""
+
+    def __init__(self, at=()):
+        self.seen, self.at = [], set(at)
+
+    def prune(self, study, trial):
+        step = trial.last_step
+        self.seen.append((step, trial.intermediate_values[step]))
+        return step in self.at
+
+
+def small_search(tmp_path, pruner, learning_rate=0.001, **training):
+    from forecast.config import ForecastConfig, TrainConfig
+    from forecast.data import read_panel
+
+    csv_path = tmp_path / "p.csv"
+    price_frame(300).to_csv(csv_path, index=False)
+    panel = read_panel([csv_path])
+    config = ForecastConfig(training=TrainConfig(**training)).validate()
+    config.columns = panel.columns
+    space = tuning.parse_space({"cell": ["gru"], "layers": [1], "units": [4], "dropout": [0.0],
+                                "window": [5], "learning_rate": [learning_rate],
+                                "batch_size": [32]})
+    return tuning.Search(panel, config, space, "p", str(tmp_path / "s" / "journal.log"), True,
+                         1, pruner=pruner)
+
+
+def test_each_epoch_reports_the_best_validation_loss_so_far_at_its_own_step(tmp_path):
+    pruner = RecordingPruner(at={5})
+    study = optuna.create_study(direction="minimize", pruner=pruner)
+    trial = study.ask()
+    callback = tuning.pruning_callback(trial, small_search(tmp_path, pruner))
+    losses = [0.5, 0.3, 0.4, float("nan"), 0.2, 0.25]
+    for epoch, loss in enumerate(losses[:-1]):
+        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+    with pytest.raises(optuna.TrialPruned, match="pruned after epoch 6"):
+        callback.on_epoch_end(5, {"loss": 1.0, "val_loss": losses[-1]})
+    # a non-finite epoch reports nothing (training stops itself on it)
+    assert pruner.seen == [(0, 0.5), (1, 0.3), (2, 0.3), (4, 0.2), (5, 0.2)]
+    assert study.trials[0].intermediate_values == {0: 0.5, 1: 0.3, 2: 0.3, 4: 0.2, 5: 0.2}
+
+
+def test_a_trial_scores_its_best_epoch_not_its_last(tmp_path):
+    """The score is the lowest validation loss of the trial's epochs (the one train keeps),
+    here of a run that early stopping ended on a worse epoch; and every epoch reported the
+    best so far. The run is repeated by hand with the trial's options to know its losses."""
+    import keras
+
+    from forecast.training import run_training
+
+    pruner = RecordingPruner()
+    search = small_search(tmp_path, pruner, learning_rate=0.05, epochs=8, patience=1)
+    study = optuna.create_study(direction="minimize", pruner=pruner)
+    assert tuning.run_trial(search, study, study.ask())
+    done = study.trials[0]
+    assert done.state == optuna.trial.TrialState.COMPLETE
+    keras.utils.clear_session()
+    history = run_training(search.panel, tuning.with_params(search.config, done.params),
+                           stream=io.StringIO(), score=False).history["val_loss"]
+    best = [min(history[:e + 1]) for e in range(len(history))]
+    assert len(history) < 8 and history[-1] > best[-1] * 1.001  # stopped on a worse epoch
+    assert done.value == pytest.approx(best[-1], rel=1e-6)
+    assert list(done.intermediate_values) == list(range(len(history)))
+    assert list(done.intermediate_values.values()) == pytest.approx(best, rel=1e-6)
+    assert [step for step, _ in pruner.seen] == list(range(len(history)))
+
+
 # --- several processes -----------------------------------------------------------------
 
 def tune_process(csv_path, model_dir, *extra):

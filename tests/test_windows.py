@@ -4,6 +4,7 @@ import pytest
 
 from forecast.data import Panel
 from forecast.errors import DataError
+from forecast.transforms import transform_offset
 from forecast.windows import (Split, assign_samples, check_rows, make_windows, prepare_panel,
                               split_dates, window_starts,
                               rows_needed, split_rows)
@@ -157,3 +158,82 @@ def test_fractions_cut_the_union_of_dates_and_dates_split_every_series_alike():
         split_dates(panel.dates, 0.1, 0.2, test_start="2030-01-01")
     with pytest.raises(DataError, match="not before the test start"):
         split_dates(panel.dates, 0.1, 0.2, val_start="2020-05-01", test_start="2020-04-01")
+
+
+@pytest.mark.parametrize("kind", ["level", "log-return"])
+def test_no_training_target_reaches_the_validation_start_nor_a_validation_one_the_test_start(
+        kind):
+    # Price row r of each series is exp(r^2 / 1000): its level gives r back, and so does
+    # its log-return (2r - 1) / 1000, so every target the network is given names its row.
+    def prices(n):
+        return np.exp(np.arange(n, dtype=float) ** 2 / 1000)
+
+    a = one_series(prices(60), "a").frame
+    b = pd.DataFrame({"c0": prices(45)}, index=a.index[12:57])  # starts later: other bounds
+    panel = Panel.from_frames({"a": a, "b": b})
+    split = split_dates(panel.dates, 0.15, 0.2)
+    horizon = 3
+    prepared = prepare_panel(panel, kind, window=4, horizon=horizon, split=split)
+    assert prepared.train_end[0] != prepared.train_end[1]
+    target = prepared.scaler.inverse_target(prepared.y, prepared.series)
+    rows = np.sqrt(np.log(target) * 1000) if kind == "level" else (target * 1000 + 1) / 2
+    rows = np.rint(rows).astype(int)
+    np.testing.assert_array_equal(rows, prepared.first_rows[:, None] + np.arange(horizon))
+    # (samples, horizon) the date of every target
+    dates = panel.dates.to_numpy()[panel.offsets[prepared.series][:, None] + rows]
+    val, test = split.val_start.to_datetime64(), split.test_start.to_datetime64()
+    expected = {"train": (dates < val).all(axis=1),
+                "val": ((dates >= val) & (dates < test)).all(axis=1),
+                "test": (dates >= test).all(axis=1)}
+    for name, mask in expected.items():
+        np.testing.assert_array_equal(prepared.masks[name], mask, err_msg=name)
+    # Each series has windows whose targets straddle each cut: they belong to no split.
+    for s in range(2):
+        own = prepared.series == s
+        for cut in (val, test):
+            straddle = own & (dates[:, 0] < cut) & (dates[:, -1] >= cut)
+            assert straddle.sum() == horizon - 1
+            assert not (prepared.masks["train"] | prepared.masks["val"]
+                        | prepared.masks["test"])[straddle].any()
+
+
+@pytest.mark.parametrize("center", ["median", "mean"])
+@pytest.mark.parametrize("kind", ["level", "log-return"])
+def test_each_series_is_centred_on_its_own_training_targets(kind, center):
+    # Rising prices, so the targets of one row earlier or later have another median/mean.
+    a = one_series(np.exp(np.arange(60) ** 2 / 1000), "a").frame
+    b = pd.DataFrame({"c0": np.exp(np.arange(45) ** 1.5 / 200)}, index=a.index[12:57])
+    panel = Panel.from_frames({"a": a, "b": b})
+    prepared = prepare_panel(panel, kind, window=4, horizon=2, center=center,
+                             split=split_dates(panel.dates, 0.15, 0.2))
+    statistic = np.median if center == "median" else np.mean
+    for s in range(2):
+        train = prepared.masks["train"] & (prepared.series == s)
+        # the network's first-step targets of the training windows are centred on 0
+        assert statistic(prepared.y[train, 0]) == pytest.approx(0.0, abs=1e-12)
+        assert prepared.scaler.center_[s] > 0.01
+
+
+@pytest.mark.parametrize("window,horizon,kind,val_fraction,test_fraction", [
+    (5, 1, "level", 0.1, 0.2), (5, 3, "log-return", 0.1, 0.2),
+    (4, 5, "level", 0.3, 0.3), (30, 2, "log-return", 0.05, 0.05)])
+def test_the_rows_said_to_be_needed_give_each_split_a_window_and_one_less_does_not(
+        window, horizon, kind, val_fraction, test_fraction):
+    offset = transform_offset(kind)
+    need = rows_needed(window, horizon, offset, val_fraction, test_fraction)
+    for rows, enough in ((need, True), (need - 1, False)):
+        panel = one_series(np.exp(np.linspace(0, 1, rows)))
+        prepared = prepare_panel(panel, kind, window, horizon,
+                                 split=split_dates(panel.dates, val_fraction, test_fraction))
+        assert all(mask.any() for mask in prepared.masks.values()) == enough, rows
+    check_rows(need, window, horizon, offset, val_fraction, test_fraction, "x.csv")
+    with pytest.raises(DataError, match=f"need at least {need}"):
+        check_rows(need - 1, window, horizon, offset, val_fraction, test_fraction, "x.csv")
+
+
+def test_a_validation_start_on_the_first_date_leaves_no_training_rows():
+    dates = one_series(np.arange(1, 41, dtype=float)).dates
+    with pytest.raises(DataError, match=f"--val-start {dates[0].date()}: input has no "
+                                        "training rows before it"):
+        split_dates(dates, 0.1, 0.2, val_start=str(dates[0].date()))
+    assert split_dates(dates, 0.1, 0.2, val_start=str(dates[1].date())).val_start == dates[1]
