@@ -229,6 +229,17 @@ MUTANTS = [
            'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],',
            'zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["lower"],',
            "the test-segment band drawn with no width", ("tests/test_plotting.py",)),
+    # Options checked before any work.
+    Mutant("interval-no-low-bound", "forecast/config.py",
+           "INTERVAL_RANGE = (1e-6, 1 - 1e-6)", "INTERVAL_RANGE = (0, 1 - 1e-6)",
+           "--interval 1e-12 accepted: an infinite band, an unexpected ValueError", (P,)),
+    Mutant("interval-checked-late", "forecast/cli.py",
+           "    check_interval(interval)\n    bundle = open_model(model)\n    data = load_panel(",
+           "    bundle = open_model(model)\n    data = load_panel(",
+           "evaluate checks --interval only after reading the model and data", (P,)),
+    Mutant("seed-unbounded", "forecast/config.py",
+           "if not SEED_RANGE[0] <= t.seed <= SEED_RANGE[1]:", "if False:",
+           "--seed -1 accepted (fails after the data is read)", ("tests/test_cli.py",)),
     # Metrics.
     Mutant("rel-mae-denominator", "forecast/metrics.py",
            "    naive_mae = mae(actual, previous)\n    forecasts",

@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
 from forecast import __version__
 from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DERIVED,
                              DERIVED_SOURCES, DPI_RANGE, DataConfig, ForecastConfig,
-                             ModelConfig, TrainConfig, json_safe)
+                             ModelConfig, TrainConfig, check_interval, json_safe)
 from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
@@ -708,6 +708,7 @@ def predict(
     from forecast.predict import Forecaster, load_predictor
 
     step = check_predict_options(steps, backtest, step)
+    check_interval(interval)
     if out is not None and as_json:
         raise UsageError("--json writes to stdout and --out to a file; drop one")
     out = check_out_file(out)   # refused before any work, if it must be
@@ -744,6 +745,7 @@ def evaluate(
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
 
+    check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
@@ -791,6 +793,7 @@ def plot(
     from forecast.plotting import check_out, draw_figure
     from forecast.predict import Forecaster, default_level, load_predictor
 
+    check_interval(interval)
     bundle = open_model(model)
     out = check_out(out or bundle.path / "plot.png")  # refused before any work, if it must be
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,

@@ -110,6 +110,7 @@ TRAIN_ERRORS = [
     (["--precision", "mixed", "--device", "cpu"], "--precision mixed needs a GPU"),
     (["--test-fraction", "1.5"], "--test-fraction must be in (0, 1)"),
     (["--target", "Nope"], "no column 'Nope' (--target)"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
 ]
 
 
@@ -134,6 +135,20 @@ def test_log_return_with_a_zero_price_names_the_line(cli, tmp_path):
     assert result.exit_code == 2
     assert "zero.csv line 102, column 'Close': value 0 is not positive" in result.stderr
     assert "--target-transform level" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_a_seed_numpy_and_tensorflow_cannot_take_is_refused_before_reading(cli, tmp_path,
+                                                                          command, seed):
+    from forecast.config import ForecastConfig, TrainConfig
+
+    result = cli(command, tmp_path / "nowhere.csv", "--seed", seed)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == ("forecast: error: --seed must be a whole number from 0 to "
+                             f"4294967295, got {seed}\n")
+    for fine in (0, 2**32 - 1):
+        ForecastConfig(training=TrainConfig(seed=fine)).validate()
 
 
 def test_train_errors_advise_only_train_options(cli, prices_csv):

@@ -106,6 +106,8 @@ PLOT_ERRORS = [
     ("--dpi 100000", lambda root: ["--dpi", "100000"], "Invalid value for '--dpi'"),
     ("--interval wider than the calibration", lambda root: ["--interval", "0.999"],
      "--interval 0.999 is wider than the model's"),
+    ("--interval too near 0 (an infinite band)", lambda root: ["--interval", "1e-17"],
+     "--interval must be between 0 and 1 (from 1e-06 to 0.999999; e.g. 0.8), got 1e-17"),
 ]
 
 

@@ -1,5 +1,7 @@
 import dataclasses
+import io
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -355,6 +357,9 @@ PREDICT_ERRORS = [
     (["--steps", "100000"], "--steps 100000 would run past 2262-04-11, the last date pandas "
                             "can represent; after 2021-02-23 this series has room for about"),
     (["--date-format", "dmy"], "--date-format must be day-first, month-first"),
+    (["--interval", "1e-12"], "--interval must be between 0 and 1 (from 1e-06 to 0.999999; "
+                              "e.g. 0.8), got 1e-12"),
+    (["--interval", "0"], "--interval must be between 0 and 1"),
 ]
 
 
@@ -369,6 +374,34 @@ def test_predict_errors(cli, tiny_model, args, message):
     assert result.stderr.startswith("forecast: error:")
     assert message in result.stderr and result.stdout == ""
     assert_advice_fits("predict", result.stderr)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "plot"])
+@pytest.mark.parametrize("level", ["1e-12", "1e-17", "1", "nan"])
+def test_an_interval_level_too_near_0_or_1_is_refused_before_the_model_is_read(
+        cli, command, level):
+    """1e-12 gave predict an infinite band (conformal rank 0) and 1e-17 evaluate and plot
+    an unexpected ValueError (1 - level rounds to 1): one check, first, for all three."""
+    result = cli(command, "--model", "nowhere", "--interval", level)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("forecast: error: --interval must be between 0 and 1 "
+                                    "(from 1e-06 to 0.999999; e.g. 0.8), got ")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_quantile_model"])
+def test_the_narrowest_interval_allowed_is_finite_and_scored(cli, request, fixture):
+    model = request.getfixturevalue(fixture)
+    result = cli("predict", "--model", model, "--steps", "2", "--interval", "1e-6")
+    assert result.exit_code == 0, result.stderr
+    band = pd.read_csv(io.StringIO(result.stdout))
+    assert np.isfinite(band[["lower", "upper"]].to_numpy()).all()
+    assert (band["lower"] <= band["predicted"]).all() and (band["predicted"] <= band["upper"]).all()
+    result = cli("evaluate", "--model", model, "--interval", "1e-6", "--json")
+    assert result.exit_code == 0, result.stderr
+    model_band = json.loads(result.stdout)["test"]["intervals"]["model"]
+    assert model_band["level"] == 1e-6 and math.isfinite(model_band["interval_score"])
+    assert model_band["coverage"] < 0.5
 
 
 def test_the_widest_supported_level_is_finite_and_one_more_is_refused(prices):
