@@ -64,8 +64,11 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     from forecast.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    from forecast.training import tensorflow_memory
+
     model = bundle.load_keras()
 
+    @tensorflow_memory()
     def predict(X: np.ndarray) -> np.ndarray:
         out = model.predict(np.ascontiguousarray(X, np.float32), batch_size=1024, verbose=0)
         return np.asarray(out, dtype=np.float64)

@@ -197,6 +197,34 @@ def test_out_of_memory_does_not_blame_a_train_option_on_other_commands(capsys):
     error = capsys.readouterr().err
     assert error.startswith("forecast: error: out of memory; ")
     assert "(for train: --batch-size" in error
+    from forecast.errors import OUT_OF_MEMORY
+    assert error == f"forecast: error: {OUT_OF_MEMORY}\n"   # TensorFlow's says the same
+
+
+def test_tensorflow_running_out_of_memory_is_the_out_of_memory_line(cli, prices_csv,
+                                                                  tiny_model, monkeypatch):
+    """TensorFlow says ResourceExhaustedError (GPU or CPU), not MemoryError: train, predict
+    with Keras and a tune trial report it as the documented line, not "unexpected"."""
+    import keras
+    import tensorflow as tf
+
+    from forecast.errors import OUT_OF_MEMORY
+
+    def exhausted(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    line = f"forecast: error: {OUT_OF_MEMORY}"
+    monkeypatch.setattr(keras.Model, "fit", exhausted)
+    result = cli("train", prices_csv, "--model-dir", "m", "--window", "5", "--epochs", "1")
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == line, result.stderr
+    assert not (prices_csv.parent / "m").exists()
+    result = cli("tune", prices_csv, "--model-dir", "t", "--window", "5", "--epochs", "1",
+                 "--trials", "1")
+    assert result.exit_code == 1, result.stderr
+    assert f"failed: {OUT_OF_MEMORY}" in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(f"the first error: {OUT_OF_MEMORY}")
+    monkeypatch.setattr(keras.Model, "predict", exhausted)
+    result = cli("predict", "--model", tiny_model, "--engine", "keras")
+    assert result.exit_code == 1 and result.stderr == line + "\n" and result.stdout == ""
 
 
 def test_a_constant_price_series_trains_evaluates_and_plots(cli, tmp_path):
