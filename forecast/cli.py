@@ -619,19 +619,24 @@ def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[i
 OUT_FORMATS = (".csv", ".parquet")
 
 
-def check_out_file(out: Optional[Path]) -> Optional[Path]:
-    """Refuse up front (exit 2) an --out that predict cannot or must not write."""
+def check_out_file(out: Optional[Path], inputs: Optional[list[str]] = None,
+                   model: Optional[Path] = None) -> Optional[Path]:
+    """Refuse up front (exit 2) an --out that predict cannot or must not write: one of its
+    ``inputs`` (PRICES), a file in the ``model`` directory or any other, a missing folder."""
     if out is None:
         return None
-    from forecast.bundle import check_can_write
+    from forecast.bundle import check_name_length, check_out_target
 
+    # first: a name too long fails every other look at it (write_table_file adds
+    # ".", "." and 8 characters for its temporary file beside it)
+    check_name_length(out, "--out", len("..") + 8)
     if out.suffix.lower() not in OUT_FORMATS:
         raise OutputError(f"--out {out}: predict writes {', '.join(OUT_FORMATS)} files; end the "
                           "file name with one of them")
     if out.is_symlink() or (out.exists() and not out.is_file()):
         raise OutputError(f"--out {out} exists and is not a file; forecast replaces only a "
                           "file there")
-    check_can_write(out, "--out")
+    check_out_target(out, "--out", inputs or [], model)
     return out
 
 
@@ -654,9 +659,10 @@ def write_table_file(table: Any, out: Path) -> None:
     never sees half a file and a failure leaves any older file as it was."""
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or ".")
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        os.close(fd)
         if out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
@@ -672,7 +678,7 @@ def write_table_file(table: Any, out: Path) -> None:
         raise OutputError(f"--out {out}: cannot write ({exc.strerror}); choose another "
                           "path") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
     note(f"wrote {out}")
 
@@ -711,8 +717,8 @@ def predict(
     check_interval(interval)
     if out is not None and as_json:
         raise UsageError("--json writes to stdout and --out to a file; drop one")
-    out = check_out_file(out)   # refused before any work, if it must be
     bundle = open_model(model)
+    out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
     data = load_panel(prices, bundle, series, series_column, wide, recent=not backtest,
                       date_column=date_column, missing=missing, date_format=date_format,
                       decimal=decimal)
@@ -795,7 +801,7 @@ def plot(
 
     check_interval(interval)
     bundle = open_model(model)
-    out = check_out(out or bundle.path / "plot.png")  # refused before any work, if it must be
+    out = check_out(out or bundle.path / "plot.png", prices, bundle.path)  # before any work
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
