@@ -494,11 +494,10 @@ def tune(
     from forecast.bundle import model_dir_for
 
     target = model_dir_for(model_dir, prices, "tuned")  # refused before any search
+    where = tuning.check_storage(storage, target)      # and before the data is read
     data = options.read(prices)
-    journal = storage is None
-    search = tuning.Search(
-        data, options.config, search_space, study or target.name,
-        str(tuning.journal_file(target)) if journal else storage, journal, trials)
+    search = tuning.Search(data, options.config, search_space, study or target.name, where,
+                           storage is None, trials)
     import_tensorflow_quietly()
     tuning.check_data(search)
     held = sum(t.state.is_finished()
