@@ -145,8 +145,9 @@ PLOT_ERRORS = [
     ("--dpi 100000", lambda root: ["--dpi", "100000"], "Invalid value for '--dpi'"),
     ("--interval wider than the calibration", lambda root: ["--interval", "0.999"],
      "--interval 0.999 is wider than the model's"),
-    ("--out in a folder that does not exist", lambda root: ["--out", "figs/x.png"],
-     "--out figs/x.png: there is no directory figs; create it first, or choose another place"),
+    ("--out in a folder that does not exist", lambda root: ["--out", "missing/x.png"],
+     "--out missing/x.png: there is no directory missing; create it first, or choose another "
+     "place"),
     ("--out into the model directory", lambda root: ["--out", "m/x.png"],
      "--out m/x.png is inside the model directory m, which holds only that model's own "
      "files"),

@@ -398,7 +398,8 @@ def test_the_narrowest_interval_allowed_is_finite_and_scored(cli, request, fixtu
     assert result.exit_code == 0, result.stderr
     band = pd.read_csv(io.StringIO(result.stdout))
     assert np.isfinite(band[["lower", "upper"]].to_numpy()).all()
-    assert (band["lower"] <= band["predicted"]).all() and (band["predicted"] <= band["upper"]).all()
+    assert (band["lower"] <= band["predicted"]).all()
+    assert (band["predicted"] <= band["upper"]).all()
     result = cli("evaluate", "--model", model, "--interval", "1e-6", "--json")
     assert result.exit_code == 0, result.stderr
     model_band = json.loads(result.stdout)["test"]["intervals"]["model"]
