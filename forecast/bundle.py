@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -155,6 +155,7 @@ def check_model_dir_target(path: str | Path, source: str | None = None) -> Path:
     (the default directory), a model trained from another file is refused too.
     """
     path = Path(path)
+    check_name_length(path, "--model-dir", MODEL_DIR_TEMP_EXTRA)
     full = Path(os.path.abspath(path))
     if full == Path.cwd() or full in Path.cwd().parents:
         raise OutputError(f"--model-dir {path} is the current directory or one above it; name "
@@ -238,6 +239,84 @@ def check_can_write(path: str | Path, flag: str) -> None:
                           "writable place") from None
     os.close(fd)
     os.unlink(probe)
+
+
+#: What ``write_bundle`` and ``replace_dir`` add to a model directory's name for the
+#: temporary ones beside it: ``.NAME.tmp-xxxxxxxx`` and ``.NAME.old-xxxxxxxx``.
+MODEL_DIR_TEMP_EXTRA = len("..tmp-") + 8
+
+
+def check_name_length(path: str | Path, flag: str, extra: int = 0) -> None:
+    """Refuse (OutputError, exit 2) a path the file system cannot hold: a name longer than
+    its NAME_MAX bytes, the last one with the ``extra`` characters a writer adds to it for
+    a temporary name beside it, or the whole path (plus ``extra``) longer than PATH_MAX."""
+    full = os.path.abspath(path)
+    base = os.path.dirname(full)
+    while not os.path.isdir(base):   # os.path, not Path: a too-long name is just "no"
+        base = os.path.dirname(base)
+    try:
+        name_max, path_max = os.pathconf(base, "PC_NAME_MAX"), os.pathconf(base, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    names = Path(full).parts[1:]
+    for i, name in enumerate(names):
+        last = i == len(names) - 1
+        size = len(os.fsencode(name))
+        if size > name_max - (extra if last else 0):
+            what = "its name" if last else f"the folder name {_shorten(name)}"
+            temp = f" ({size + extra} with the {extra} characters forecast adds for its " \
+                "temporary file)" if last and extra else ""
+            raise OutputError(f"{flag} {_shorten(str(path))}: {what} is {size} bytes{temp}; "
+                              f"this file system takes names of at most {name_max}: pass a "
+                              f"shorter {flag}")
+    size = len(os.fsencode(full))
+    if size + extra >= path_max:
+        raise OutputError(f"{flag} {_shorten(str(path))}: the whole path is {size} bytes "
+                          f"({size + extra} with forecast's temporary name); the system takes "
+                          f"paths of at most {path_max - 1}: pass a shorter {flag}")
+
+
+def _shorten(text: str, most: int = 60) -> str:
+    """``text``, or its start and end around "..." if longer than ``most`` characters."""
+    return text if len(text) <= most else f"{text[:most - 20]}...{text[-17:]}"
+
+
+def check_out_target(out: Path, flag: str, inputs: Sequence[str] = (),
+                     model: Path | None = None, own: str | None = None) -> None:
+    """Refuse (OutputError, exit 2), before any work, an output file that cannot be made
+    where it is named or must not be: one of the command's inputs, or inside a model
+    directory. (The callers check ``check_name_length`` first.)
+
+    Args:
+        out: the file to write (the callers refuse a link or a directory there).
+        inputs: the command's PRICES (``-`` aside); the same file by another name (a hard
+            or symbolic link) counts.
+        model: the model directory the command reads. Any other directory forecast wrote
+            as a model directory counts too: a file of the user's in it breaks it, and
+            train would no longer replace it.
+        own: the one file the command writes in ``model`` itself (plot's plot.png).
+    """
+    check_can_write(out, flag)
+    if not out.parent.is_dir():
+        raise OutputError(f"{flag} {out}: there is no directory {out.parent}; create it "
+                          "first, or choose another place")
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if source != "-" and out.exists() and os.path.samefile(out, source):
+                raise OutputError(f"{flag} {out} is the command's input {source}; forecast "
+                                  "never writes over its input: choose another file")
+    folder = Path(os.path.realpath(out.parent))
+    mine = None if model is None else Path(os.path.realpath(model))
+    for place in (folder, *folder.parents):
+        if place == mine or _written_by_forecast(place):
+            if place == mine == folder and out.name == own:
+                return
+            shown = out.parent if place == folder else model if place == mine else place
+            only = f" (and the default {flag}, {model / own})" if own and place == mine \
+                else ""
+            raise OutputError(f"{flag} {out} is inside the model directory {shown}, which "
+                              f"holds only that model's own files{only}: choose a place "
+                              "outside it")
 
 
 def default_model_dir(sources: str | list[str], cell: str) -> Path:

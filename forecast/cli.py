@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover
 from forecast import __version__
 from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DERIVED,
                              DERIVED_SOURCES, DPI_RANGE, DataConfig, ForecastConfig,
-                             ModelConfig, TrainConfig, json_safe)
+                             ModelConfig, TrainConfig, check_interval, json_safe)
 from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
 from forecast.runtime import import_tensorflow_quietly
 
@@ -494,11 +494,10 @@ def tune(
     from forecast.bundle import model_dir_for
 
     target = model_dir_for(model_dir, prices, "tuned")  # refused before any search
+    where = tuning.check_storage(storage, target)      # and before the data is read
     data = options.read(prices)
-    journal = storage is None
-    search = tuning.Search(
-        data, options.config, search_space, study or target.name,
-        str(tuning.journal_file(target)) if journal else storage, journal, trials)
+    search = tuning.Search(data, options.config, search_space, study or target.name, where,
+                           storage is None, trials)
     import_tensorflow_quietly()
     tuning.check_data(search)
     held = sum(t.state.is_finished()
@@ -619,19 +618,24 @@ def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[i
 OUT_FORMATS = (".csv", ".parquet")
 
 
-def check_out_file(out: Optional[Path]) -> Optional[Path]:
-    """Refuse up front (exit 2) an --out that predict cannot or must not write."""
+def check_out_file(out: Optional[Path], inputs: Optional[list[str]] = None,
+                   model: Optional[Path] = None) -> Optional[Path]:
+    """Refuse up front (exit 2) an --out that predict cannot or must not write: one of its
+    ``inputs`` (PRICES), a file in the ``model`` directory or any other, a missing folder."""
     if out is None:
         return None
-    from forecast.bundle import check_can_write
+    from forecast.bundle import check_name_length, check_out_target
 
+    # first: a name too long fails every other look at it (write_table_file adds
+    # ".", "." and 8 characters for its temporary file beside it)
+    check_name_length(out, "--out", len("..") + 8)
     if out.suffix.lower() not in OUT_FORMATS:
         raise OutputError(f"--out {out}: predict writes {', '.join(OUT_FORMATS)} files; end the "
                           "file name with one of them")
     if out.is_symlink() or (out.exists() and not out.is_file()):
         raise OutputError(f"--out {out} exists and is not a file; forecast replaces only a "
                           "file there")
-    check_can_write(out, "--out")
+    check_out_target(out, "--out", inputs or [], model)
     return out
 
 
@@ -654,9 +658,10 @@ def write_table_file(table: Any, out: Path) -> None:
     never sees half a file and a failure leaves any older file as it was."""
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent or ".")
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        os.close(fd)
         if out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
@@ -672,7 +677,7 @@ def write_table_file(table: Any, out: Path) -> None:
         raise OutputError(f"--out {out}: cannot write ({exc.strerror}); choose another "
                           "path") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
     note(f"wrote {out}")
 
@@ -708,10 +713,11 @@ def predict(
     from forecast.predict import Forecaster, load_predictor
 
     step = check_predict_options(steps, backtest, step)
+    check_interval(interval)
     if out is not None and as_json:
         raise UsageError("--json writes to stdout and --out to a file; drop one")
-    out = check_out_file(out)   # refused before any work, if it must be
     bundle = open_model(model)
+    out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
     data = load_panel(prices, bundle, series, series_column, wide, recent=not backtest,
                       date_column=date_column, missing=missing, date_format=date_format,
                       decimal=decimal)
@@ -744,6 +750,7 @@ def evaluate(
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
 
+    check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
@@ -791,8 +798,9 @@ def plot(
     from forecast.plotting import check_out, draw_figure
     from forecast.predict import Forecaster, default_level, load_predictor
 
+    check_interval(interval)
     bundle = open_model(model)
-    out = check_out(out or bundle.path / "plot.png")  # refused before any work, if it must be
+    out = check_out(out or bundle.path / "plot.png", prices, bundle.path)  # before any work
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
                       missing=missing, date_format=date_format, decimal=decimal)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))

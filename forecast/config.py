@@ -55,6 +55,12 @@ MODELS_DIR = "models"
 #: pixels need gigabytes of memory).
 DEFAULT_DPI = 100
 DPI_RANGE = (20, 600)
+#: ``--seed``: what NumPy's and TensorFlow's seeding takes (a 32-bit unsigned integer).
+SEED_RANGE = (0, 2**32 - 1)
+#: ``--interval``: the coverage of a central prediction interval. Below the lower bound the
+#: conformal rank rounds to 0 (an infinite band) and 1 - level to 1 (no interval score); no
+#: calibration has the million scores a level above the upper bound needs.
+INTERVAL_RANGE = (1e-6, 1 - 1e-6)
 
 #: What `forecast tune` searches by default, and over which values: a list of choices, or
 #: an inclusive range (``log``: sampled on a log scale). ``--space FILE.json`` replaces
@@ -191,6 +197,9 @@ class ForecastConfig:
             raise UsageError(f"--dropout must be in [0, 1), got {m.dropout}")
         if not t.learning_rate > 0:
             raise UsageError(f"--learning-rate must be positive, got {t.learning_rate}")
+        if not SEED_RANGE[0] <= t.seed <= SEED_RANGE[1]:
+            raise UsageError(f"--seed must be a whole number from {SEED_RANGE[0]} to "
+                             f"{SEED_RANGE[1]}, got {t.seed}")
         if not 0.0 < t.test_fraction < 1.0:
             raise UsageError(f"--test-fraction must be in (0, 1), got {t.test_fraction}")
         if not 0.0 < t.val_fraction < 1.0:
@@ -284,6 +293,14 @@ def json_safe(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return None if value != value else value.isoformat()  # NaT != NaT
     return value
+
+
+def check_interval(level: float | None) -> None:
+    """Refuse (UsageError) an ``--interval`` level outside ``INTERVAL_RANGE``: predict,
+    evaluate and plot check it before any work; None (not given) passes."""
+    if level is not None and not INTERVAL_RANGE[0] <= level <= INTERVAL_RANGE[1]:
+        raise UsageError(f"--interval must be between 0 and 1 (from {INTERVAL_RANGE[0]:g} to "
+                         f"{INTERVAL_RANGE[1]:g}; e.g. 0.8), got {level:g}")
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

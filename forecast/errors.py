@@ -57,6 +57,12 @@ class TrainingError(ForecastError):
     exit_code = 1
 
 
+#: The one line for running out of memory, Python's (MemoryError) or TensorFlow's
+#: (``training.tensorflow_memory``), in every command.
+OUT_OF_MEMORY = ("out of memory; try a smaller input or smaller options (for train: "
+                 "--batch-size, --window, --units)")
+
+
 def where(source: str, line: int | None = None, column: str | None = None) -> str:
     """Format a location the way every message names it: ``file.csv line 12, column 'Close'``."""
     parts = [source]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import metrics
-from forecast.bundle import Bundle, check_can_write
+from forecast.bundle import Bundle, check_name_length, check_out_target
 from forecast.errors import OutputError
 from forecast.predict import Forecaster, segments
 
@@ -219,10 +219,16 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     return save_figure(fig, out, dpi)
 
 
-def check_out(out: str | Path) -> Path:
+def check_out(out: str | Path, inputs: list[str] | None = None,
+              model: str | Path | None = None) -> Path:
     """Refuse up front (OutputError, exit 2) a ``--out`` that plot cannot or must not write:
-    an unknown suffix, an existing directory or other non-file, an unwritable place."""
+    an unknown suffix, an existing directory or other non-file, an unwritable place or a
+    missing folder, one of its ``inputs``, a file in a model directory but ``model``'s own
+    plot.png."""
     out = Path(out)
+    # first: a name too long fails every other look at it (save_figure adds ".", "." and 8
+    # characters and the suffix for its temporary file beside it)
+    check_name_length(out, "--out", len("..") + 8 + len(out.suffix))
     if out.is_symlink() or (out.exists() and not out.is_file()):
         kind = "a directory" if out.is_dir() else "not a regular file"
         raise OutputError(f"--out {out} is {kind}; forecast replaces only a file there: name a "
@@ -230,7 +236,8 @@ def check_out(out: str | Path) -> Path:
     if out.suffix.lower() not in FORMATS:
         raise OutputError(f"--out {out}: forecast writes {', '.join(FORMATS)} figures; end the "
                           "file name with one of them")
-    check_can_write(out, "--out")
+    check_out_target(out, "--out", inputs or [], None if model is None else Path(model),
+                     own="plot.png")
     return out
 
 
@@ -334,7 +341,6 @@ def save_figure(fig, out: Path, dpi: int) -> Path:
     out = Path(out)
     tmp = None
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
         os.close(fd)
         fig.savefig(tmp, dpi=dpi, format=FORMATS.get(out.suffix.lower(), "png"))

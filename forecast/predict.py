@@ -17,7 +17,7 @@ import pandas as pd
 
 from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
-from forecast.config import DEFAULT_INTERVAL, ENGINES
+from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval
 from forecast.data import (Panel, describe_spacing, format_date, panel_from_tables, read_tables,
                            unique_sorted)
 from forecast.errors import DataError, UsageError
@@ -64,8 +64,11 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     from forecast.runtime import import_tensorflow_quietly
 
     import_tensorflow_quietly()
+    from forecast.training import tensorflow_memory
+
     model = bundle.load_keras()
 
+    @tensorflow_memory()
     def predict(X: np.ndarray) -> np.ndarray:
         out = model.predict(np.ascontiguousarray(X, np.float32), batch_size=1024, verbose=0)
         return np.asarray(out, dtype=np.float64)
@@ -524,10 +527,10 @@ def segments(dates: pd.Series, val_start: str | None, test_start: str | None) ->
 
 
 def check_level(calibration: intervals.Calibration, level: float, max_step: int = 1) -> None:
-    """Refuse an interval level outside (0, 1), or wider than the calibration forecasts of
-    steps 1..``max_step`` can support (its band would be infinite)."""
-    if not 0 < level < 1:
-        raise UsageError(f"--interval must be between 0 and 1 (e.g. 0.8), got {level}")
+    """Refuse an interval level outside INTERVAL_RANGE (``check_interval``), or wider than
+    the calibration forecasts of steps 1..``max_step`` can support (its band would be
+    infinite)."""
+    check_interval(level)
     steps = range(1, min(max_step, len(calibration.step_scores)) + 1)
     widest = min(steps, key=calibration.widest_level)
     if level > calibration.widest_level(widest):

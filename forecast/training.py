@@ -6,12 +6,13 @@ progress bar is never used because it writes to stdout.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -21,7 +22,8 @@ from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
 from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
-from forecast.errors import DataError, TrainingError, progress, where
+from forecast.errors import (OUT_OF_MEMORY, DataError, ForecastError, TrainingError,
+                             progress, where)
 from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
                              quantile_start, summary_text)
@@ -156,6 +158,18 @@ class StderrProgress(keras.callbacks.Callback):
         self.model.stop_training = True
 
 
+@contextlib.contextmanager
+def tensorflow_memory() -> Iterator[None]:
+    """TensorFlow's out-of-memory error (a ResourceExhaustedError from the GPU or the CPU
+    allocator) as the tool's one line, OUT_OF_MEMORY (exit 1). A ForecastError, it ends
+    only the tune trial that ran out, recorded as that trial's error."""
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError:
+        raise ForecastError(OUT_OF_MEMORY) from None
+
+
+@tensorflow_memory()
 def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         config: ForecastConfig, setup: DeviceSetup,
         stream: IO[str] | None = None,
@@ -210,6 +224,7 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     return history
 
 
+@tensorflow_memory()
 def predict_batched(model: keras.Model, X: np.ndarray, batch: int = 4096) -> np.ndarray:
     """Model outputs (samples, horizon) as float64, calling the model directly in chunks:
     unlike ``predict`` this works the same under any distribution strategy."""

@@ -46,7 +46,7 @@ from optuna.trial import FrozenTrial, TrialState
 from forecast.config import (CELLS, PRUNE_AFTER_EPOCHS, PRUNE_AFTER_TRIALS, SEARCH_SPACE,
                              ForecastConfig)
 from forecast.data import Panel
-from forecast.errors import ForecastError, TrainingError, UsageError
+from forecast.errors import ForecastError, OutputError, TrainingError, UsageError
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -61,10 +61,13 @@ SEARCHABLE = {
     "learning_rate": ("training", float),
     "batch_size": ("training", int),
 }
-#: The study directory beside a model directory, and the only files it may hold.
+#: The study directory beside a model directory, and the only files it may hold. tune
+#: writes STUDY_MARK first when it makes the directory, and appends only to a journal
+#: beside its mark (or, in a directory from before the mark, to an Optuna journal).
 STUDY_SUFFIX = ".study"
 JOURNAL = "journal.log"
-STUDY_FILES = frozenset({JOURNAL, f"{JOURNAL}.lock", "claims.lock"})
+STUDY_MARK = "forecast-study.json"
+STUDY_FILES = frozenset({JOURNAL, f"{JOURNAL}.lock", "claims.lock", STUDY_MARK})
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -281,20 +284,124 @@ def study_dir(model_dir: str | Path) -> Path:
     return model_dir.parent / f"{model_dir.name}{STUDY_SUFFIX}"
 
 
+def check_storage(storage: str | None, model_dir: str | Path) -> str:
+    """The study's storage, checked before the data is read (a UsageError, exit 2): the
+    default journal file beside ``model_dir`` (``journal_file``), or the ``--storage``
+    database URL (``check_storage_url``)."""
+    if storage is None:
+        return str(journal_file(model_dir))
+    check_storage_url(storage)
+    return storage
+
+
 def journal_file(model_dir: str | Path) -> Path:
-    """The default study's journal file (its directory is refused if it holds anything
-    this tool does not write there; ``open_study`` makes it)."""
+    """The default study's journal file. Its directory is refused if it holds anything
+    this tool does not write there, or a journal tune did not write (``made_by_tune``);
+    ``open_study`` makes it."""
+    from forecast.bundle import check_name_length
+
     folder = study_dir(model_dir)
+    check_name_length(folder / f"{JOURNAL}.lock", "--model-dir")
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{folder} exists and is not a study directory; move it, or pass "
                          "another --model-dir or --storage")
     if folder.is_dir():
-        foreign = sorted(p.name for p in folder.iterdir() if p.name not in STUDY_FILES)
+        names = sorted(p.name for p in folder.iterdir())
+        foreign = [name for name in names if name not in STUDY_FILES]
         if foreign:
             raise UsageError(f"{folder} holds {foreign[0]}, which forecast did not write; it "
                              "is not a study directory: move it, or pass another --model-dir "
                              "or --storage")
+        if names and not made_by_tune(folder):
+            raise UsageError(f"{folder / names[0]} was not written by forecast tune, which "
+                             "never writes into a file of yours: move it, or pass another "
+                             "--model-dir or --storage")
     return folder / JOURNAL
+
+
+def made_by_tune(folder: Path) -> bool:
+    """Whether a study directory is tune's: it holds tune's mark, or (made before the
+    mark) a journal whose first record is Optuna's creation of a study; and the journal,
+    if any, is a plain file, not a link to one."""
+    journal, mark = folder / JOURNAL, folder / STUDY_MARK
+    if journal.is_symlink() or (journal.exists() and not journal.is_file()):
+        return False
+    if mark.is_file() and not mark.is_symlink():
+        try:
+            return json.loads(mark.read_text(encoding="utf-8")).get("written_by") == \
+                "forecast tune"
+        except (OSError, ValueError, AttributeError):
+            return False
+    try:
+        with open(journal, "rb") as handle:
+            first = json.loads(handle.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and first.get("op_code") == 0 and "study_name" in first
+
+
+def check_storage_url(url: str) -> None:
+    """Refuse (UsageError, exit 2), before any work, a ``--storage`` URL Optuna cannot
+    open: one that does not parse, an unknown kind of database, a missing driver, an
+    SQLite file in a missing folder or in memory, a server that cannot be reached."""
+    import sqlalchemy
+    from sqlalchemy.engine import make_url
+
+    shown = redact(url)
+    try:
+        parsed = make_url(url)
+        parsed.get_dialect()
+    except sqlalchemy.exc.NoSuchModuleError:   # (an ArgumentError too)
+        raise UsageError(f"--storage {shown}: unknown kind of database "
+                         f"'{url.split(':', 1)[0]}'; Optuna stores studies in sqlite, "
+                         "postgresql, mysql, ... (sqlite:///tune.db)") from None
+    except sqlalchemy.exc.ArgumentError:
+        hint = f" (for a file: sqlite:///{url})" if "://" not in url else ""
+        raise UsageError(f"--storage {shown} is not a database URL such as sqlite:///tune.db "
+                         f"or postgresql://user:pass@host/db{hint}") from None
+    if parsed.get_backend_name() == "sqlite":
+        check_sqlite_file(parsed.database, shown)
+        return
+    try:
+        engine = sqlalchemy.create_engine(parsed)
+    except ImportError as exc:
+        raise UsageError(f"--storage {shown} needs a database driver that is not installed "
+                         f"({exc}); install it (with pip), or name another driver in the URL "
+                         "such as postgresql+psycopg2://") from None
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:160]
+        raise UsageError(f"--storage {shown} cannot be opened ({reason}); check the URL and "
+                         "that the database server runs") from None
+    finally:
+        engine.dispose()
+
+
+def check_sqlite_file(database: str | None, shown: str) -> None:
+    """An SQLite ``--storage``: a file (not memory, which each process has its own of)
+    in a folder that exists, and if it exists, an SQLite database. Nothing is created."""
+    import sqlite3
+
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        raise UsageError(f"--storage {shown} is a database in memory, which is gone when "
+                         "the command ends and not shared with --jobs workers; name a file, "
+                         "such as sqlite:///tune.db")
+    path = Path(database)
+    if not path.parent.is_dir():
+        raise UsageError(f"--storage {shown}: there is no directory {path.parent}; create it "
+                         "first, or choose another place")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--storage {shown}: {path} is not a file; name an SQLite file")
+    if path.exists():
+        try:
+            with contextlib.closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro",
+                                                    uri=True)) as db:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        except sqlite3.Error as exc:
+            raise UsageError(f"--storage {shown}: {path} is not an SQLite database ({exc}); "
+                             "name another file") from None
 
 
 def redact(url: str) -> str:
@@ -303,13 +410,59 @@ def redact(url: str) -> str:
 
 
 def open_study(search: Search) -> optuna.Study:
-    """The study, created if new (minimising the validation score)."""
-    if search.journal:
-        Path(search.storage).parent.mkdir(parents=True, exist_ok=True)
-        storage: Any = optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(search.storage))
-    else:
-        storage = search.storage
+    """The study, created if new (minimising the validation score). If that fails (a full
+    disk, say), what this call made of a journal's directory is removed again."""
+    made: list[Path] = []
+    try:
+        if search.journal:
+            made = make_study_dir(Path(search.storage))
+            storage: Any = optuna.storages.JournalStorage(
+                optuna.storages.journal.JournalFileBackend(search.storage))
+        else:
+            storage = search.storage
+        return _create_study(search, storage)
+    except BaseException as exc:
+        remove_made(made)
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write the study journal {search.storage} "
+                              f"({exc.strerror or exc}); nothing of it was kept: free some "
+                              "space, or pass another --model-dir or --storage") from None
+        raise
+
+
+def make_study_dir(journal: Path) -> list[Path]:
+    """Make the journal's directory, tune's mark in it first; returns what this call made
+    (the journal, which Optuna makes next, included), in the order to remove it."""
+    folder = journal.parent
+    made = [p for p in (folder, *folder.parents) if not os.path.lexists(p)]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mark = folder / STUDY_MARK
+        if not journal.exists() and not mark.exists():
+            with contextlib.suppress(FileExistsError):   # another worker made it first
+                with open(mark, "x", encoding="utf-8") as handle:
+                    made.insert(0, mark)
+                    handle.write(json.dumps({"written_by": "forecast tune",
+                                             "journal": JOURNAL}) + "\n")
+        if not journal.exists():
+            made.insert(0, journal)
+    except BaseException:
+        remove_made(made)
+        raise
+    return made
+
+
+def remove_made(made: list[Path]) -> None:
+    """Remove files and then (empty) directories that ``make_study_dir`` made."""
+    for path in made:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
+
+
+def _create_study(search: Search, storage: Any) -> optuna.Study:
     try:
         return optuna.create_study(study_name=search.study_name, storage=storage,
                                    direction="minimize", pruner=search.pruner,
@@ -320,6 +473,8 @@ def open_study(search: Search) -> optuna.Study:
                          "for PostgreSQL") from None
     except (ValueError, optuna.exceptions.OptunaError) as exc:
         raise UsageError(f"--storage {search.where} cannot be opened ({exc})") from None
+    except OSError:  # writing the journal file: open_study says so
+        raise
     except Exception as exc:  # SQLAlchemy's connection errors, for instance
         reason = " ".join(str(exc).split())[:200]
         raise ForecastError(f"the study storage {search.where} cannot be opened "

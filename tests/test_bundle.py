@@ -147,6 +147,12 @@ MODEL_DIR_TARGETS = [
     ("a path below a file", lambda root: (root / "f").write_text("keep") and "f/m",
      "is a file, not a directory"),
     ("a read-only place", _unwritable, "cannot write in"),
+    ("a name too long for the temporary directory beside it", lambda root: "d" * 250,
+     "its name is 250 bytes (264 with the 14 characters forecast adds for its temporary "
+     "file); this file system takes names of at most"),
+    ("a folder name too long for the file system", lambda root: "d" * 300 + "/m",
+     "the folder name " + "d" * 40 + "..." + "d" * 17 + " is 300 bytes; this file system "
+     "takes names of at most"),
 ]
 
 

@@ -110,6 +110,7 @@ TRAIN_ERRORS = [
     (["--precision", "mixed", "--device", "cpu"], "--precision mixed needs a GPU"),
     (["--test-fraction", "1.5"], "--test-fraction must be in (0, 1)"),
     (["--target", "Nope"], "no column 'Nope' (--target)"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
 ]
 
 
@@ -134,6 +135,20 @@ def test_log_return_with_a_zero_price_names_the_line(cli, tmp_path):
     assert result.exit_code == 2
     assert "zero.csv line 102, column 'Close': value 0 is not positive" in result.stderr
     assert "--target-transform level" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["train", "tune"])
+@pytest.mark.parametrize("seed", ["-1", "4294967296"])
+def test_a_seed_numpy_and_tensorflow_cannot_take_is_refused_before_reading(cli, tmp_path,
+                                                                          command, seed):
+    from forecast.config import ForecastConfig, TrainConfig
+
+    result = cli(command, tmp_path / "nowhere.csv", "--seed", seed)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == ("forecast: error: --seed must be a whole number from 0 to "
+                             f"4294967295, got {seed}\n")
+    for fine in (0, 2**32 - 1):
+        ForecastConfig(training=TrainConfig(seed=fine)).validate()
 
 
 def test_train_errors_advise_only_train_options(cli, prices_csv):
@@ -182,6 +197,34 @@ def test_out_of_memory_does_not_blame_a_train_option_on_other_commands(capsys):
     error = capsys.readouterr().err
     assert error.startswith("forecast: error: out of memory; ")
     assert "(for train: --batch-size" in error
+    from forecast.errors import OUT_OF_MEMORY
+    assert error == f"forecast: error: {OUT_OF_MEMORY}\n"   # TensorFlow's says the same
+
+
+def test_tensorflow_running_out_of_memory_is_the_out_of_memory_line(cli, prices_csv,
+                                                                  tiny_model, monkeypatch):
+    """TensorFlow says ResourceExhaustedError (GPU or CPU), not MemoryError: train, predict
+    with Keras and a tune trial report it as the documented line, not "unexpected"."""
+    import keras
+    import tensorflow as tf
+
+    from forecast.errors import OUT_OF_MEMORY
+
+    def exhausted(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    line = f"forecast: error: {OUT_OF_MEMORY}"
+    monkeypatch.setattr(keras.Model, "fit", exhausted)
+    result = cli("train", prices_csv, "--model-dir", "m", "--window", "5", "--epochs", "1")
+    assert result.exit_code == 1 and result.stderr.splitlines()[-1] == line, result.stderr
+    assert not (prices_csv.parent / "m").exists()
+    result = cli("tune", prices_csv, "--model-dir", "t", "--window", "5", "--epochs", "1",
+                 "--trials", "1")
+    assert result.exit_code == 1, result.stderr
+    assert f"failed: {OUT_OF_MEMORY}" in result.stderr
+    assert result.stderr.splitlines()[-1].endswith(f"the first error: {OUT_OF_MEMORY}")
+    monkeypatch.setattr(keras.Model, "predict", exhausted)
+    result = cli("predict", "--model", tiny_model, "--engine", "keras")
+    assert result.exit_code == 1 and result.stderr == line + "\n" and result.stdout == ""
 
 
 def test_a_constant_price_series_trains_evaluates_and_plots(cli, tmp_path):

@@ -56,7 +56,46 @@ def test_plot_command(cli, tiny_model, tmp_path):
     assert result.stdout == "" and f"wrote {model / 'plot.png'}" in result.stderr
     assert png_size(model / "plot.png") == (1400, 1100)
     result = cli("plot", "--model", model, "--out", "figs/x.png")
+    assert result.exit_code == 2 and "there is no directory figs" in result.stderr
+    assert not (tmp_path / "figs").exists()   # folders for --out are the user's to make
+    (tmp_path / "figs").mkdir()
+    result = cli("plot", "--model", model, "--out", "figs/x.png")
     assert result.exit_code == 0 and png_size(tmp_path / "figs" / "x.png") == (1400, 1100)
+
+
+def test_plot_out_inside_a_model_directory_is_only_its_own_plot_png(cli, tiny_model, tmp_path):
+    """plot.png is the one file forecast writes in a model directory (plot's default);
+    any other name there, or another model's plot.png, or the input itself, is refused."""
+    from tests.test_bundle import snapshot
+
+    for name in ("m", "other"):
+        shutil.copytree(tiny_model, tmp_path / name)
+    shutil.copy(tiny_model / "data.csv", tmp_path / "prices.png")   # a CSV by another name
+    (tmp_path / "m" / "sub").mkdir()
+    before = snapshot(tmp_path)
+    for args, message in [(["--out", "m/plot.svg"], "inside the model directory m"),
+                          (["--out", "m/sub/x.png"], "inside the model directory m"),
+                          (["--out", "other/plot.png"], "inside the model directory other"),
+                          (["prices.png", "--out", "prices.png"], "--out prices.png is the "
+                                                                  "command's input")]:
+        result = cli("plot", "--model", "m", *args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
+        assert snapshot(tmp_path) == before
+    result = cli("plot", "--model", "m", "--out", "m/plot.png", "--dpi", "20")
+    assert result.exit_code == 0, result.stderr
+    assert png_size(tmp_path / "m" / "plot.png") == (280, 220)
+
+
+def test_a_figure_is_never_written_into_a_folder_that_is_gone(tiny_model, tmp_path):
+    from forecast.errors import OutputError
+    from forecast.plotting import save_figure
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with pytest.raises(OutputError, match="cannot write the figure"):
+        save_figure(plt.figure(), tmp_path / "gone" / "p.png", 20)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_title_names_the_file_cell_window_and_the_three_test_maes(tiny_model):
@@ -106,6 +145,18 @@ PLOT_ERRORS = [
     ("--dpi 100000", lambda root: ["--dpi", "100000"], "Invalid value for '--dpi'"),
     ("--interval wider than the calibration", lambda root: ["--interval", "0.999"],
      "--interval 0.999 is wider than the model's"),
+    ("--out in a folder that does not exist", lambda root: ["--out", "missing/x.png"],
+     "--out missing/x.png: there is no directory missing; create it first, or choose another "
+     "place"),
+    ("--out into the model directory", lambda root: ["--out", "m/x.png"],
+     "--out m/x.png is inside the model directory m, which holds only that model's own "
+     "files"),
+    ("--out with a name too long for the file system", lambda root: ["--out", "p" * 250 +
+                                                                      ".png"],
+     "its name is 254 bytes (268 with the 14 characters forecast adds for its temporary "
+     "file)"),
+    ("--interval too near 0 (an infinite band)", lambda root: ["--interval", "1e-17"],
+     "--interval must be between 0 and 1 (from 1e-06 to 0.999999; e.g. 0.8), got 1e-17"),
 ]
 
 

@@ -1,5 +1,7 @@
 import dataclasses
+import io
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -355,6 +357,11 @@ PREDICT_ERRORS = [
     (["--steps", "100000"], "--steps 100000 would run past 2262-04-11, the last date pandas "
                             "can represent; after 2021-02-23 this series has room for about"),
     (["--date-format", "dmy"], "--date-format must be day-first, month-first"),
+    (["--interval", "1e-12"], "--interval must be between 0 and 1 (from 1e-06 to 0.999999; "
+                              "e.g. 0.8), got 1e-12"),
+    (["--interval", "0"], "--interval must be between 0 and 1"),
+    (["--out", "nowhere/next.csv"], "--out nowhere/next.csv: there is no directory nowhere; "
+                                    "create it first, or choose another place"),
 ]
 
 
@@ -369,6 +376,99 @@ def test_predict_errors(cli, tiny_model, args, message):
     assert result.stderr.startswith("forecast: error:")
     assert message in result.stderr and result.stdout == ""
     assert_advice_fits("predict", result.stderr)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate", "plot"])
+@pytest.mark.parametrize("level", ["1e-12", "1e-17", "1", "nan"])
+def test_an_interval_level_too_near_0_or_1_is_refused_before_the_model_is_read(
+        cli, command, level):
+    """1e-12 gave predict an infinite band (conformal rank 0) and 1e-17 evaluate and plot
+    an unexpected ValueError (1 - level rounds to 1): one check, first, for all three."""
+    result = cli(command, "--model", "nowhere", "--interval", level)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("forecast: error: --interval must be between 0 and 1 "
+                                    "(from 1e-06 to 0.999999; e.g. 0.8), got ")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_quantile_model"])
+def test_the_narrowest_interval_allowed_is_finite_and_scored(cli, request, fixture):
+    model = request.getfixturevalue(fixture)
+    result = cli("predict", "--model", model, "--steps", "2", "--interval", "1e-6")
+    assert result.exit_code == 0, result.stderr
+    band = pd.read_csv(io.StringIO(result.stdout))
+    assert np.isfinite(band[["lower", "upper"]].to_numpy()).all()
+    assert (band["lower"] <= band["predicted"]).all()
+    assert (band["predicted"] <= band["upper"]).all()
+    result = cli("evaluate", "--model", model, "--interval", "1e-6", "--json")
+    assert result.exit_code == 0, result.stderr
+    model_band = json.loads(result.stdout)["test"]["intervals"]["model"]
+    assert model_band["level"] == 1e-6 and math.isfinite(model_band["interval_score"])
+    assert model_band["coverage"] < 0.5
+
+
+def test_predict_out_never_writes_over_an_input_or_into_a_model_directory(cli, tiny_model,
+                                                                         tmp_path):
+    """`predict goog.csv --model m --out goog.csv` turned the prices into 3 lines, and
+    `--out m/recent.csv` broke the model: refused, before the data is read."""
+    import os
+
+    from tests.test_bundle import snapshot
+
+    shutil.copytree(tiny_model, tmp_path / "m")
+    shutil.copytree(tiny_model, tmp_path / "other")
+    shutil.copy(tiny_model / "data.csv", tmp_path / "goog.csv")
+    os.link(tmp_path / "goog.csv", tmp_path / "hard.csv")
+    (tmp_path / "sub").mkdir()
+    os.symlink(tmp_path / "m", tmp_path / "link")
+    before = snapshot(tmp_path)
+    refused = [
+        (["goog.csv", "--out", "goog.csv"], "--out goog.csv is the command's input goog.csv; "
+                                            "forecast never writes over its input"),
+        (["sub/../goog.csv", "--out", "hard.csv"], "--out hard.csv is the command's input "
+                                                   "sub/../goog.csv"),
+        (["-", "goog.csv", "--out", "goog.csv"], "is the command's input goog.csv"),
+        (["--out", "m/recent.csv"], "--out m/recent.csv is inside the model directory m, which "
+                                    "holds only that model's own files: choose a place "
+                                    "outside it"),
+        (["--out", "m/next.csv"], "is inside the model directory m"),
+        (["--out", "link/next.csv"], "is inside the model directory link"),
+        (["--out", "other/next.parquet"], "is inside the model directory other"),
+        (["missing.csv", "--out", "m/next.csv"], "is inside the model directory m"),
+        (["--out", "nowhere/next.csv"], "there is no directory nowhere"),
+    ]
+    for args, message in refused:
+        result = cli("predict", "--model", "m", *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert result.stderr.startswith("forecast: error: ") and result.stderr.count("\n") == 1
+        assert message in result.stderr and result.stdout == "", (args, result.stderr)
+        assert snapshot(tmp_path) == before
+    result = cli("predict", "goog.csv", "--model", "m", "--out", "sub/next.csv")
+    assert result.exit_code == 0, result.stderr
+    assert len(pd.read_csv(tmp_path / "sub" / "next.csv")) == 1
+
+
+def test_a_table_is_never_written_into_a_folder_that_is_gone(tmp_path):
+    """The folder is checked up front; if it goes before the write, still one line."""
+    from forecast.cli import write_table_file
+    from forecast.errors import OutputError
+
+    table = pd.DataFrame({"date": pd.to_datetime(["2020-01-02"]), "predicted": [1.0]})
+    with pytest.raises(OutputError, match=r"--out .*x.csv: cannot write \(No such file"):
+        write_table_file(table, tmp_path / "gone" / "x.csv")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["b" * 250 + ".csv", "c" * 300 + ".csv",
+                                  "d" * 300 + "/next.csv"])
+def test_a_name_too_long_for_predict_out_is_refused_up_front(cli, tiny_model, tmp_path, name):
+    """A 254-byte name passed the old check, then its temporary file (10 bytes more) did
+    not fit: an unexpected OSError after the forecast."""
+    result = cli("predict", "--model", tiny_model, "--out", name)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and len(result.stderr) < 300
+    assert "this file system takes names of at most" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_widest_supported_level_is_finite_and_one_more_is_refused(prices):

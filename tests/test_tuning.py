@@ -1,6 +1,7 @@
 """forecast tune: the search space, the study (recorded, resumed, shared), pruning, and a
 search that never looks at the test rows."""
 
+import contextlib
 import csv
 import io
 import json
@@ -143,7 +144,7 @@ def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv,
     model = tmp_path / "m"
     assert sorted(p.name for p in model.iterdir()) == sorted([*FILES, WEIGHTS, RECENT, "trials.csv"])
     assert sorted(p.name for p in (tmp_path / "m.study").iterdir()) == \
-        ["claims.lock", "journal.log"]
+        ["claims.lock", "forecast-study.json", "journal.log"]
     rows = read_trials(model)
     assert [r["number"] for r in rows] == ["0", "1"]
     assert {r["state"] for r in rows} == {"complete"}
@@ -206,6 +207,121 @@ def test_a_study_directory_holding_other_files_is_refused(cli, prices_csv, tmp_p
     assert result.exit_code == 2
     assert "m.study holds notes.txt, which forecast did not write" in result.stderr
     assert (tmp_path / "m.study" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("content", ["my notes\n", "", '{"op_code": 4, "worker_id": "w"}\n'])
+def test_a_file_of_the_users_where_the_journal_goes_is_never_written(cli, tmp_path, content):
+    """Optuna appended its records to any file at <dir>.study/journal.log; tune appends only
+    to a journal it made. Refused before the data is read (nowhere.csv is not read)."""
+    (tmp_path / "m.study").mkdir()
+    (tmp_path / "m.study" / "journal.log").write_text(content)
+    result = cli("tune", tmp_path / "nowhere.csv", "--model-dir", "m", "--trials", "1")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == ("forecast: error: m.study/journal.log was not written by "
+                             "forecast tune, which never writes into a file of yours: move "
+                             "it, or pass another --model-dir or --storage\n")
+    assert (tmp_path / "m.study" / "journal.log").read_text() == content
+    assert [p.name for p in (tmp_path / "m.study").iterdir()] == ["journal.log"]
+
+
+def test_a_journal_is_tunes_by_its_mark_or_as_optunas_journal_from_before_the_mark(tmp_path):
+    (tmp_path / "old.study").mkdir()
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(tmp_path / "old.study" / "journal.log")))
+    optuna.create_study(storage=storage, study_name="old")
+    assert tuning.check_storage(None, tmp_path / "old") == str(tmp_path / "old.study" /
+                                                               "journal.log")
+    # tune's own directory, with its mark, but the journal a link to a file of the user's
+    (tmp_path / "new.study").mkdir()
+    tuning.make_study_dir(tmp_path / "new.study" / "journal.log")
+    assert tuning.made_by_tune(tmp_path / "new.study")
+    (tmp_path / "mine.txt").write_text("mine")
+    (tmp_path / "new.study" / "journal.log").symlink_to(tmp_path / "mine.txt")
+    with pytest.raises(UsageError, match="new.study/forecast-study.json was not written by"):
+        tuning.check_storage(None, tmp_path / "new")
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_full_disk_leaves_no_empty_journal_behind(cli, prices_csv, tmp_path, space_file,
+                                                    monkeypatch, existing):
+    import errno
+
+    def full(self, logs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(optuna.storages.journal.JournalFileBackend, "append_logs", full)
+    if existing:   # an empty directory of the user's there stays, empty
+        (tmp_path / "sub" / "m.study").mkdir(parents=True)
+    result = cli("tune", prices_csv, "--space", space_file, *QUICK, "--trials", "1",
+                 "--model-dir", "sub/m")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr == ("forecast: error: cannot write the study journal "
+                             "sub/m.study/journal.log (No space left on device); nothing of "
+                             "it was kept: free some space, or pass another --model-dir or "
+                             "--storage\n")
+    if existing:
+        assert list((tmp_path / "sub" / "m.study").iterdir()) == []
+    else:
+        assert not (tmp_path / "sub").exists()
+
+
+BAD_STORAGES = [
+    ("nonsense", "--storage nonsense is not a database URL such as sqlite:///tune.db or "
+                 "postgresql://user:pass@host/db (for a file: sqlite:///nonsense)"),
+    ("foo://u:secret@host/db", "--storage foo://u:***@host/db: unknown kind of database 'foo'"),
+    ("sqlite:///nowhere/tune.db", "--storage sqlite:///nowhere/tune.db: there is no "
+                                  "directory nowhere; create it first"),
+    ("sqlite://", "--storage sqlite:// is a database in memory"),
+    ("sqlite:///:memory:", "is a database in memory"),
+    ("sqlite:///space.json", "--storage sqlite:///space.json: space.json is not an SQLite "
+                             "database (file is not a database)"),
+    ("sqlite:///.", "--storage sqlite:///.: . is not a file"),
+    # no driver here (or, where there is one, nothing listens on port 1): either way exit 2
+    ("postgresql://u:secret@127.0.0.1:1/db", "--storage postgresql://u:***@127.0.0.1:1/db "),
+]
+
+
+@pytest.mark.parametrize("url,message", BAD_STORAGES, ids=[u for u, _ in BAD_STORAGES])
+def test_a_bad_storage_url_is_exit_2_before_the_data_is_read(cli, tmp_path, space_file, url,
+                                                            message):
+    before = sorted(tmp_path.iterdir())
+    result = cli("tune", tmp_path / "nowhere.csv", "--storage", url, "--trials", "1")
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("forecast: error: --storage ") and message in result.stderr
+    assert result.stderr.count("\n") == 1 and "secret" not in result.stderr
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_a_database_server_is_checked_by_connecting_once(monkeypatch):
+    """No server here: a stand-in engine. One that connects passes (a reachable
+    PostgreSQL works as before); one that cannot is exit 2 with the driver's reason."""
+    import sqlalchemy
+
+    class Engine:
+        def __init__(self, error=None):
+            self.error, self.disposed = error, False
+
+        def connect(self):
+            if self.error:
+                raise self.error
+            return contextlib.nullcontext()
+
+        def dispose(self):
+            self.disposed = True
+
+    up = Engine()
+    monkeypatch.setattr(sqlalchemy, "create_engine", lambda url: up)
+    tuning.check_storage_url("postgresql://u:secret@db.example/optuna")
+    assert up.disposed
+    down = Engine(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(
+        'connection to server at "db.example", port 5432 failed: Connection refused')))
+    monkeypatch.setattr(sqlalchemy, "create_engine", lambda url: down)
+    with pytest.raises(UsageError, match=r"--storage postgresql://u:\*\*\*@db.example/optuna "
+                                         r"cannot be opened \(connection to server at "
+                                         r'"db.example", port 5432 failed: Connection '
+                                         r"refused\); check the URL and that the database "
+                                         r"server runs"):
+        tuning.check_storage_url("postgresql://u:secret@db.example/optuna")
+    assert down.disposed
 
 
 class PruneTrialOne(optuna.pruners.BasePruner):
