@@ -7,7 +7,10 @@ level, so `forecast --help` answers at once. Errors become one line on stderr:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import io
 import json
 import os
 import signal
@@ -17,7 +20,7 @@ import traceback
 from dataclasses import dataclass
 from inspect import Signature, signature
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Callable, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -26,12 +29,13 @@ try:  # Typer >= 0.22 vendors Click; older releases depend on it.
     from typer import _click as click
 except ImportError:  # pragma: no cover
     import click
-from forecast import __version__
+from forecast import __version__, runtime
 from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DERIVED,
                              DERIVED_SOURCES, DPI_RANGE, DataConfig, ForecastConfig,
                              ModelConfig, TrainConfig, check_interval, json_safe)
-from forecast.errors import ForecastError, OutputError, UsageError, held_warnings, note
-from forecast.runtime import import_tensorflow_quietly
+from forecast.errors import (OUT_OF_MEMORY, ForecastError, OutputError, UsageError, held_warnings, is_folded,
+                             note, release_held)
+from forecast.runtime import Interrupted, import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -53,6 +57,12 @@ class ForecastGroup(TyperGroup):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # Python's own SIGINT handler: Typer would exit 130 silently
+            raise Interrupted(signal.SIGINT) from None
+
 
 def run_guarded(call: Callable[[], Any], debug: bool = False) -> int:
     """Call ``call`` and map its outcome to an exit code, printing errors as one line.
@@ -72,13 +82,20 @@ def _run(call: Callable[[], Any], debug: bool, notes: list[str]) -> int:
         return result if isinstance(result, int) else 0
     except ForecastError as exc:
         return fail(exc.message, exc.exit_code, debug, notes)
+    except Interrupted as exc:
+        return interrupted(exc.signum, debug, notes)
+    except click.exceptions.NoArgsIsHelpError as exc:  # bare `forecast`: the help, as Click
+        print(exc.format_message(), file=sys.stderr)   # gives it (stderr, exit 2)
+        return 2
     except click.exceptions.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         return fail(f"{exc.format_message()}{hint}", 2, debug, notes)
     except click.exceptions.ClickException as exc:
         return fail(exc.format_message(), exc.exit_code, debug, notes)
     except (typer.Abort, KeyboardInterrupt):
-        return fail("interrupted", 130, debug, notes)
+        return interrupted(signal.SIGINT, debug, notes)
+    except ClosedStream as exc:  # e.g. --help >&-
+        return fail(f"{exc.strerror}; nothing was written", 2, debug, notes)
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python from complaining
         # about the unflushable stdout at exit.
@@ -86,22 +103,61 @@ def _run(call: Callable[[], Any], debug: bool, notes: list[str]) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except MemoryError:
-        return fail("out of memory; try a smaller input or smaller options (for train: "
-                    "--batch-size, --window, --units)", 1, debug, notes)
+        return fail(OUT_OF_MEMORY, 1, debug, notes)
     except Exception as exc:  # a bug, not a user mistake: say so, keep it one line
+        if runtime.received is not None:  # a signal cut C code short (a SystemError, say)
+            return interrupted(runtime.received, debug, notes)
         return fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the "
                     "traceback and report it", 1, debug, notes)
 
 
-def fail(message: str, code: int, debug: bool, notes: list[str] | None = None) -> int:
+def fail(message: str, code: int, debug: bool, notes: list[str] | None = None,
+         kind: str = "error: ") -> int:
     """Print the one error line (with any held warnings folded in); empty ``notes``."""
     if debug:
         traceback.print_exc()
+    warnings = [str(n).removeprefix("warning: ") for n in notes or () if is_folded(n)]
     if notes:
-        message += f" (after: {'; '.join(n.removeprefix('warning: ') for n in notes)})"
         notes.clear()
-    print(f"forecast: error: {' '.join(message.split())}", file=sys.stderr)
+    runtime.restore_stderr()  # a signal during the quiet TensorFlow import: say it here
+    print(one_line(f"forecast: {kind}", message, warnings), file=sys.stderr)
     return code
+
+
+def interrupted(signum: int, debug: bool, notes: list[str]) -> int:
+    """Ctrl-C: ``forecast: interrupted``, exit 130; SIGTERM: an error, exit 143."""
+    if signum == signal.SIGINT:
+        return fail("interrupted", 130, debug, notes, kind="")
+    return fail("terminated", 128 + signum, debug, notes)
+
+
+#: The longest error line: a message quoting a whole cell or list is cut to this.
+MAX_LINE = 300
+
+
+def one_line(prefix: str, message: str, folded: list[str] = ()) -> str:
+    """``prefix + message`` with ``folded`` warnings after it, in at most MAX_LINE
+    characters: what is too long is cut in its middle (`` ... ``), keeping the start of
+    the message and its end (the fix), and the message before the folded warnings."""
+    message = " ".join(message.split())
+    after = f" (after: {'; '.join(' '.join(w.split()) for w in folded)})" if folded else ""
+    room = MAX_LINE - len(prefix)
+    if len(message) + len(after) > room:
+        after = _cut(after, max(room - len(message), min(len(after), room // 4)))
+    return prefix + _cut(message, room - len(after)) + after
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, its middle replaced by `` ... ``: the end
+    kept is its last clause (after the last '; ', the fix) when that is short, else a
+    third of the width."""
+    if len(text) <= width:
+        return text
+    fix = text.rfind("; ")
+    keep = len(text) - fix if 0 < fix and len(text) - fix <= width // 2 else width // 3
+    tail = text[len(text) - keep:]
+    gap = " ..." if tail.startswith("; ") else " ... "
+    return text[:width - keep - len(gap)].rstrip() + gap + tail
 
 
 # Option defaults come from the config dataclasses, the one place they are defined.
@@ -434,15 +490,16 @@ def train(
 
 def report_test_metrics(trained, data, out: Path, as_json: bool,
                         extra: Optional[dict] = None) -> None:
-    """The test-row scores (model, naive, drift) on stderr, where the model went, and with
-    --json the metrics (and ``extra``) on stdout."""
+    """With --json the metrics (and ``extra``) on stdout; then, the command done, its
+    notes, the test-row scores (model, naive, drift) and where the model went on stderr."""
+    if as_json:
+        emit({"model_dir": str(out), **(extra or {}),
+              **single_series_view(trained.metrics, data.multi)}, True, str)
+    release_held()
     print(format_segment(trained.metrics["test"], data.multi,
                          f"test rows, one step ahead, in {data.target} units:"),
           file=sys.stderr)
     print(f"forecast: model written to {out}", file=sys.stderr)
-    if as_json:
-        emit({"model_dir": str(out), **(extra or {}),
-              **single_series_view(trained.metrics, data.multi)}, True, str)
 
 
 @app.command()
@@ -811,16 +868,95 @@ def plot(
     print(f"forecast: wrote {written}", file=sys.stderr)
 
 
-def main() -> None:
+def main() -> NoReturn:
     """Console-script entry point."""
+    reopen_closed_streams()
     # A closed pipe (`forecast predict ... | head`) ends the program quietly, as in csvkit.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _terminate)
-    typer.main.get_command(app)(prog_name="forecast")
+    # Ctrl-C and SIGTERM unwind through `finally` blocks (temporary model directories are
+    # removed) to one line on stderr, exit 130 or 143.
+    runtime.handle_signals()
+    try:
+        code = typer.main.get_command(app).main(prog_name="forecast", standalone_mode=False)
+    except Interrupted as exc:  # outside the command: while it is built, or its notes print
+        code = interrupted(exc.signum, False, [])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    leave(code)
 
 
-def _terminate(signum, frame):
-    # Unwind through `finally` blocks so temporary model directories are removed.
-    print("forecast: error: terminated", file=sys.stderr)
-    raise SystemExit(143)
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` once stdout and stderr are flushed, without the interpreter's
+    teardown: TensorFlow's and pyarrow's C++ threads, destroyed during it, can abort the
+    process on a loaded machine ('terminate called without an active exception', exit
+    134) after the command has done everything right. Every file is closed by then."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        if code == 0:  # data left unwritten that nothing reported yet (--version > /dev/full)
+            print(f"forecast: error: cannot write the output to stdout "
+                  f"({getattr(exc, 'strerror', None) or exc}); check the disk or the "
+                  "redirection", file=sys.stderr)
+            code = 2
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
+    os._exit(code)
+
+
+class ClosedStream(OSError):
+    """Reading stdin or writing stdout that was closed when forecast started (``<&-``)."""
+
+
+class _ClosedFile(io.RawIOBase):
+    """What ``sys.stdin`` or ``sys.stdout`` reads or writes when it was closed at start:
+    every read or write is a ClosedStream error that says so."""
+
+    def __init__(self, fd: int, name: str, hint: str):
+        super().__init__()
+        self._fd, self.name, self._hint = fd, name, hint
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readable(self) -> bool:
+        return self._fd == 0
+
+    def writable(self) -> bool:
+        return self._fd != 0
+
+    def readinto(self, buffer) -> int:
+        raise ClosedStream(errno.EBADF, f"{self.name} is closed{self._hint}")
+
+    def write(self, data) -> int:
+        raise ClosedStream(errno.EBADF, f"{self.name} is closed{self._hint}")
+
+
+def reopen_closed_streams() -> None:
+    """Put /dev/null on a stdin, stdout or stderr that was closed at start (``<&-``,
+    ``>&-``, ``2>&-``), as daemons do: else the next file opened takes its number, and
+    messages land in that file (a CSV being written) or data in the messages. A closed
+    stderr drops the messages; reading a closed stdin or writing a closed stdout is an
+    error that says so (``ClosedStream``)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None and _is_open(fd):
+            continue
+        null = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        if fd == 0:
+            sys.stdin = io.TextIOWrapper(io.BufferedReader(_ClosedFile(
+                0, name, "; pipe the prices in, or name a file instead of -")))
+        elif fd == 1:
+            sys.stdout = io.TextIOWrapper(io.BufferedWriter(_ClosedFile(1, name, "")))
+        else:
+            sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return False
+    return True

@@ -7,6 +7,7 @@ anything that is not a ``ForecastError`` is a bug and exits 1.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import time
@@ -91,6 +92,49 @@ def note(message: str) -> None:
         print(f"forecast: {message}", file=sys.stderr)
 
 
+class _Info(str):
+    """A held line about how the command runs: printed as a note, not folded into an error."""
+
+
+def info(message: str) -> None:
+    """A note about how the command runs (the device, the windows, which band was chosen):
+    held like any note, but dropped, not folded, when the command fails."""
+    note(_Info(message))
+
+
+def is_folded(line: str) -> bool:
+    """Whether a held line goes into a failure's one line (warnings and notes do, ``info``
+    does not)."""
+    return not isinstance(line, _Info)
+
+
+class HeldLines(io.TextIOBase):
+    """A text stream for code that prints its notes: each ``forecast: ...`` line written is
+    held as ``info`` (``forecast: warning: ...`` as a warning)."""
+
+    def __init__(self):
+        super().__init__()
+        self._part = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._part = (self._part + text).split("\n")
+        for line in lines:
+            line = line.removeprefix("forecast: ")
+            (note if line.startswith("warning: ") else info)(line)
+        return len(text)
+
+
+def release_held() -> None:
+    """Print the lines held so far, at once (see ``progress``)."""
+    if _held:
+        for line in _held:
+            print(f"forecast: {line}", file=sys.stderr)
+        _held.clear()
+
+
 def _seconds_from_env(name: str, default: float) -> float:
     try:
         return float(os.environ[name])
@@ -107,9 +151,13 @@ PROGRESS_AFTER_S = _seconds_from_env("FORECAST_PROGRESS_AFTER_S", 1.0)
 def progress(message: str, started: float, stream: IO[str] | None = None) -> None:
     """``forecast: <message> (<seconds> s)`` on ``stream`` (default stderr), at once
     (progress is not a warning and is never held), if the step begun at ``started``
-    (``time.perf_counter()``) has taken more than ``PROGRESS_AFTER_S``."""
+    (``time.perf_counter()``) has taken more than ``PROGRESS_AFTER_S``. On stderr the
+    lines held so far come first (a quick command prints its notes after it succeeds,
+    or only its error; a slow one shows them as it goes)."""
     seconds = time.perf_counter() - started
     if seconds > PROGRESS_AFTER_S:
+        if stream is None or stream is sys.stderr:
+            release_held()  # a command slow enough to show progress shows what it said
         print(f"forecast: {message} ({seconds:.1f} s)", file=stream or sys.stderr, flush=True)
 
 

@@ -1,7 +1,9 @@
 """Fit a model on the training windows, stop early on validation loss, and score it.
 
-Progress goes to stderr (a bar on a terminal, a line per epoch otherwise); Keras's own
-progress bar is never used because it writes to stdout.
+Progress goes to stderr (a bar on a terminal, a line per epoch once training has taken a
+second); Keras's own progress bar is never used because it writes to stdout. Notes (the
+device, the windows, the guards' verdicts) are held until the command ends (see
+``errors.HeldLines``), so a failing train prints only its error.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
 from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
-from forecast.errors import (OUT_OF_MEMORY, DataError, ForecastError, TrainingError,
+from forecast import errors
+from forecast.errors import (OUT_OF_MEMORY, DataError, ForecastError, HeldLines, TrainingError,
                              progress, where)
 from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
@@ -109,7 +112,10 @@ def dataset_tensor(prepared: Prepared) -> tf.Tensor:
 
 
 class StderrProgress(keras.callbacks.Callback):
-    """Epoch progress on a stream (stderr): a live bar on a terminal, else a line per epoch.
+    """Epoch progress on a stream (stderr): a live bar on a terminal, and a line per epoch
+    once training has taken longer than ``errors.PROGRESS_AFTER_S`` (the lines of the
+    epochs before then come at that moment): a quick training prints no epoch lines, so
+    that a failing one prints only its error. On a terminal the bar is erased when done.
 
     Also stops training at the first non-finite loss and records where.
     """
@@ -123,6 +129,19 @@ class StderrProgress(keras.callbacks.Callback):
         self.best = math.inf
         self._start = self._last_draw = 0.0
         self._epoch = 0
+        self._began = time.perf_counter()
+        self._live = self._drawn = False
+        self._pending: list[str] = []   # epoch lines not printed yet
+
+    def on_train_begin(self, logs=None):
+        self._began = time.perf_counter()
+
+    def erase_bar(self) -> None:
+        """Erase the bar drawn on a terminal (training ended or failed: none left behind)."""
+        if self._drawn:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._drawn = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -132,6 +151,8 @@ class StderrProgress(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self._stop_nan()
+        if not self._live:
+            self._show()
         if self.tty and time.perf_counter() - self._last_draw > 0.1:
             self._last_draw = time.perf_counter()
             done = min(batch + 1, self.steps)
@@ -139,6 +160,7 @@ class StderrProgress(keras.callbacks.Callback):
             self.stream.write(f"\repoch {self._epoch + 1}/{self.epochs}  [{bar:<20}] {done}/{self.steps} "
                               f"loss {float(loss or 0):.6f}")
             self.stream.flush()
+            self._drawn = True
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -149,7 +171,23 @@ class StderrProgress(keras.callbacks.Callback):
         self.best = min(self.best, val)
         line = (f"epoch {epoch + 1}/{self.epochs}  loss {loss:.6f}  val_loss {val:.6f}  "
                 f"{time.perf_counter() - self._start:.1f}s{mark}")
-        self.stream.write(("\r\033[K" if self.tty else "") + line + "\n")
+        self.erase_bar()
+        self._pending.append(line)
+        self._show()
+
+    def _show(self) -> None:
+        """Print the epoch lines not printed yet, once training has taken long enough; the
+        first time, on stderr, the notes held so far come first (``errors.live``)."""
+        if not self._live:
+            if time.perf_counter() - self._began <= errors.PROGRESS_AFTER_S:
+                return
+            self._live = True
+            self.erase_bar()
+            if self.stream is sys.stderr:
+                errors.release_held()
+        for line in self._pending:
+            self.stream.write(line + "\n")
+        self._pending.clear()
         self.stream.flush()
 
     def _stop_nan(self):
@@ -173,13 +211,16 @@ def tensorflow_memory() -> Iterator[None]:
 def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         config: ForecastConfig, setup: DeviceSetup,
         stream: IO[str] | None = None,
-        callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, Any]:
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        notes: IO[str] | None = None) -> dict[str, Any]:
     """Train on the training windows with early stopping on the validation windows.
 
     Args:
         sample_dates: (samples,) int64 date of each sample's first target (for the guard,
             which pools the series of a panel date by date).
+        stream: where epoch progress goes (default stderr).
         callbacks: more Keras callbacks (e.g. a tuner's pruning), after the tool's own.
+        notes: where the guard's verdict goes (default ``stream``).
 
     Returns:
         history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
@@ -208,8 +249,11 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     callbacks = [progress, timer, keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=t.patience, restore_best_weights=True), *callbacks]
     start_weights = model.get_weights()
-    result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
-                       shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
+    try:
+        result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
+                           shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
+    finally:
+        progress.erase_bar()
     if progress.nan_epoch is not None:
         raise TrainingError(f"the training loss became NaN or infinite in epoch "
                             f"{progress.nan_epoch}; nothing was written; try a smaller "
@@ -219,7 +263,7 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     if t.baseline_guard:
         starts = prepared.starts[guard_rows]
         history["guard"] = guard(model, start_weights, prepared.inputs(starts),
-                                 prepared.targets(starts), t.loss, stream,
+                                 prepared.targets(starts), t.loss, notes or stream,
                                  sample_dates[guard_rows], config.model.quantiles)
     return history
 
@@ -702,11 +746,11 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
 
     Returns None for a dry run (after printing the model summary on ``stream``).
     """
-    stream = stream or sys.stderr
+    notes = stream or HeldLines()  # without a stream: held, printed once the command ends
     m, t = config.model, config.training
     started = time.perf_counter()
     prepared, split, panel = prepare_training(
-        panel, config, lambda message: print(f"forecast: warning: {message}", file=stream))
+        panel, config, lambda message: print(f"forecast: warning: {message}", file=notes))
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
@@ -718,19 +762,21 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
                             zero_kernel=t.baseline_guard)
         compile_model(model, t.learning_rate, loss, setup.mirrored)
     cudnn = cudnn_eligible(model)
-    print(f"forecast: {setup.describe(cudnn)}", file=stream)
+    print(f"forecast: {setup.describe(cudnn)}", file=notes)
     if dry_run:
-        print(summary_text(model), file=stream)
+        if stream is None:
+            errors.release_held()
+        print(summary_text(model), file=stream or sys.stderr)
         return None
     n = {k: int(v.sum()) for k, v in prepared.masks.items()}
     across = f" across {panel.n_series} series" if panel.multi else ""
     inputs = ", ".join(config.inputs)
     print(f"forecast: training on {n['train']} windows{across} (inputs: {inputs}), validating "
           f"on {n['val']}, holding out {n['test']} test windows ({split.test_start.date()} on)",
-          file=stream)
+          file=notes)
     started = time.perf_counter()
     history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream,
-                  callbacks)
+                  callbacks, notes)
     seconds = time.perf_counter() - started
 
     train_end, val_end = prepared.train_end, prepared.val_end
@@ -748,7 +794,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
                 for s in range(panel.n_series)]
         calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
         quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
-                                m.quantiles, stream)
+                                m.quantiles, notes)
         garches = fit_garches(panel, train_end)
         # few validation rows: the widest level they support, so every band is finite
         bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,

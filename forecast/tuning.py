@@ -43,10 +43,12 @@ from typing import Any, Iterator
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from forecast import runtime
 from forecast.config import (CELLS, PRUNE_AFTER_EPOCHS, PRUNE_AFTER_TRIALS, SEARCH_SPACE,
                              ForecastConfig)
 from forecast.data import Panel
 from forecast.errors import ForecastError, OutputError, TrainingError, UsageError
+from forecast.runtime import Interrupted
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial instead
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -611,7 +613,9 @@ def _alive(pid: int) -> bool:
 
 
 def claim_trial(search: Search, study: optuna.Study) -> optuna.Trial | None:
-    """The next trial to run, or None when the study holds enough or time is up."""
+    """The next trial to run, or None when the study holds enough or time is up;
+    ``Interrupted`` after Ctrl-C or SIGTERM."""
+    runtime.check_signals()
     if search.expired():
         return None
     with claiming(search):
@@ -632,13 +636,15 @@ class SearchTimeout(Exception):
 def pruning_callback(trial: optuna.Trial, search: Search):
     """A Keras callback that reports each epoch's best validation loss so far to the trial,
     stops the trial (``optuna.TrialPruned``) when the pruner says so, and stops it
-    (``SearchTimeout``) when the search's deadline passes."""
+    (``SearchTimeout``) when the search's deadline passes, or (``Interrupted``) after
+    Ctrl-C or SIGTERM: between batches, where stopping is safe."""
     import keras
 
     class OptunaPruning(keras.callbacks.Callback):
         best = math.inf
 
         def on_train_batch_end(self, batch, logs=None):
+            runtime.check_signals()
             if search.expired():
                 raise SearchTimeout()
 
@@ -677,7 +683,7 @@ def run_trial(search: Search, study: optuna.Study, trial: optuna.Trial) -> bool:
         trial.set_user_attr("stopped", "--timeout")
     except ForecastError as exc:
         trial.set_user_attr("error", exc.message)
-    except BaseException:  # Ctrl-C or SIGTERM: record it, then let it end the worker
+    except BaseException:  # Interrupted (Ctrl-C, SIGTERM): record it, then end the worker
         with contextlib.suppress(Exception):
             trial.set_user_attr("stopped", "interrupted")
             study.tell(trial, state=TrialState.FAIL)
@@ -752,6 +758,7 @@ def wait_for_others(search: Search, study: optuna.Study) -> None:
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if not running:
             return
+        runtime.check_signals()
         if not said:
             print(f"forecast: waiting for {len(running)} running trial(s) of other workers",
                   file=sys.stderr, flush=True)
@@ -763,22 +770,25 @@ def wait_for_others(search: Search, study: optuna.Study) -> None:
 
 def _worker_process(search: Search, threads: int) -> None:
     """A spawned worker: stdout is stderr (stdout carries data only), TensorFlow gets its
-    share of the cores, SIGINT is left to the parent, which sends SIGTERM to stop it."""
+    share of the cores, SIGINT is left to the parent, which sends SIGTERM to stop it: the
+    running trial stops at its next batch. Ends with ``os._exit`` once its output is
+    flushed (as the command does: no teardown of TensorFlow's threads to abort in)."""
     os.dup2(2, 1)
     os.environ["TF_NUM_INTRAOP_THREADS"] = os.environ["TF_NUM_INTEROP_THREADS"] = str(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _interrupt)
+    runtime.handle_signals((signal.SIGTERM,))
+    code = 0
     try:
-        run_worker(search)
-    except KeyboardInterrupt:
-        sys.exit(0)
+        with runtime.deferred_signals():
+            run_worker(search)
+    except Interrupted:
+        pass
     except ForecastError as exc:
         print(f"forecast: error: worker: {exc.message}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+        code = exc.exit_code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_search(search: Search, jobs: int = 1) -> int | None:
@@ -787,20 +797,19 @@ def run_search(search: Search, jobs: int = 1) -> int | None:
 
     Returns None when it ran to its end (all trials, or the timeout), or the exit code
     when it was interrupted (130 for Ctrl-C, 143 for SIGTERM): finished trials stay in the
-    study either way.
+    study either way. In this process signals are deferred (``runtime.deferred_signals``):
+    a trial stops between batches, never inside Optuna's storage or TensorFlow's C code.
     """
     try:
-        if jobs == 1:
-            run_worker(search)
-        else:
-            _run_workers(search, jobs)
-    except KeyboardInterrupt:
-        return 130
-    except SystemExit as exc:
-        if exc.code == 143:
-            return 143
-        raise
-    wait_for_others(search, open_study(search))
+        with runtime.deferred_signals():
+            if jobs == 1:
+                run_worker(search)
+            else:
+                _run_workers(search, jobs)
+            wait_for_others(search, open_study(search))
+            runtime.check_signals()
+    except Interrupted as exc:
+        return exc.code
     return None
 
 
@@ -813,7 +822,9 @@ def _run_workers(search: Search, jobs: int) -> None:
         for worker in workers:
             worker.start()
         for worker in workers:
-            worker.join()
+            while worker.is_alive():  # (a deferred Ctrl-C is seen within a second)
+                worker.join(1.0)
+                runtime.check_signals()
     except BaseException:
         for worker in workers:
             if worker.pid is not None and worker.is_alive():

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -65,6 +66,8 @@ def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv
     out = tmp_path / "models" / "prices-lstm"
     assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, WEIGHTS, RECENT])
     assert "model written to models/prices-lstm" in result.stderr
+    # the notes held while it ran come before the scores, not after "model written"
+    assert result.stderr.index("forecast: device: ") < result.stderr.index("test rows, one")
     assert "naive" in result.stderr and "drift" in result.stderr
     # the default quantile model says which band predict --interval will use, and why,
     # and prints the interval figures beside both baselines
@@ -294,3 +297,162 @@ def test_quantile_and_derived_input_options_refuse_bad_values(cli, prices_csv, a
     result = cli("train", prices_csv, "--epochs", "1", *args)
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and result.stdout == ""
+
+
+# --- streams: closed at start, and what a failure prints --------------------------------
+
+def run_with(redirect: str, *args, cwd=None):
+    """`python -m forecast ARGS` started by a shell with ``redirect`` (e.g. ``2>&-``)
+    applied: the command starts with that stream closed, as a user's shell gives it."""
+    return subprocess.run(["sh", "-c", f'exec "$0" -m forecast "$@" {redirect}',
+                           sys.executable, *map(str, args)], capture_output=True, cwd=cwd,
+                          timeout=300)
+
+
+def few_rows_csv(tmp_path):
+    rows = "".join(f"2020-01-{d:02d},{'' if d == 2 else d}\n" for d in range(1, 6))
+    path = tmp_path / "few.csv"
+    path.write_text("Date,Close\n" + rows)
+    return path
+
+
+def test_a_closed_stderr_drops_the_messages_and_stdout_keeps_only_data(tmp_path):
+    """With fd 2 closed, Python's sys.stderr is None and print(file=None) writes to stdout:
+    the warning used to land in the JSON."""
+    import json
+
+    done = run_with("2>&-", "inspect", few_rows_csv(tmp_path), "--missing", "drop", "--json")
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["rows"] == 4   # the whole of stdout is the JSON
+
+
+def test_train_with_stderr_closed_trains_and_writes_only_its_json(tmp_path):
+    import json
+
+    from tests.conftest import TINY, price_frame
+
+    price_frame(300).to_csv(tmp_path / "p.csv", index=False)
+    done = run_with("2>&-", "train", "p.csv", *TINY, "--model-dir", "m", "--json",
+                    cwd=tmp_path)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["model_dir"] == "m"
+    assert (tmp_path / "m" / "model.keras").is_file()
+
+
+def test_a_closed_stdin_is_one_line_exit_2(tmp_path):
+    done = run_with("<&-", "inspect", "-")
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "forecast: error: <stdin>: cannot read (stdin is closed; pipe the prices in, or name "
+        "a file instead of -)"]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["predict", "--backtest"]],
+                         ids=["version", "predict"])
+def test_a_closed_stdout_is_one_line_exit_2(tiny_model, args):
+    """Data that cannot be written is an error, as with a full disk (exit 2: the fix is in
+    the command line's redirection), never a traceback or an "unexpected" error."""
+    if args[0] == "predict":
+        args = [*args, "--model", tiny_model]
+    done = run_with(">&-", *args)
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines() == [
+        "forecast: error: cannot write the output to stdout (stdout is closed); check the "
+        "disk or the redirection"]
+
+
+def test_bare_forecast_prints_the_help_on_stderr_exit_2(cli):
+    """No command is a usage mistake (exit 2, stdout untouched); the help comes as help, in
+    lines, as Click gives it, not folded into one error line."""
+    result = cli()
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: forecast ") and len(lines) > 10
+    assert "forecast: error:" not in result.stderr
+    assert any(line.split()[:1] == ["predict"] for line in lines)
+
+
+LONG_CELL = "9" * 2000
+
+
+@pytest.mark.parametrize("warnings", [[], ["warning: dropped 1 row(s)"], [f"warning: {LONG_CELL}"]])
+def test_an_error_line_is_cut_to_300_characters_keeping_its_start_and_its_fix(capsys,
+                                                                               warnings):
+    from forecast.cli import run_guarded
+    from forecast.errors import DataError, held_warnings, note
+
+    def fail_on_a_long_cell():
+        for line in warnings:
+            note(line)
+        raise DataError(f"x.csv line 2, column 'Close': cannot read '{LONG_CELL}' as a "
+                        "number; fix the cell or pass --missing drop")
+    with held_warnings():
+        assert run_guarded(fail_on_a_long_cell) == 2
+    line, = capsys.readouterr().err.splitlines()
+    assert len(line) <= 300
+    assert line.startswith("forecast: error: x.csv line 2, column 'Close': cannot read '999")
+    message, _, after = line.partition(" (after: ")
+    assert message.endswith(" ...; fix the cell or pass --missing drop")
+    assert bool(after) == bool(warnings) and (not after or after.endswith(")"))
+    if warnings and len(warnings[0]) < 100:
+        assert after == "dropped 1 row(s))"
+
+
+def test_a_short_error_line_is_left_as_it_is():
+    from forecast.cli import one_line
+
+    assert one_line("forecast: error: ", "bad  value;\nfix it", ["w"]) == \
+        "forecast: error: bad value; fix it (after: w)"
+
+
+def test_a_train_that_fails_after_training_prints_only_its_error(cli, prices_csv,
+                                                                  monkeypatch):
+    """The device, the windows, the guards' and the intervals' verdicts are held while
+    train runs: a failure at the end (here: writing the model) prints one line."""
+    from forecast.errors import OutputError
+    from tests.conftest import TINY
+
+    def refuse(*args, **kwargs):
+        raise OutputError("cannot write the model here")
+    monkeypatch.setattr("forecast.bundle.write_bundle", refuse)
+    result = cli("train", prices_csv, *TINY)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["forecast: error: cannot write the model here"]
+
+
+def test_a_train_whose_loss_diverges_prints_only_its_error(cli, tmp_path):
+    from tests.conftest import TINY, price_frame
+
+    frame = price_frame(300)
+    frame.loc[150, "Close"] *= 1e150
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    result = cli("train", "huge.csv", *TINY, "--learning-rate", "1e30", "--target-transform",
+                 "level")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "forecast: error: the training loss became NaN or infinite in epoch 1; nothing was "
+        "written; try a smaller --learning-rate or check the data for extreme values"]
+
+
+def test_a_slow_step_shows_the_notes_held_so_far_before_its_progress_line(capsys,
+                                                                          monkeypatch):
+    from forecast.errors import held_warnings, note, progress
+
+    with held_warnings() as held:
+        note("using model m")
+        progress("read x.csv: 5 rows", 0.0)   # quick: nothing, the note stays held
+        assert capsys.readouterr().err == "" and held == ["using model m"]
+        monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)
+        progress("read x.csv: 5 rows", time.perf_counter())
+        assert held == []
+    assert capsys.readouterr().err.splitlines()[0] == "forecast: using model m"
+
+
+def test_ctrl_c_in_process_is_one_line_exit_130(cli, prices_csv, monkeypatch):
+    """Without forecast.cli.main (an embedding, this runner) Python's own KeyboardInterrupt
+    comes; Typer would turn it into a silent exit 130."""
+    def press_ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("forecast.data.describe_file", press_ctrl_c)
+    result = cli("inspect", prices_csv)
+    assert (result.exit_code, result.stderr) == (130, "forecast: interrupted\n")
