@@ -33,8 +33,8 @@ from forecast import __version__, runtime
 from forecast.config import (DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DERIVED,
                              DERIVED_SOURCES, DPI_RANGE, DataConfig, ForecastConfig,
                              ModelConfig, TrainConfig, check_interval, json_safe)
-from forecast.errors import (OUT_OF_MEMORY, ForecastError, OutputError, UsageError, held_warnings, is_folded,
-                             note, release_held)
+from forecast.errors import (OUT_OF_MEMORY, ForecastError, OutputError, UsageError,
+                             held_warnings, is_folded, note, release_held)
 from forecast.runtime import Interrupted, import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
