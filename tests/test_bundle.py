@@ -159,6 +159,10 @@ MODEL_DIR_TARGETS = [
            "metrics.json": "{}"}),
      "--model-dir d exists and is not a forecast model directory (it holds config.json, "
      "data.csv, metrics.json); forecast never deletes it"),
+    ("files named as a model's, with another tool's config.json",
+     _dir({**{name: "mine" for name in FILES},
+           "config.json": '{"format_version": 1, "app": "mine"}'}),
+     "is not a forecast model directory"),
     ("a model directory of an earlier version (no manifest.json)",
      lambda root: "MODEL-manifest", None),
     ("an earlier version's directory lacking a file",
@@ -560,3 +564,29 @@ def test_a_file_edited_after_training_is_refused_naming_it(tiny_model, tmp_path)
     with pytest.raises(ModelDirError, match=r"m/history.csv is not the file forecast wrote "
                                             r"there \(manifest.json lists another sha256\)"):
         read_bundle(copy)
+
+
+def test_a_reader_waits_for_a_swap_in_progress(tiny_model, tmp_path):
+    """Between replace_dir's two renames the directory is absent: a reader that finds it
+    so waits for the writer's lock instead of saying it does not exist."""
+    import os
+    import threading
+
+    target, aside = tmp_path / "m", tmp_path / ".m.old"
+    shutil.copytree(tiny_model, target)
+    results = []
+
+    def read():
+        try:
+            results.append(read_bundle(target).config.model.window)
+        except ModelDirError as exc:
+            results.append(exc)
+
+    with bundle._locked(target):
+        os.rename(target, aside)                  # the old model moved aside, the new not in
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(1.0)
+        os.rename(aside, target)                  # the swap done
+    reader.join(60)
+    assert results == [5]
