@@ -484,7 +484,7 @@ def train(
     trained = run_training(data, config, dry_run=dry_run)
     if trained is None:
         return
-    out = write_bundle(out, trained, data)
+    out = write_bundle(out, trained, data, default_dir=model_dir is None)
     report_test_metrics(trained, data, out, as_json)
 
 
@@ -576,7 +576,8 @@ def tune(
 
     trained = run_training(data, result.config)
     trained.config.facts["tuning"] = result.summary
-    out = write_bundle(target, trained, data, extra={"trials.csv": result.table})
+    out = write_bundle(target, trained, data, extra={"trials.csv": result.table},
+                       default_dir=model_dir is None)
     report_test_metrics(trained, data, out, as_json,
                         extra={"tuning": result.summary} if as_json else None)
     if interrupted:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,9 +261,9 @@ class ForecastConfig:
                                         or any(n not in DERIVED for n in derived)):
                 raise ValueError(f"'derived' should list some of {', '.join(DERIVED)}, "
                                  f"got {derived!r}")
-            _check_quantiles(config.model.quantiles)
+            config.validate()   # the bounds of the options it was written from
         except (TypeError, ValueError, UsageError) as exc:
-            message = exc.message if isinstance(exc, UsageError) else str(exc)
+            message = _as_key(exc.message) if isinstance(exc, UsageError) else str(exc)
             raise ModelDirError(f"{source} is damaged ({message}); retrain the model") from None
         return config
 
@@ -301,6 +302,13 @@ def check_interval(level: float | None) -> None:
     if level is not None and not INTERVAL_RANGE[0] <= level <= INTERVAL_RANGE[1]:
         raise UsageError(f"--interval must be between 0 and 1 (from {INTERVAL_RANGE[0]:g} to "
                          f"{INTERVAL_RANGE[1]:g}; e.g. 0.8), got {level:g}")
+
+
+def _as_key(message: str) -> str:
+    """An option's error said of config.json: what is wrong, with the option's key
+    (``--batch-size`` -> 'batch_size'), without the advice for the command line."""
+    what = message.split(": pass ")[0]
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -88,16 +88,22 @@ class NumpyModel:
         except (KeyError, TypeError) as exc:
             raise ModelDirError(f"{source} lacks weights the model needs ({exc}); "
                                 "retrain the model") from None
+        if not all(np.isfinite(w).all() for layer in self.weights for w in layer):
+            raise ModelDirError(f"{source} holds weights that are not finite numbers (NaN "
+                                "or infinity); retrain the model")
 
     def __call__(self, X: np.ndarray, batch: int = 1024) -> np.ndarray:
         # In chunks: the input projection of every time step at once is
         # (batch, window, 4 * units) float64, which would dominate memory on long series.
+        # Weights far out of range overflow to inf or NaN outputs: the caller refuses those
+        # (predict.load_predictor), with one message instead of NumPy's warnings.
         parts = []
-        for start in range(0, max(len(X), 1), batch):
-            x = np.asarray(X[start:start + batch], dtype=np.float64)
-            for layer, weights in zip(self.layers, self.weights):
-                x = _apply(layer, weights, x)
-            parts.append(x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, max(len(X), 1), batch):
+                x = np.asarray(X[start:start + batch], dtype=np.float64)
+                for layer, weights in zip(self.layers, self.weights):
+                    x = _apply(layer, weights, x)
+                parts.append(x)
         return np.concatenate(parts)
 
 

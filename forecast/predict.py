@@ -20,7 +20,7 @@ from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval
 from forecast.data import (Panel, describe_spacing, format_date, panel_from_tables, read_tables,
                            unique_sorted)
-from forecast.errors import DataError, UsageError
+from forecast.errors import DataError, ModelDirError, UsageError
 from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
@@ -33,6 +33,9 @@ SEGMENTS = ("train", "validation", "test")
 #: its last ``FUTURE_SPAN`` (a week of intraday sessions tells their times and weekdays).
 FUTURE_ROWS = 256
 FUTURE_SPAN = pd.Timedelta(days=8)
+#: The network's outputs are scaled steps (or levels) of its training data, about -1..1,
+#: or of its inputs' size: outputs beyond this many times that are a damaged model's.
+OUTPUT_LIMIT = 1e6
 
 
 def recent_rows(window: int, kind: str) -> int:
@@ -52,13 +55,14 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     or (origins, horizon, quantiles) for a quantile model.
 
     ``auto`` uses the NumPy engine when the directory has its weights (no TensorFlow
-    import), else Keras; ``numpy`` and ``keras`` force one.
+    import), else Keras; ``numpy`` and ``keras`` force one. Outputs that are no forecast
+    (``checked_predictor``) are a ModelDirError naming the file.
     """
     if engine == "numpy" or (engine == "auto" and bundle.has_numpy_engine):
         if not bundle.has_numpy_engine:
             raise UsageError(f"{bundle.path} has no weights.npz for the NumPy engine; "
                              "use --engine keras or retrain")
-        return bundle.load_numpy()
+        return checked_predictor(bundle.load_numpy(), bundle.path / "weights.npz")
     if engine not in ENGINES:
         raise UsageError(f"--engine must be one of {', '.join(ENGINES)}; got '{engine}'")
     from forecast.runtime import import_tensorflow_quietly
@@ -72,7 +76,25 @@ def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
     def predict(X: np.ndarray) -> np.ndarray:
         out = model.predict(np.ascontiguousarray(X, np.float32), batch_size=1024, verbose=0)
         return np.asarray(out, dtype=np.float64)
-    return predict
+    return checked_predictor(predict, bundle.path / "model.keras")
+
+
+def checked_predictor(predict: Predictor, source) -> Predictor:
+    """``predict``, refusing (ModelDirError naming ``source``) outputs that are not finite
+    or beyond OUTPUT_LIMIT times the size of finite inputs: a damaged model's."""
+    def checked(X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(predict(X), dtype=np.float64)
+        inputs = np.asarray(X)
+        if out.size and np.isfinite(inputs).all():
+            limit = OUTPUT_LIMIT * (1.0 + np.abs(inputs).max(initial=0.0))
+            bad = ~(np.abs(out) <= limit)
+            if bad.any():
+                raise ModelDirError(f"{source} produces non-finite forecasts (network outputs "
+                                    f"of {out[bad].flat[0]:g}); retrain the model")
+        return out
+    checked.source = source
+    return checked
 
 
 def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str | None = None,
@@ -251,8 +273,24 @@ class Forecaster:
         """(k, horizon[, quantiles]) forecasts in price units from the origins selected by
         ``use`` (origins,); each quantile level's path on its own."""
         _, series, rows = (a[use] for a in self.origins)
-        return origin_prices(self.prepared, self.prices, self.kind, self.outputs[use], series,
-                             rows)
+        return self.checked_prices(origin_prices, self.prepared, self.prices, self.kind,
+                                   self.outputs[use], series, rows)
+
+    def checked_prices(self, convert: Callable[..., np.ndarray], *args) -> np.ndarray:
+        """``convert(*args)``, model outputs to prices, refused (ModelDirError) unless every
+        price is finite, and positive for a log-return model (whose prices are the last
+        price times exp of the steps: 0 when they underflow)."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            prices = convert(*args)
+        good = np.isfinite(prices)
+        if self.kind == "log-return":
+            good &= prices > 0
+        if not good.all():
+            source = getattr(self.predictor, "source", None)
+            files = f"{source.name}, scaler.json" if source is not None else "scaler.json"
+            raise ModelDirError(f"the model in {self.bundle.path} ({files}) produces "
+                                "non-finite forecasts; retrain the model")
+        return prices
 
     def forecasts_from(self, use: np.ndarray) -> np.ndarray:
         """(k, horizon) point forecasts in price units from the origins selected by ``use``."""
@@ -344,15 +382,16 @@ class Forecaster:
         outputs = self.point(raw)
         if steps > self.horizon:
             outputs = self._recurse(windows, outputs, steps, series, anchor)
-        predicted = outputs_to_prices(outputs[:, :steps], series, self.scaler, self.kind,
-                                      anchor)
+        predicted = self.checked_prices(outputs_to_prices, outputs[:, :steps], series,
+                                        self.scaler, self.kind, anchor)
         out = pd.DataFrame({"date": np.concatenate([d.to_numpy() for d in dates]),
                             "predicted": predicted.ravel()})
         if panel.multi:
             out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
         qprices = None
         if self.levels:   # (series * steps, levels); NaN beyond the horizon
-            direct = outputs_to_prices(raw, series, self.scaler, self.kind, anchor)
+            direct = self.checked_prices(outputs_to_prices, raw, series, self.scaler,
+                                         self.kind, anchor)
             qprices = np.full((panel.n_series, steps, len(self.levels)), np.nan)
             qprices[:, :min(steps, self.horizon)] = direct[:, :steps]
             qprices = qprices.reshape(-1, len(self.levels))
@@ -385,7 +424,8 @@ class Forecaster:
         last_price, done, filled = np.asarray(anchor, dtype=float), 0, horizon
         while filled < steps:
             new = out[:, done:filled]                 # forecasts not yet turned into rows
-            path = outputs_to_prices(new, series, scaler, self.kind, last_price)
+            path = self.checked_prices(outputs_to_prices, new, series, scaler, self.kind,
+                                       last_price)
             before = np.concatenate([last_price[:, None], path[:, :-1]], axis=1)
             rows = inputs[:, self.window + done:self.window + filled]
             rows[:, :, 0] = new + scaler.center_[series][:, None]

@@ -304,6 +304,13 @@ class SeriesScaler:
             if not (np.all(np.isfinite(lows)) and np.all(np.isfinite(highs))
                     and np.all(np.isfinite(center))):
                 raise ValueError("non-finite numbers")
+            if (highs < lows).any():
+                raise ValueError("a data_max below its data_min")
+            # the median (or mean) of scaled training targets, which the scaling puts in
+            # [0, 1]: anything else scales every forecast step out of all proportion
+            if ((center < -1e-9) | (center > 1 + 1e-9)).any():
+                raise ValueError(f"a center of {center[np.argmax(np.abs(center - 0.5))]:g}, "
+                                 "outside [0, 1]")
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
         return cls(names, lows, highs, center)

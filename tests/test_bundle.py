@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 
 from forecast import bundle
-from forecast.bundle import FILES, RECENT, WEIGHTS, latest_model_dir, read_bundle
+from forecast.bundle import FILES, MANIFEST, RECENT, WEIGHTS, latest_model_dir, read_bundle
 from forecast.errors import ModelDirError, OutputError
 
 
 def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
-    assert sorted(p.name for p in tiny_quantile_model.iterdir()) == sorted([*FILES, WEIGHTS, RECENT])
+    assert sorted(p.name for p in tiny_quantile_model.iterdir()) == \
+        sorted([*FILES, WEIGHTS, RECENT, MANIFEST])
     b = read_bundle(tiny_quantile_model)
     assert b.config.columns == ["Close", "High", "Low"] and b.config.model.window == 5
     assert b.config.inputs == ["Close", "abs-return", "log-range"]   # the default inputs
@@ -24,6 +25,17 @@ def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
     assert b.data().frame.shape == (300, 3)
     scaler = json.loads((tiny_quantile_model / "scaler.json").read_text())
     assert scaler["kind"] == "minmax-per-series"
+
+
+def test_the_manifest_lists_every_other_file_with_its_size_and_sha256(tiny_quantile_model):
+    import hashlib
+
+    manifest = json.loads((tiny_quantile_model / MANIFEST).read_text())
+    assert manifest["tool"] == "forecast"
+    files = sorted(p for p in tiny_quantile_model.iterdir() if p.name != MANIFEST)
+    assert manifest["files"] == {
+        p.name: {"size": p.stat().st_size, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+        for p in files}
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -80,9 +92,9 @@ def test_a_quantile_model_loads_in_safe_mode_in_a_fresh_interpreter(tmp_path):
 
     build_model(ModelConfig(units=2, window=3, quantiles=[0.1, 0.5, 0.9]), 1).save(
         tmp_path / "model.keras")
-    code = ("from pathlib import Path; from types import SimpleNamespace\n"
-            "from forecast.bundle import Bundle\n"
-            f"model = Bundle.load_keras(SimpleNamespace(path=Path(r'{tmp_path}')))\n"
+    code = ("from pathlib import Path\n"
+            "from forecast.bundle import load_keras_file\n"
+            f"model = load_keras_file(Path(r'{tmp_path}') / 'model.keras')\n"
             "print(tuple(model.output_shape))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -142,6 +154,31 @@ MODEL_DIR_TARGETS = [
     ("a model directory with a subdirectory", lambda root: "MODEL+subdir", "holds old besides"),
     ("config.json without a format_version", _dir({"config.json": "{}", "model.keras": ""}),
      "is not a forecast model directory"),
+    ("a folder that looks like a model: another tool's config.json with a format_version",
+     _dir({"config.json": '{"format_version": 1, "app": "mine"}', "data.csv": "a,b\n1,2\n",
+           "metrics.json": "{}"}),
+     "--model-dir d exists and is not a forecast model directory (it holds config.json, "
+     "data.csv, metrics.json); forecast never deletes it"),
+    ("files named as a model's, with another tool's config.json",
+     _dir({**{name: "mine" for name in FILES},
+           "config.json": '{"format_version": 1, "app": "mine"}'}),
+     "is not a forecast model directory"),
+    ("a model directory of an earlier version (no manifest.json)",
+     lambda root: "MODEL-manifest", None),
+    ("an earlier version's directory lacking a file",
+     lambda root: "MODEL-manifest-history", "is not a forecast model directory"),
+    ("an earlier version's directory with a user file in it",
+     lambda root: "MODEL-manifest+notes", "holds notes.txt besides the model"),
+    ("a model directory whose data.csv was changed",
+     lambda root: "MODEL+data", "--model-dir m is not the model directory forecast wrote "
+     "(data.csv has 9 bytes where manifest.json lists"),
+    ("a model directory missing a file its manifest lists", lambda root: "MODEL-history",
+     "(history.csv, listed in its manifest.json, is missing)"),
+    ("a model directory with a user's file named as forecast's", lambda root: "MODEL+trials",
+     "--model-dir m holds trials.csv besides the model"),
+    ("another tool's manifest.json", _dir({"manifest.json": '{"tool": "other", "files": {}}',
+                                           "config.json": "{}"}),
+     "is not a forecast model directory"),
     ("config.json that is not JSON", _dir({"config.json": "not json"}),
      "is not a forecast model directory"),
     ("a path below a file", lambda root: (root / "f").write_text("keep") and "f/m",
@@ -157,11 +194,22 @@ MODEL_DIR_TARGETS = [
 
 
 def make_target(root, make, tiny_model):
-    """Build a MODEL_DIR_TARGETS case under ``root``; returns the --model-dir argument."""
+    """Build a MODEL_DIR_TARGETS case under ``root``; returns the --model-dir argument.
+
+    ``MODEL`` is a copy of tiny_model; ``+name`` adds (or overwrites) a file, ``+subdir`` a
+    directory, and ``-name`` removes one (``-manifest``: a directory of an earlier
+    version)."""
     made = make(root)
     if made.startswith("MODEL"):
-        extra = {"MODEL+plot": {"plot.png": "png"}, "MODEL+notes": {"notes.txt": "mine"}}
-        made = _model(tiny_model, extra.get(made), made == "MODEL+subdir")(root)
+        extra = {"plot": {"plot.png": "png"}, "notes": {"notes.txt": "mine"},
+                 "data": {"data.csv": "Date,x\n1\n"}, "trials": {"trials.csv": "mine"}}
+        changes = re.findall(r"([+-])(\w+)", made)
+        added = {k: v for sign, name in changes if sign == "+" for k, v in
+                 extra.get(name, {}).items()}
+        made = _model(tiny_model, added, ("+", "subdir") in changes)(root)
+        for sign, name in changes:
+            if sign == "-":
+                (root / made / f"{name}.{'json' if name == 'manifest' else 'csv'}").unlink()
     return made
 
 
@@ -406,3 +454,145 @@ def test_data_csv_reads_back_as_the_panel_it_was_written_from(tmp_path, dates, n
     np.testing.assert_array_equal(back.values, panel.values)
     assert (back.dates == panel.dates).all() and back.offsets.tolist() == panel.offsets.tolist()
     assert back.names == (names if panel.multi else ["data"])
+
+
+def test_the_same_file_rule_holds_under_the_lock_too(tiny_model, tmp_path):
+    """Two trains of a/prices.csv and b/prices.csv into the default directory both find it
+    absent up front; the second to finish must not replace the first one's model."""
+    from forecast.training import Trained
+
+    target = tmp_path / "models" / "prices-lstm"
+    shutil.copytree(tiny_model, target)        # the first train's model, of tiny/prices.csv
+    b = read_bundle(target)
+    other = b.data()                            # another file: .../prices-lstm/data.csv
+    assert other.source != b.config.facts["source"]
+
+    class Saves:
+        layers = ()
+
+        def save(self, path):
+            shutil.copy(tiny_model / "model.keras", path)
+
+    before = snapshot(tmp_path)
+    trained = Trained(Saves(), b.scaler, b.config, {"loss": [1.0]}, {}, b.calibration)
+    with pytest.raises(OutputError, match="holds a model trained on .* pass --model-dir to "
+                                          "keep both"):
+        bundle.write_bundle(target, trained, other, default_dir=True)
+    assert snapshot(tmp_path) == before
+    bundle.write_bundle(target, trained, other)   # --model-dir given: the rule is not for it
+    assert read_bundle(target).config.facts["source"] == other.source
+
+
+@pytest.mark.parametrize("name,message", [
+    ("sp500.csv", "sp500.csv is a price file, not a model directory: prices go first and the "
+                  "model directory after --model, as in `forecast predict sp500.csv --model "
+                  "DIR`"),
+    ("m/config.json", "m/config.json is a file of a model directory, not the directory; pass "
+                      "--model m"),
+])
+def test_a_file_given_as_the_model_says_what_to_pass(cli, tiny_model, tmp_path, name, message):
+    from tests.conftest import assert_advice_fits
+
+    shutil.copytree(tiny_model, tmp_path / "m")
+    (tmp_path / "sp500.csv").write_text("Date,Close\n2020-01-02,1\n")
+    result = cli("predict", "--model", name)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"forecast: error: {message}\n"
+    assert_advice_fits("predict", result.stderr)
+
+
+def test_a_model_directory_of_an_earlier_version_still_predicts(cli, tiny_model, tmp_path):
+    shutil.copytree(tiny_model, tmp_path / "m")
+    expected = cli("predict", "--model", "m", "--backtest")
+    (tmp_path / "m" / MANIFEST).unlink()
+    result = cli("predict", "--model", "m", "--backtest")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected.stdout and expected.exit_code == 0
+
+
+def swap_in(source, target):
+    """Replace ``target`` by a copy of ``source``, as write_bundle does."""
+    tmp = target.parent / f".{target.name}.tmp"
+    shutil.copytree(source, tmp)
+    bundle.replace_dir(tmp, target)
+
+
+def test_files_read_after_a_replacement_are_of_the_model_first_read(tiny_model, tiny_model_h3,
+                                                                     tmp_path):
+    target, other = tmp_path / "m", tmp_path / "other"
+    shutil.copytree(tiny_model, target)
+    shutil.copytree(tiny_model_h3, other)
+    for name in ("data.csv", "recent.csv"):      # other rows than tiny_model's
+        lines = (other / name).read_text().splitlines(keepends=True)
+        (other / name).write_text("".join(lines[:-10]))
+    bundle.write_manifest(other)
+    first = read_bundle(target)
+    swap_in(other, target)
+    assert read_bundle(target).config.model.horizon == 3
+    weights = first.load_numpy()                 # from the file opened at read_bundle
+    X = np.random.default_rng(0).uniform(0, 1, (2, 5, len(first.config.inputs)))
+    assert weights(X).shape == (2, 1)
+    np.testing.assert_array_equal(weights(X), read_bundle(tiny_model).load_numpy()(X))
+    assert first.load_keras().output_shape == (None, 1)
+    old, new = read_bundle(tiny_model).data(), read_bundle(target).data()
+    for recent in (False, True):                 # data.csv and recent.csv: the first model's
+        data = first.data(recent=recent)
+        assert data.source == str(target / ("recent.csv" if recent else "data.csv"))
+        np.testing.assert_array_equal(data.values, old.values[-len(data.values):])
+        assert data.dates[-1] == old.dates[-1] != new.dates[-1]
+
+
+def test_a_directory_replaced_while_it_is_opened_is_opened_again(tiny_model, tiny_model_h3,
+                                                                 tmp_path, monkeypatch):
+    target = tmp_path / "m"
+    shutil.copytree(tiny_model, target)
+    open_in, calls = bundle._open_in, []
+
+    def replaced_after_two_files(fd, name, path):
+        calls.append(name)
+        if len(calls) == 3:
+            swap_in(tiny_model_h3, target)       # the old one's files are gone from here on
+        return open_in(fd, name, path)
+
+    monkeypatch.setattr(bundle, "_open_in", replaced_after_two_files)
+    read = read_bundle(target)
+    assert len(calls) == 2 * len(bundle.READ_FILES)    # opened twice
+    assert read.config.model.horizon == 3 and read.load_numpy()(
+        np.zeros((1, 5, len(read.config.inputs)))).shape == (1, 3)
+    assert len(read.data().values) == 300
+
+
+def test_a_file_edited_after_training_is_refused_naming_it(tiny_model, tmp_path):
+    copy = tmp_path / "m"
+    shutil.copytree(tiny_model, copy)
+    history = (copy / "history.csv").read_text()
+    (copy / "history.csv").write_text(history.replace("1,", "1,0", 1))
+    with pytest.raises(ModelDirError, match=r"m/history.csv is not the file forecast wrote "
+                                            r"there \(manifest.json lists another sha256\)"):
+        read_bundle(copy)
+
+
+def test_a_reader_waits_for_a_swap_in_progress(tiny_model, tmp_path):
+    """Between replace_dir's two renames the directory is absent: a reader that finds it
+    so waits for the writer's lock instead of saying it does not exist."""
+    import os
+    import threading
+
+    target, aside = tmp_path / "m", tmp_path / ".m.old"
+    shutil.copytree(tiny_model, target)
+    results = []
+
+    def read():
+        try:
+            results.append(read_bundle(target).config.model.window)
+        except ModelDirError as exc:
+            results.append(exc)
+
+    with bundle._locked(target):
+        os.rename(target, aside)                  # the old model moved aside, the new not in
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(1.0)
+        os.rename(aside, target)                  # the swap done
+    reader.join(60)
+    assert results == [5]

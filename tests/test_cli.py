@@ -57,14 +57,14 @@ def test_debug_shows_the_traceback(cli):
 
 
 def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv, tmp_path):
-    from forecast.bundle import FILES, RECENT, WEIGHTS
+    from forecast.bundle import FILES, MANIFEST, RECENT, WEIGHTS
     from tests.conftest import TINY
 
     result = cli("train", prices_csv, *TINY)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == ""
     out = tmp_path / "models" / "prices-lstm"
-    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, WEIGHTS, RECENT])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, WEIGHTS, RECENT, MANIFEST])
     assert "model written to models/prices-lstm" in result.stderr
     # the notes held while it ran come before the scores, not after "model written"
     assert result.stderr.index("forecast: device: ") < result.stderr.index("test rows, one")

@@ -331,6 +331,8 @@ def test_a_format_1_single_series_directory_still_predicts(cli, tiny_model, tmp_
     (old / "config.json").write_text(json.dumps(config))
     one["center"] = 0.0
     (zero / "scaler.json").write_text(json.dumps(scaler))
+    for edited in (old, zero):   # as an earlier version wrote them: no manifest
+        (edited / "manifest.json").unlink()
     a = cli("predict", "--model", old, "--backtest")
     b = cli("predict", "--model", zero, "--backtest")
     assert a.exit_code == 0, a.stderr

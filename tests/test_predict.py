@@ -678,6 +678,8 @@ def test_predict_quantiles_for_a_panel_follow_the_series_column(cli, tiny_panel_
 
 def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(
         cli, tiny_quantile_model, tmp_path):
+    from forecast.bundle import write_manifest
+
     copy = tmp_path / "m"
     shutil.copytree(tiny_quantile_model, copy)
     raw = json.loads((copy / "intervals.json").read_text())
@@ -686,6 +688,7 @@ def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(
     scores = pair["calibration"]["step_scores"][0]
     pair["calibration"]["step_scores"][0] = [-0.5] * len(scores)   # Q far below 0
     (copy / "intervals.json").write_text(json.dumps(raw))
+    write_manifest(copy)   # as if training had calibrated it so
     for args in (["--backtest"], ["--steps", "1"]):
         result = cli("predict", "--model", copy, "--quantiles", "--interval", "0.8", *args)
         assert result.exit_code == 0, result.stderr
@@ -776,6 +779,7 @@ def test_a_format_2_point_model_directory_still_predicts_and_evaluates(cli, pric
     (old / "config.json").write_text(json.dumps(raw))
     (old / "intervals.json").unlink()
     (old / "garch.json").unlink()
+    (old / "manifest.json").unlink()   # as an earlier version wrote it
     bundle = read_bundle(old)
     assert bundle.config.model.quantiles == [] and bundle.quantile.pairs == []
     result = cli("predict", "--model", old, "--interval", "0.8", "--steps", "2")

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -39,6 +40,36 @@ def edit_json(path, change):
     path.write_text(json.dumps(data))
 
 
+def edit_weights(model, change):
+    """weights.npz with ``change(name, array)`` in place of each array."""
+    with np.load(model / "weights.npz") as arrays:
+        weights = {name: change(name, array) for name, array in arrays.items()}
+    np.savez(model / "weights.npz", **weights)
+
+
+def nan_keras_weights(model):
+    """model.keras with NaN weights, and no weights.npz: predict loads the Keras model."""
+    import keras
+    loaded = keras.saving.load_model(model / "model.keras", compile=False)
+    loaded.set_weights([np.full_like(w, np.nan) for w in loaded.get_weights()])
+    loaded.save(model / "model.keras")
+    (model / "weights.npz").unlink()
+
+
+def resigned(damage):
+    """``damage``, then the manifest written again, as if forecast had written the damaged
+    files: what refuses them is then a check behind the manifest's."""
+    def apply(model):
+        from forecast.bundle import write_manifest
+        damage(model)
+        write_manifest(model)
+    return apply
+
+
+def first_series(change):
+    return lambda d: change(next(iter(d["series"].values())))
+
+
 DAMAGE = {
     "config truncated": (lambda m: (m / "config.json").write_text(
         (m / "config.json").read_text()[:50]), "config.json is not valid JSON"),
@@ -63,9 +94,39 @@ DAMAGE = {
     "garch gone": (lambda m: (m / "garch.json").unlink(), "missing garch.json"),
     "weights truncated": (lambda m: (m / "weights.npz").write_bytes(
         (m / "weights.npz").read_bytes()[:100]), "weights.npz cannot be read"),
-    "network edited": (lambda m: edit_json(m / "config.json", lambda d: d["network"][0].update(
-        units=999, kind="lstm", weights=["forecast/0"])), "'network' does not match"),
+    "network edited (manifest re-written)": (resigned(lambda m: edit_json(
+        m / "config.json", lambda d: d["network"][0].update(
+            units=999, kind="lstm", weights=["forecast/0"]))), "'network' does not match"),
     "data.csv gone": (lambda m: (m / "data.csv").unlink(), "missing data.csv"),
+    "weights NaN": (lambda m: edit_weights(m, lambda name, w: np.full_like(w, np.nan)),
+                    "weights.npz holds weights that are not finite numbers (NaN or infinity)"),
+    "weights of 1e30 (manifest re-written)": (resigned(lambda m: edit_weights(
+        m, lambda name, w: np.full_like(w, 1e30))), "weights.npz produces non-finite forecasts"),
+    "model.keras weights NaN": (nan_keras_weights, "model.keras holds weights that are not "
+                                                   "finite numbers"),
+    "scaler centre 1e6": (lambda m: edit_json(m / "scaler.json", first_series(
+        lambda s: s.update(center=1e6))), "scaler.json is damaged (a center of 1e+06, outside "
+                                          "[0, 1])"),
+    "scaler range 1e300 (manifest re-written)": (resigned(lambda m: edit_json(
+        m / "scaler.json", first_series(lambda s: s["data_max"].__setitem__(0, 1e300)))),
+        "(weights.npz, scaler.json) produces non-finite forecasts; retrain the model"),
+    "scaler series renamed": (lambda m: edit_json(m / "scaler.json", lambda d: d.update(
+        series={"renamed": next(iter(d["series"].values()))})),
+        "scaler.json names the series renamed but config.json prices"),
+    "config window 0": (lambda m: edit_json(m / "config.json", lambda d: d["model"].update(
+        window=0)), "config.json is damaged ('window' must be at least 1, got 0)"),
+    "config dropout 2": (lambda m: edit_json(m / "config.json", lambda d: d["model"].update(
+        dropout=2.0)), "config.json is damaged ('dropout' must be in [0, 1), got 2.0)"),
+    "metrics edited (still valid JSON)": (lambda m: edit_json(m / "metrics.json", lambda d: d.update(
+        note="mine")), "metrics.json is not the file forecast wrote there (manifest.json lists "
+                       "another sha256): it was changed after training"),
+    "recent.csv edited (still valid CSV)": (lambda m: (m / "recent.csv").write_text(
+        (m / "recent.csv").read_text().replace(",1", ",2")), "recent.csv is not the file "
+                                                              "forecast wrote there"),
+    "manifest truncated": (lambda m: (m / "manifest.json").write_text("{"),
+                           "manifest.json is not valid JSON"),
+    "manifest of another tool": (lambda m: edit_json(m / "manifest.json", lambda d: d.update(
+        tool="other")), "manifest.json is damaged (not a manifest of forecast)"),
 }
 
 
@@ -85,9 +146,12 @@ def test_damaged_model_directory_is_exit_2_naming_the_file(cli, request, tmp_pat
     shutil.copytree(request.getfixturevalue(fixture), model)
     damage, message = DAMAGE[name]
     damage(model)
-    result = cli("predict", "--model", model)
+    with warnings.catch_warnings():   # NumPy's own warnings are no message for a user
+        warnings.simplefilter("error", RuntimeWarning)
+        result = cli("predict", "--model", model)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.startswith("forecast: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
@@ -360,3 +424,65 @@ def test_predicts_beside_busy_cores_all_exit_0(tiny_model):
             proc.kill()
             proc.wait()
     assert codes == [(0, "")] * 4
+
+
+#: Replaces a model directory again and again the way write_bundle does (a complete copy
+#: renamed into place under the lock), alternating between two models, until told to stop.
+SWAPPER = """
+import shutil, sys, time, uuid
+from pathlib import Path
+from forecast.bundle import _locked, replace_dir
+a, b, target, stop = map(Path, sys.argv[1:])
+rounds = 0
+while not stop.exists():
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    shutil.copytree((a, b)[rounds % 2], tmp)
+    with _locked(target):
+        replace_dir(tmp, target)
+    rounds += 1
+    time.sleep(0.01)  # a train replaces it now and then, not back to back
+print(rounds)
+"""
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
+    """A model like tiny_model, trained on more rows: its scaler, weights and recent rows
+    all differ, so a forecast from a mix of the two directories' files is neither's."""
+    from tests.conftest import train_tiny
+    return train_tiny(tmp_path_factory.mktemp("second"), rows=340)
+
+
+def test_predict_while_train_replaces_the_model_sees_one_model(cli, tiny_model, second_model,
+                                                                tmp_path):
+    """Each predict during a loop of replacements prints the forecast of one of the two
+    models (or, were the directory replaced again and again while it opened its files, says
+    so: exit 2, one line); never a forecast from a mix of the two (before: 75 of 137), nor
+    that the directory does not exist or is incomplete."""
+    expected = set()
+    for model in (tiny_model, second_model):
+        result = cli("predict", "--model", model)
+        assert result.exit_code == 0, result.stderr
+        expected.add(result.stdout)
+    assert len(expected) == 2
+    target, stop = tmp_path / "models" / "m", tmp_path / "stop"
+    shutil.copytree(tiny_model, target)
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(tiny_model),
+                                str(second_model), str(target), str(stop)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    outcomes, started = [], time.monotonic()
+    try:
+        while len(outcomes) < 100 and time.monotonic() - started < 12:
+            result = cli("predict", "--model", target)
+            outcomes.append((result.exit_code, result.stdout, result.stderr))
+    finally:
+        stop.touch()
+        out, err = swapper.communicate(timeout=60)
+    assert swapper.returncode == 0, err.decode()
+    assert int(out) >= 10, "the directory was hardly replaced while predict read it"
+    replaced = f"forecast: error: model directory {target} was replaced 5 times while"
+    wrong = [o for o in outcomes if not (
+        (o[0] == 0 and o[1] in expected) or
+        (o[0] == 2 and o[1] == "" and o[2].startswith(replaced) and o[2].count("\n") == 1))]
+    assert wrong == [], f"{len(wrong)} of {len(outcomes)} predicts: {wrong[:3]}"
+    assert sum(o[0] == 0 for o in outcomes) >= len(outcomes) // 2

@@ -142,7 +142,8 @@ def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv,
     assert first.exit_code == 0, first.stderr
     assert first.stdout == ""
     model = tmp_path / "m"
-    assert sorted(p.name for p in model.iterdir()) == sorted([*FILES, WEIGHTS, RECENT, "trials.csv"])
+    assert sorted(p.name for p in model.iterdir()) == \
+        sorted([*FILES, WEIGHTS, RECENT, "trials.csv", "manifest.json"])
     assert sorted(p.name for p in (tmp_path / "m.study").iterdir()) == \
         ["claims.lock", "forecast-study.json", "journal.log"]
     rows = read_trials(model)
