@@ -376,7 +376,7 @@ MUTANTS = [
            'if source != "-" and out.exists() and os.path.samefile(out, source):', "if False:",
            "predict --out overwrites its own PRICES file", (P,)),
     Mutant("out-into-other-model-dir", "forecast/bundle.py",
-           "if place == mine or _written_by_forecast(place):", "if place == mine:",
+           "if place == mine or is_model_dir(place):", "if place == mine:",
            "--out into a model directory other than the one in use is allowed", (P,)),
     Mutant("out-model-dir-any-name", "forecast/bundle.py",
            "if place == mine == folder and out.name == own:", "if place == mine == folder:",

@@ -347,6 +347,12 @@ def _not_ours(path: Path) -> tuple[dict | None, str]:
     return files, ""
 
 
+def is_model_dir(path: Path) -> bool:
+    """Whether ``path`` is (or claims to be) a model directory forecast wrote: it has a
+    manifest, or it is one from before manifests (``_earlier_model``)."""
+    return (path / MANIFEST).is_file() or _earlier_model(path)
+
+
 def _earlier_model(path: Path) -> bool:
     try:
         raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -487,7 +493,7 @@ def check_out_target(out: Path, flag: str, inputs: Sequence[str] = (),
     folder = Path(os.path.realpath(out.parent))
     mine = None if model is None else Path(os.path.realpath(model))
     for place in (folder, *folder.parents):
-        if place == mine or _written_by_forecast(place):
+        if place == mine or is_model_dir(place):
             if place == mine == folder and out.name == own:
                 return
             shown = out.parent if place == folder else model if place == mine else place
