@@ -48,11 +48,18 @@ class ForecastGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
         argv = list(sys.argv[1:] if args is None else args)
-        if "--debug" in argv:
+        saved = os.environ.get("FORECAST_DEBUG")
+        if "--debug" in argv:  # for the TensorFlow import and spawned workers
             os.environ["FORECAST_DEBUG"] = "1"
-        code = run_guarded(lambda: super(ForecastGroup, self).main(
-            args=argv, prog_name=prog_name or "forecast", complete_var=complete_var,
-            standalone_mode=False, **extra), debug="--debug" in argv)
+        try:
+            code = run_guarded(lambda: super(ForecastGroup, self).main(
+                args=argv, prog_name=prog_name or "forecast", complete_var=complete_var,
+                standalone_mode=False, **extra), debug="--debug" in argv)
+        finally:  # an in-process run (a test's) leaves the environment as it found it
+            if saved is None:
+                os.environ.pop("FORECAST_DEBUG", None)
+            else:
+                os.environ["FORECAST_DEBUG"] = saved
         if standalone_mode:
             sys.exit(code)
         return code
@@ -586,8 +593,10 @@ def tune(
     return interrupted or 0
 
 
+# readable=False: Click's own check would race a train that swaps the directory (read_bundle
+# waits for the swap and says what is wrong itself).
 ModelOpt = Annotated[Optional[Path], typer.Option(
-    "--model", "-m", help="Model directory (default: the newest under models/).")]
+    "--model", "-m", readable=False, help="Model directory (default: the newest under models/).")]
 EngineOpt = Annotated[str, typer.Option(
     "--engine", help="auto (NumPy when the model has weights.npz, else Keras), numpy or keras.")]
 IntervalOpt = Annotated[Optional[float], typer.Option(

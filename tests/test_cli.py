@@ -1,5 +1,6 @@
 """The command line as users and scripts see it."""
 
+import os
 import subprocess
 import sys
 import time
@@ -54,6 +55,15 @@ def test_debug_shows_the_traceback(cli):
     result = cli("--debug", "inspect", "missing.csv")
     assert result.exit_code == 2
     assert "Traceback" in result.stderr and "forecast: error:" in result.stderr
+
+
+def test_debug_in_process_leaves_the_environment_as_it_was(cli, monkeypatch):
+    """--debug sets FORECAST_DEBUG for the command (the TensorFlow import, spawned workers);
+    an in-process run must not leave it set: a later subprocess would inherit it and print
+    TensorFlow's start-up notices."""
+    monkeypatch.delenv("FORECAST_DEBUG", raising=False)
+    cli("--debug", "inspect", "missing.csv")
+    assert "FORECAST_DEBUG" not in os.environ
 
 
 def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv, tmp_path):
