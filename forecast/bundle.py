@@ -124,10 +124,13 @@ class Bundle:
         self.check_digest(name, panel.sha256)
         if not self.multi:  # one series: it keeps the name it was trained under
             return dataclasses.replace(panel, names=list(self.scaler.names[:1]))
-        if set(panel.names) != set(self.scaler.names):
-            raise ModelDirError(f"{self.path / name} holds series {_some(sorted(panel.names))} "
-                                f"but scaler.json {_some(sorted(self.scaler.names))}; retrain "
-                                "the model")
+        # A series with too few training rows has no scaler (predict fits one on its rows
+        # before the test start), so the data may hold more series than scaler.json; a
+        # series scaler.json names must be in the data.
+        unknown = sorted(set(self.scaler.names) - set(panel.names))
+        if unknown:
+            raise ModelDirError(f"{self.path / 'scaler.json'} names series {_some(unknown)} "
+                                f"that {self.path / name} does not hold; retrain the model")
         return dataclasses.replace(panel, layout=d.layout)
 
     @property

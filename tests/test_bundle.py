@@ -596,3 +596,27 @@ def test_a_reader_waits_for_a_swap_in_progress(tiny_model, tmp_path):
         os.rename(aside, target)                  # the swap done
     reader.join(60)
     assert results == [5]
+
+
+def test_a_ticker_listed_after_the_test_start_predicts_from_the_model_directory(cli, tmp_path):
+    """A series with no training rows has no scaler in scaler.json (predict scales it on its
+    rows before the test start), yet it is in data.csv and recent.csv: the model directory
+    must still read (panel20's FB did not: 'recent.csv holds 20 series but scaler.json 19')."""
+    import json
+
+    import pandas as pd
+
+    from tests.conftest import TINY, price_frame
+
+    frames = [price_frame(300, seed=s).assign(symbol=name)
+              for s, name in enumerate(["AAA", "BBB"])]
+    late = price_frame(300, seed=7).assign(symbol="NEW").tail(30)
+    csv = tmp_path / "long.csv"
+    pd.concat([*frames, late]).to_csv(csv, index=False)
+    model = tmp_path / "m"
+    assert cli("train", csv, "--model-dir", model, *TINY).exit_code == 0
+    assert "NEW" not in json.loads((model / "scaler.json").read_text())["series"]
+    result = cli("predict", "--model", model)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(line.split(",")[0] for line in result.stdout.splitlines()[1:]) == \
+        ["AAA", "BBB", "NEW"]
