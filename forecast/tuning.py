@@ -464,14 +464,16 @@ def remove_made(made: list[Path]) -> None:
                 path.unlink()
 
 
+#: Tries at opening a database storage whose schema another process is creating.
+SCHEMA_TRIES = 8
+
+
 def _create_study(search: Search, storage: Any) -> optuna.Study:
     try:
-        return optuna.create_study(study_name=search.study_name, storage=storage,
-                                   direction="minimize", pruner=search.pruner,
-                                   sampler=sampler_for(search.seed, 0), load_if_exists=True)
+        return _create_or_load(search, storage)
     except ImportError as exc:
         raise UsageError(f"--storage {search.where} needs a database driver that is not "
-                         f"installed ({exc}); install it, e.g. pip install psycopg2-binary "
+                         f"installed ({exc}); install it, e.g. pip install 'forecast[postgres]' "
                          "for PostgreSQL") from None
     except (ValueError, optuna.exceptions.OptunaError) as exc:
         raise UsageError(f"--storage {search.where} cannot be opened ({exc})") from None
@@ -481,6 +483,25 @@ def _create_study(search: Search, storage: Any) -> optuna.Study:
         reason = " ".join(str(exc).split())[:200]
         raise ForecastError(f"the study storage {search.where} cannot be opened "
                             f"({type(exc).__name__}: {reason})") from None
+
+
+def _create_or_load(search: Search, storage: Any) -> optuna.Study:
+    """optuna.create_study, tried again while another process creates a new database's
+    tables: two `tune` processes starting on one empty PostgreSQL database both issue
+    CREATE TYPE / CREATE TABLE, and the loser fails with a unique violation."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            return optuna.create_study(study_name=search.study_name, storage=storage,
+                                       direction="minimize", pruner=search.pruner,
+                                       sampler=sampler_for(search.seed, 0),
+                                       load_if_exists=True)
+        except (IntegrityError, ProgrammingError):
+            if search.journal or attempt == SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.25 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def sampler_for(seed: int, number: int) -> optuna.samplers.TPESampler:
