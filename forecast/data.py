@@ -78,6 +78,36 @@ def source_name(source: str | Path) -> str:
     return "<stdin>" if str(source) == "-" else str(source)
 
 
+#: Characters of a cell a message quotes (a 1 MB cell is cut, with "...").
+QUOTE_CHARS = 40
+#: Characters of a list of names a message shows before "... and N more".
+LIST_CHARS = 120
+
+
+def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text``, cut to ``limit`` characters with "..." when longer."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def quote_cell(text: str) -> str:
+    """A cell as a message quotes it: in single quotes, cut to ``QUOTE_CHARS``."""
+    return f"'{shorten(text)}'"
+
+
+def listed(names: Sequence[str], quote: bool = False) -> str:
+    """Names joined by ", " as a message lists them: the first few (about ``LIST_CHARS``
+    characters, each cut to ``QUOTE_CHARS``), then "... and 9,990 more"."""
+    shown: list[str] = []
+    for name in names:
+        item = quote_cell(name) if quote else shorten(name)
+        if shown and sum(len(x) + 2 for x in shown) + len(item) > LIST_CHARS:
+            break
+        shown.append(item)
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f", ... and {more:,} more" if more else "")
+
+
 def open_source(source: str | Path, stdin: IO[bytes] | None = None) -> IO[bytes]:
     """A file opened for reading, or stdin for ``-``; a missing or unreadable file is a
     DataError."""
@@ -327,7 +357,8 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
     In a comma-separated file, a column whose every cell pyarrow reads as a finite number
     (or a blank) is kept as float64, and one of plain YYYY-MM-DD dates as datetime64, with
     no text held; ``cell_text`` reads their text from the file again when it is wanted
-    (``path``; None: stdin, whose bytes ``scan`` keeps). Other columns are text."""
+    (``path``; None: stdin, whose bytes ``scan`` keeps). Other columns are text, and so
+    are columns named like a series column (``SERIES_NAMES``: codes 0005 keep their zeros)."""
     import pyarrow as pa
 
     if scan.odd or scan.lone_cr:   # seen in the first bytes already (the rest: below)
@@ -345,9 +376,11 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
         return None   # a separator-only first line is not the header
     _check_header(header, name, 1)
     typed = delimiter == ","   # elsewhere a decimal comma is possible: the rules decide
+    # a column named like a series column is text: ticker codes 0005 keep their zeros
+    named = [i for i, h in enumerate(header) if h.lower() in SERIES_NAMES]
     try:
         read = _arrow_csv(scan, len(header), delimiter,
-                          text=None if typed else range(len(header)))
+                          text=named if typed else range(len(header)))
     except (pa.ArrowException, OverflowError):
         return None   # a short or long row, not UTF-8, ...: the careful path names it
     if scan.odd or scan.lone_cr or not read.num_rows:
@@ -511,8 +544,8 @@ def resolve_column(table: Table, name: str, flag: str) -> str:
     for col in table.cells.columns:
         if col.lower() == name.strip().lower():
             return col
-    raise DataError(f"{table.source} has no column '{name}' ({flag}); columns are: "
-                    f"{', '.join(table.cells.columns)}")
+    raise DataError(f"{table.source} has no column {quote_cell(name)} ({flag}); columns "
+                    f"are: {listed(list(table.cells.columns))}")
 
 
 def find_date_column(table: Table, date_column: str | None = None) -> str:
@@ -524,7 +557,7 @@ def find_date_column(table: Table, date_column: str | None = None) -> str:
             return col
     raise DataError(f"{table.source} has no date column (looked for "
                     f"{', '.join(DATE_NAMES)}); pass --date-column NAME; columns are: "
-                    f"{', '.join(table.cells.columns)}")
+                    f"{listed(list(table.cells.columns))}")
 
 
 def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:
@@ -560,7 +593,7 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(f"{where(table.source, table.lines[i], column)}: cannot parse date "
-                        f"'{text.iloc[i]}'{hint}")
+                        f"{quote_cell(text.iloc[i])}{hint}")
     index = pd.DatetimeIndex(dates)
     if index.tz is not None:  # one offset for the whole column: keep the clock as written
         index = index.tz_localize(None)
@@ -568,7 +601,7 @@ def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd
     if outside.any():
         i = int(np.argmax(outside))
         raise DataError(f"{where(table.source, table.lines[i], column)}: date "
-                        f"'{text.iloc[i]}' is outside the dates pandas can represent "
+                        f"{quote_cell(text.iloc[i])} is outside the dates pandas can represent "
                         f"({pd.Timestamp.min:%Y-%m-%d} to {pd.Timestamp.max:%Y-%m-%d}); "
                         "fix the cell")
     return index.as_unit("ns")
@@ -662,9 +695,10 @@ def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
     if day_first.any() and month_first.any():
         (d_line, d_cell) = first_cell(table, text, day_first)
         (m_line, m_cell) = first_cell(table, text, month_first)
-        raise DataError(f"{where(table.source, d_line, column)}: '{d_cell}' is day-first but "
-                        f"line {m_line} '{m_cell}' is month-first; use one order in the "
-                        "column, or pass --date-format day-first or month-first")
+        raise DataError(f"{where(table.source, d_line, column)}: {quote_cell(d_cell)} is "
+                        f"day-first but line {m_line} {quote_cell(m_cell)} is month-first; use "
+                        "one order in the column, or pass --date-format day-first or "
+                        "month-first")
     if day_first.any():
         return "day-first"
     if month_first.any():
@@ -675,8 +709,9 @@ def date_order(table: Table, column: str, text: pd.Series, first: np.ndarray,
     line, example = first_cell(table, text, differ)
     fields = re.fullmatch(_NUMERIC_DATE, example)
     sep, year = fields.group(2), "%Y" if len(fields.group(4)) == 4 else "%y"
-    raise DataError(f"{where(table.source, line, column)}: '{example}' could be day-first or "
-                    "month-first, and no date in the column has a day above 12 to settle it; "
+    raise DataError(f"{where(table.source, line, column)}: {quote_cell(example)} could be "
+                    "day-first or month-first, and no date in the column has a day above 12 "
+                    "to settle it; "
                     f"pass --date-format day-first (%d{sep}%m{sep}{year}) or --date-format "
                     f"month-first (%m{sep}%d{sep}{year})")
 
@@ -895,9 +930,9 @@ def choose_target(table: Table, date_column: str, target: str | None,
         return candidates[0]
     if not candidates:
         raise DataError(f"{table.source} has no numeric column to forecast; columns are: "
-                        f"{', '.join(table.cells.columns)}")
+                        f"{listed(list(table.cells.columns))}")
     raise DataError(f"{table.source}: which column to forecast is ambiguous; pass --target, "
-                    f"one of: {', '.join(candidates)}")
+                    f"one of: {listed(candidates)}")
 
 
 @dataclass
@@ -1034,9 +1069,8 @@ class Panel:
         for name in names:
             i = known.get(name, lower.get(name.lower()))
             if i is None:
-                shown = ", ".join(self.names[:20]) + (", ..." if self.n_series > 20 else "")
-                raise UsageError(f"{flag}: no series '{name}' in {self.source}; series are: "
-                                 f"{shown}")
+                raise UsageError(f"{flag}: no series {quote_cell(name)} in {self.source}; "
+                                 f"series are: {listed(self.names)}")
             picked.append(i)
         return self.take(picked)
 
@@ -1151,6 +1185,8 @@ class _Rows:
     layout: str
     series_column: str | None = None
     extra: list[str] = field(default_factory=list)
+    note: str = ""                # a warning about the choice of series column
+    candidate: str | None = None  # a text column that could name the series (not taken)
 
 
 def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
@@ -1177,8 +1213,12 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
                                  wide, date_format, decimal, list(extra), extra_optional))
     names: list[str] = []
     series_source: list[str] = []
+    series_tables: list[Table] = []        # per series: its table, and a text column of it
+    series_candidates: list[str | None] = []   # that could name the series (not taken)
     for table, part in zip(tables, parts):
         part_names = [source_stem(table.source)] if part.layout == "single" else part.names
+        series_tables += [table] * len(part_names)
+        series_candidates += [part.candidate] * len(part_names)
         for name in part_names:
             if name in names:
                 other = series_source[names.index(name)]
@@ -1193,6 +1233,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     lines = np.concatenate([p.lines for p in parts])
     layout = parts[0].layout if len(parts) == 1 else "files"
     source = ", ".join(t.source for t in tables)
+    choices = [p.note for p in parts if p.note]
     first = dataclasses.replace(parts[0], codes=codes[:0], dates=pd.DatetimeIndex([]),
                                 values=values[:0], lines=lines[:0])
     del parts   # their rows are in the arrays above: each copy goes once sorted
@@ -1202,7 +1243,8 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
         codes, stamps, values, lines = codes[order], stamps[order], values[order], lines[order]
         del order
     dates = pd.DatetimeIndex(stamps.view("datetime64[ns]"))
-    _check_duplicates(codes, dates, lines, names, series_source, first.date_column, layout)
+    _check_duplicates(codes, dates, lines, names, series_source, first.date_column, layout,
+                      series_tables, series_candidates)
     values, codes, dates, lines, filled, note = apply_missing(
         values, codes, dates, lines, missing, names, series_source, first.columns)
     counts = np.bincount(codes, minlength=len(names))
@@ -1210,9 +1252,10 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
         raise DataError(f"{source} has no usable rows: {note}")
     empty = [names[i] for i in np.flatnonzero(counts == 0)]
     if empty:
-        warn(f"left out {len(empty)} series with no usable rows: {', '.join(empty[:10])}")
-    if note:
-        warn(note)
+        warn(f"left out {len(empty)} series with no usable rows: {listed(empty)}")
+    for line in [*choices, note]:
+        if line:
+            warn(line)
     keep = np.flatnonzero(counts > 0)
     inputs = first.columns[:len(first.columns) - len(first.extra)]
     panel = Panel(np.ascontiguousarray(values, dtype=np.float64), dates,
@@ -1252,7 +1295,8 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
                              f"{', '.join(extra)}; use a long file or --derived-inputs "
                              "abs-return")
         return _wide_rows(table, date_col, dates, target, features, series_column, decimal)
-    series_col = find_series_column(table, date_col, dates, series_column)
+    choice = choose_series(table, date_col, dates, series_column)
+    series_col = choice.column
     target_col = choose_target(table, date_col, target, exclude=series_col)
     feature_cols = [resolve_column(table, f, "--features") for f in features if f.strip()]
     columns = list(dict.fromkeys([target_col, *feature_cols]))
@@ -1269,7 +1313,8 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     values = np.column_stack([_numbers_or_fail(table, col, decimal=decimal) for col in columns])
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
-                     values, table.lines, columns, date_col, "single", extra=extra_cols)
+                     values, table.lines, columns, date_col, "single", extra=extra_cols,
+                     candidate=choice.candidate)
     codes, labels = series_codes(table, series_col)
     blank = labels.eq("").to_numpy()
     if blank.any():
@@ -1277,7 +1322,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         raise DataError(f"{where(table.source, table.lines[i], series_col)}: empty series name; "
                         "every row of a long file needs one")
     return _Rows(codes.astype(np.int64), [str(u) for u in labels], dates, values,
-                 table.lines, columns, date_col, "long", series_col, extra_cols)
+                 table.lines, columns, date_col, "long", series_col, extra_cols, choice.note)
 
 
 def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str | None,
@@ -1303,7 +1348,7 @@ def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str
             blocks.append((present[0], present[-1] + 1, values))
     if not names:
         raise DataError(f"{table.source} has no numeric column to read with --wide; columns "
-                        f"are: {', '.join(table.cells.columns)}")
+                        f"are: {listed(list(table.cells.columns))}")
     index = np.concatenate([np.arange(a, b) for a, b, _ in blocks])
     codes = np.repeat(np.arange(len(names)), [b - a for a, b, _ in blocks])
     values = np.concatenate([v[a:b] for a, b, v in blocks])[:, None]
@@ -1317,28 +1362,108 @@ SERIES_NAMES = ("symbol", "ticker", "name", "series", "id", "unique_id", "code",
 
 def find_series_column(table: Table, date_col: str, dates: pd.DatetimeIndex,
                        series_column: str | None = None) -> str | None:
-    """The long layout's series column: ``--series-column``, or a text column whose values
-    repeat across dates (names such as symbol or ticker first). None: a single series."""
+    """The long layout's series column (None: a single series); see ``choose_series``."""
+    return choose_series(table, date_col, dates, series_column).column
+
+
+@dataclass
+class SeriesChoice:
+    """What ``choose_series`` decided.
+
+    Attributes:
+        column: the series column, or None (one series).
+        note: a warning to give when the column was taken by its shape alone ("").
+        candidate: a text column that could name the series but was not taken (its shape
+            is not clear enough): the duplicate-date error names it and --series-column.
+    """
+
+    column: str | None
+    note: str = ""
+    candidate: str | None = None
+
+
+#: A column taken by its shape alone: at least this share of rows must share their date
+#: with another label (a panel's tickers trade on the same days; a note marks a few rows).
+SHARED_DATES = 0.5
+
+
+def choose_series(table: Table, date_col: str, dates: pd.DatetimeIndex,
+                  series_column: str | None = None) -> SeriesChoice:
+    """The long layout's series column: ``--series-column``, else the rule below.
+
+    1. A column named like a series column (``SERIES_NAMES``: symbol, ticker, ...), of
+       text or of whole-number codes (7203, 0005: read as text, leading zeros kept), is
+       the series column when it has two labels or more and some label is on more than
+       one row, whether or not dates repeat: two tickers that never share a date (one
+       delisted as the next is listed, or at different UTC offsets) are two series, never
+       one spliced together. A named column with a label per row is a row id.
+    2. Only when some date is on more than one row, another text column (``Market``) is
+       the series column when its shape is unmistakably a panel's: no blank cell, every
+       label on two rows or more, no label with a date twice, and at least half the rows
+       (``SHARED_DATES``) sharing their date with another label. Taking it is said in
+       ``note``; two such columns are refused, naming ``--series-column``.
+    3. A text column that would only split the repeated dates (a ``Note`` beside one
+       revised row: a label on one row, blanks, few shared dates) never becomes the series
+       column: it is the ``candidate`` that the duplicate-date error names with
+       ``--series-column``. Numeric columns not named like a series column never are.
+    """
     if series_column:
         col = resolve_column(table, series_column, "--series-column")
         if col == date_col:
             raise UsageError(f"--series-column '{col}' is the date column; name the column "
                              "that holds the ticker")
-        if not _is_text(table, col) and not parse_numbers(table, col)[1].any():
-            raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers, "
-                            "not series names; name the column that holds the ticker")
-        return col
-    text = [c for c in table.cells.columns if c != date_col and _is_text(table, c)]
+        labels = series_codes(table, col)[1]
+        if not _is_text(table, col) and not _codes_only(labels):
+            example = labels[~labels.str.fullmatch("[0-9]*")].iloc[0]
+            raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers "
+                            f"such as {quote_cell(example)}, not series names or codes; name "
+                            "the column that holds the ticker")
+        return SeriesChoice(col)
+    others = [c for c in table.cells.columns if c != date_col]
+    for col in others:
+        if col.lower() in SERIES_NAMES:
+            label_codes, labels = series_codes(table, col)
+            if 2 <= len(labels) < len(label_codes) and (_is_text(table, col)
+                                                         or _codes_only(labels)):
+                return SeriesChoice(col)
     if not pd.Series(dates.asi8).duplicated().any():  # one row per date: one series (a
-        return None                   # text column is a note; --series-column says otherwise)
-    preferred = [c for c in text if c.lower() in SERIES_NAMES]
-    for col in preferred + [c for c in text if c not in preferred]:
-        label_codes, labels = series_codes(table, col)
-        if len(labels) < 2:
+        return SeriesChoice(None)     # text column is a note; --series-column says otherwise)
+    clear, could = [], []
+    for col in others:
+        if col.lower() in SERIES_NAMES or not _is_text(table, col):
             continue
-        if not _pairs_repeat(label_codes, dates) or col in preferred:
-            return col
-    return None
+        label_codes, labels = series_codes(table, col)
+        shape = _panel_shape(label_codes, labels, dates)
+        (clear if shape == "panel" else could if shape == "could" else []).append(col)
+    if len(clear) > 1:
+        raise DataError(f"{table.source}: columns {quote_list(clear)} could each name the "
+                        "series of a long file; pass --series-column NAME")
+    if clear:
+        return SeriesChoice(clear[0], f"took column '{clear[0]}' as the series column (its "
+                                      "labels repeat the dates); pass --series-column to "
+                                      "choose it yourself")
+    return SeriesChoice(None, candidate=could[0] if could else None)
+
+
+def _codes_only(labels: pd.Series) -> bool:
+    """Whether every label that reads as a number is a whole-number code (7203, 0005): such
+    a column names series (read as text), one of 1.5 or -2 holds values."""
+    numeric = ~np.isnan(_read_as(labels, ".")) | ~np.isnan(_read_as(labels, ","))
+    return bool(labels[numeric].str.fullmatch("[0-9]+").all())
+
+
+def _panel_shape(label_codes: np.ndarray, labels: pd.Series, dates: pd.DatetimeIndex) -> str:
+    """``panel``: the rows split by label look like a panel's series (rule 2 of
+    ``choose_series``); ``could``: splitting by label leaves no date twice within a label,
+    but the shape is not clear; ``""``: neither."""
+    if len(labels) < 2 or _pairs_repeat(label_codes, dates):
+        return ""
+    per_label = np.bincount(label_codes, minlength=len(labels))
+    date_codes = pd.factorize(dates)[0]
+    shared = np.bincount(date_codes)[date_codes] >= 2
+    if labels.eq("").any() or per_label.min() < 2 or shared.mean() < SHARED_DATES:
+        return "could"
+    return "panel"
 
 
 def series_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series]:
@@ -1375,22 +1500,48 @@ def _numbers_or_fail(table: Table, col: str,
     if invalid.any():
         i = int(np.argmax(invalid))
         cell = cell_text(table, col).iloc[i]
-        raise DataError(f"{where(table.source, table.lines[i], col)}: '{cell}' is not a "
-                        f"finite number; {hint}")
+        raise DataError(f"{where(table.source, table.lines[i], col)}: {quote_cell(cell)} is "
+                        f"not a finite number; {hint}")
     return numbers
 
 
 def _check_duplicates(codes: np.ndarray, dates: pd.DatetimeIndex, lines: np.ndarray,
-                      names: list[str], sources: list[str], col: str, layout: str) -> None:
-    """Duplicate dates within one series (rows sorted by series, then date) are an error."""
+                      names: list[str], sources: list[str], col: str, layout: str,
+                      tables: Sequence[Table] = (), candidates: Sequence[str | None] = ()
+                      ) -> None:
+    """Duplicate dates within one series (rows sorted by series, then date) are an error.
+
+    The message shows the time when the rows have one (hourly data across the autumn clock
+    change repeats an hour), and the cells as written when they carry UTC offsets.
+    ``tables`` and ``candidates`` (per series): the table each series was read from and a
+    text column of it that could name the series (``choose_series``), named in the fix."""
     stamps = dates.asi8
     dup = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
-    if dup.any():
-        i = int(np.argmax(dup)) + 1
-        series = "" if layout == "single" else f" in series '{names[codes[i]]}'"
-        raise DataError(f"{where(sources[codes[i]], lines[i], col)}: duplicate date "
-                        f"{dates[i].date()}{series} (also on line {lines[i - 1]}); keep one "
-                        "row per date")
+    if not dup.any():
+        return
+    i = int(np.argmax(dup)) + 1
+    s = int(codes[i])
+    series = "" if layout == "single" else f" in series {quote_cell(names[s])}"
+    stamp = dates[i]
+    timed = stamp != stamp.normalize()
+    shown = stamp.strftime("%Y-%m-%d %H:%M:%S" if stamp.second else "%Y-%m-%d %H:%M") \
+        if timed else str(stamp.date())
+    written, fix = "", "keep one row per date"
+    if s < len(tables):
+        table = tables[s]
+        cells = [cell_text(table, col).iloc[int(np.searchsorted(table.lines, line))]
+                 for line in (lines[i - 1], lines[i])]
+        if timed and any(re.search(_UTC_OFFSET, c) for c in cells):
+            written = f"; written {quote_cell(cells[1])} and {quote_cell(cells[0])}"
+    if timed:
+        fix = ("the same wall-clock time twice, as a local clock change (summer time ending) "
+               "gives: write the times in UTC, or keep one row per time")
+    candidate = candidates[s] if s < len(candidates) else None
+    if candidate:
+        fix += (f"; if column {quote_cell(candidate)} names each row's series, pass "
+                f"--series-column {shorten(candidate)}")
+    raise DataError(f"{where(sources[s], lines[i], col)}: duplicate date {shown}{series} "
+                    f"(also on line {lines[i - 1]}{written}); {fix}")
 
 
 def apply_missing(values: np.ndarray, codes: np.ndarray, dates: pd.DatetimeIndex,

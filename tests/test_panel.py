@@ -97,8 +97,9 @@ def test_stdin_reads_a_long_file(write_csv):
 @pytest.mark.parametrize("text, options, message", [
     ("Date,symbol,Close\n2020-01-01,A,1\n2020-01-01,,2\n2020-01-02,A,3\n", {},
      r"line 3, column 'symbol': empty series name"),
-    ("Date,code,Close\n2020-01-01,1,1\n2020-01-01,2,2\n2020-01-02,1,3\n",
-     {"series_column": "code"}, r"column 'code' \(--series-column\) holds numbers"),
+    ("Date,code,Close\n2020-01-01,1.5,1\n2020-01-01,2,2\n2020-01-02,1,3\n",
+     {"series_column": "code"}, r"column 'code' \(--series-column\) holds numbers such as "
+                                r"'1.5', not series names or codes"),
     ("Date,Close\n2020-01-01,1\n2020-01-01,2\n", {}, r"line 3.*duplicate date 2020-01-01"),
     ("Date,A\n2020-01-01,x\n2020-01-02,1\n", {"wide": True}, r"line 2, column 'A'.*not a finite number; with --wide"),
 ])
@@ -123,6 +124,128 @@ def test_series_restricts_and_unknown_names_list_the_known(write_csv):
     assert panel.select(["ccc", "AAA"]).names == ["CCC", "AAA"]
     with pytest.raises(UsageError, match="no series 'ZZZ'.*series are: AAA, BBB, CCC"):
         panel.select(["ZZZ"])
+
+
+def days(start: str, n: int) -> list[str]:
+    return [f"{d:%Y-%m-%d}" for d in pd.bdate_range(start, periods=n)]
+
+
+def long_text(header: str, rows) -> str:
+    return header + "\n" + "".join(",".join(str(c) for c in row) + "\n" for row in rows)
+
+
+@pytest.mark.parametrize("name", ["ticker", "Symbol", "NAME"])
+def test_a_named_series_column_is_the_series_column_though_no_date_repeats(write_csv, name):
+    """OLD trades until NEW is listed: no date repeats, yet they are two series, never one
+    price path spliced together (issue 20, item 4)."""
+    old, new = days("2010-01-01", 30), days("2010-03-01", 30)
+    text = long_text(f"Date,{name},Close", [(d, "OLD", i) for i, d in enumerate(old)]
+                     + [(d, "NEW", 100 + i) for i, d in enumerate(new)])
+    panel = read_panel([write_csv(text)])
+    assert panel.layout == "long" and panel.series_column == name
+    assert panel.names == ["OLD", "NEW"] and panel.lengths.tolist() == [30, 30]
+    assert panel.target_of(1)[0] == 100
+
+
+def test_tickers_at_different_utc_offsets_are_two_series(write_csv):
+    """Tokyo at 09:00+09:00 and New York at 09:30-05:00: wall-clock times that never meet."""
+    rows = [(f"{d} 09:00+09:00", "7203", i) for i, d in enumerate(days("2019-01-01", 20))]
+    rows += [(f"{d} 09:30-05:00", "IBM", i) for i, d in enumerate(days("2019-01-01", 20))]
+    panel = read_panel([write_csv(long_text("Date,ticker,Close", rows))])
+    assert panel.names == ["7203", "IBM"] and panel.lengths.tolist() == [20, 20]
+
+
+def test_a_named_column_with_a_label_per_row_is_a_row_id(write_csv):
+    text = long_text("Date,id,Close", [(d, i, i) for i, d in enumerate(days("2019-01-01", 20))])
+    panel = read_panel([write_csv(text)])
+    assert panel.layout == "single" and panel.target == "Close"
+
+
+@pytest.mark.parametrize("careful", [False, True], ids=["fast reader", "careful reader"])
+def test_numeric_ticker_codes_are_text_with_their_leading_zeros(write_csv, monkeypatch, careful):
+    """Tokyo's 7203 and Hong Kong's 0005 (issue 20, item 6): named like a series column,
+    or given with --series-column, a column of codes is read as text."""
+    if careful:
+        monkeypatch.setattr("forecast.data._fast_table", lambda *a: None)
+    rows = [(d, code, i) for i, d in enumerate(days("2019-01-01", 20))
+            for code in ("0005", "7203")]
+    panel = read_panel([write_csv(long_text("Date,code,Close", rows))])
+    assert panel.series_column == "code" and panel.names == ["0005", "7203"]
+    given = read_panel([write_csv(long_text("Date,Exchange,Close", rows))],
+                       series_column="exchange")
+    assert given.names == ["0005", "7203"] and given.lengths.tolist() == [20, 20]
+
+
+def test_an_unlisted_series_column_is_found_by_its_shape_and_said(write_csv):
+    """`Market` is not a name the detector lists: dates repeat across its labels, and each
+    label's dates are unique, so it is the series column, with a warning saying so."""
+    rows = [(d, market, i) for i, d in enumerate(days("2019-01-01", 20))
+            for market in ("NYSE", "LSE")]
+    warnings = []
+    panel = read_panel([write_csv(long_text("Date,Market,Close", rows))], warn=warnings.append)
+    assert panel.series_column == "Market" and panel.names == ["NYSE", "LSE"]
+    assert warnings == ["took column 'Market' as the series column (its labels repeat the "
+                        "dates); pass --series-column to choose it yourself"]
+
+
+def test_an_unlisted_column_that_only_might_name_series_is_refused_naming_the_flag(write_csv):
+    """Markets that share a single day: not shape enough to be taken, so the error names
+    --series-column (never a plain duplicate-date error)."""
+    rows = [(d, "NYSE", i) for i, d in enumerate(days("2019-01-01", 20))]
+    rows += [(d, "LSE", i) for i, d in enumerate(days("2019-01-28", 20))]
+    with pytest.raises(DataError, match=r"duplicate date 2019-01-28 .* if column 'Market' "
+                                        r"names each row's series, pass --series-column Market"):
+        read_panel([write_csv(long_text("Date,Market,Close", rows))])
+
+
+@pytest.mark.parametrize("notes", [("", "revised"), ("ok", "revised")],
+                         ids=["blank notes", "a note on every row"])
+def test_a_note_column_never_becomes_the_series_column(write_csv, notes):
+    """One ticker, a free-text Note, and one duplicated (revised) row: the duplicate-date
+    error, naming --series-column since Note could be one (issue 20, item 5)."""
+    dates = days("2019-01-01", 20)
+    rows = [(d, i, notes[0]) for i, d in enumerate(dates)] + [(dates[4], 99, notes[1])]
+    with pytest.raises(DataError, match=r"line 22, column 'Date': duplicate date 2019-01-07 "
+                                        r"\(also on line 6\); keep one row per date; if column "
+                                        r"'Note' names each row's series, pass --series-column"):
+        read_panel([write_csv(long_text("Date,Close,Note", rows))])
+
+
+def test_a_date_shared_as_one_series_ends_and_the_next_begins_is_no_duplicate(write_csv):
+    """OLD's last day is NEW's first: one row each, in two series; not a duplicate."""
+    old, new = days("2019-01-01", 20), days("2019-01-28", 20)
+    assert old[-1] == new[0]
+    rows = [(d, "OLD", i) for i, d in enumerate(old)] + [(d, "NEW", i) for i, d in enumerate(new)]
+    panel = read_panel([write_csv(long_text("Date,symbol,Close", rows))])
+    assert panel.lengths.tolist() == [20, 20]
+
+
+@pytest.mark.parametrize("careful", [False, True], ids=["fast reader", "careful reader"])
+def test_ffill_never_fills_a_series_first_blank_from_the_previous_series(write_csv,
+                                                                         monkeypatch, careful):
+    if careful:
+        monkeypatch.setattr("forecast.data._fast_table", lambda *a: None)
+    rows = [(d, "A", 1 + i) for i, d in enumerate(days("2019-01-01", 10))]
+    rows += [(d, "B", "" if i == 0 else 50 + i) for i, d in enumerate(days("2019-01-01", 10))]
+    warnings = []
+    panel = read_panel([write_csv(long_text("Date,symbol,Close", rows))], warn=warnings.append)
+    assert panel.names == ["A", "B"] and panel.lengths.tolist() == [10, 9]
+    assert panel.target_of(1).tolist() == [51 + i for i in range(9)]
+    assert "dropped 1 leading row(s)" in warnings[0]
+
+
+def test_hourly_data_across_the_clock_change_names_the_time_and_the_cause(write_csv):
+    rows = [(f"2019-11-03 {h:02d}:00", h) for h in range(4)] + [("2019-11-03 01:00", 9)]
+    with pytest.raises(DataError, match=r"line 6, column 'Date': duplicate date 2019-11-03 "
+                                        r"01:00 \(also on line 3\); the same wall-clock time "
+                                        r"twice, as a local clock change"):
+        read_panel([write_csv(long_text("Date,Close", rows))])
+    offsets = [(f"2019-11-03T0{h}:00:00-04:00", h) for h in range(2)]
+    offsets += [(f"2019-11-03T0{h}:00:00-05:00", h) for h in range(1, 3)]
+    with pytest.raises(DataError, match=r"duplicate date 2019-11-03 01:00 \(also on line 3; "
+                                        r"written '2019-11-03T01:00:00-05:00' and "
+                                        r"'2019-11-03T01:00:00-04:00'\).*write the times in UTC"):
+        read_panel([write_csv(long_text("Date,Close", offsets))])
 
 
 # ----- end to end: train, predict, evaluate on a panel ---------------------------------------
