@@ -1436,7 +1436,7 @@ def choose_series(table: Table, date_col: str, dates: pd.DatetimeIndex,
         shape = _panel_shape(label_codes, labels, dates)
         (clear if shape == "panel" else could if shape == "could" else []).append(col)
     if len(clear) > 1:
-        raise DataError(f"{table.source}: columns {quote_list(clear)} could each name the "
+        raise DataError(f"{table.source}: columns {listed(clear, quote=True)} could each name the "
                         "series of a long file; pass --series-column NAME")
     if clear:
         return SeriesChoice(clear[0], f"took column '{clear[0]}' as the series column (its "

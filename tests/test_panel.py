@@ -188,6 +188,17 @@ def test_an_unlisted_series_column_is_found_by_its_shape_and_said(write_csv):
                         "dates); pass --series-column to choose it yourself"]
 
 
+def test_two_unlisted_columns_that_could_each_name_the_series_are_refused(write_csv):
+    rows = [(d, market, market.lower(), i) for i, d in enumerate(days("2019-01-01", 20))
+            for market in ("NYSE", "LSE")]
+    with pytest.raises(DataError, match=r"columns 'Market', 'Venue' could each name the "
+                                        r"series of a long file; pass --series-column NAME"):
+        read_panel([write_csv(long_text("Date,Market,Venue,Close", rows))])
+    panel = read_panel([write_csv(long_text("Date,Market,Venue,Close", rows))],
+                       series_column="Venue")
+    assert panel.names == ["nyse", "lse"]
+
+
 def test_an_unlisted_column_that_only_might_name_series_is_refused_naming_the_flag(write_csv):
     """Markets that share a single day: not shape enough to be taken, so the error names
     --series-column (never a plain duplicate-date error)."""
