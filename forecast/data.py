@@ -621,6 +621,79 @@ def _refuse_empty_dates(table: Table, column: str, blank: np.ndarray) -> None:
         raise DataError(f"{where(table.source, line, column)}: empty date; every row needs one")
 
 
+def option_date(value: str, flag: str, order: str | None = None,
+                date_format: str | None = None) -> pd.Timestamp:
+    """A date option (``--test-start``, ``--val-start``) read by the rules of the data's
+    date cells: ISO 8601 as it is (a UTC offset dropped: the wall-clock time, as in the
+    data); a numeric date such as 01.02.2018 in the day/month order of ``--date-format``,
+    else ``order`` (the order the file's own dates settled, ``Panel.date_order``), else
+    one its fields settle (a field above 12); one that nothing settles is refused, as a
+    data cell is, with the ISO spellings to write instead. ``date_format`` may also be a
+    strftime pattern. Raises UsageError naming ``flag``."""
+    text = str(value).strip()
+    cell = pd.Series([text], dtype="str")
+    if text and len(text) <= DATE_CHARS:
+        iso = _parse_iso(_wall_clock(cell))
+        if iso is not None:
+            return pd.Timestamp(iso.iloc[0]).tz_localize(None)
+    fields = re.fullmatch(_NUMERIC_DATE, text) if len(text) <= DATE_CHARS else None
+    if date_format and "%" in date_format:
+        fmt = date_format.replace("%z", "").replace("%Z", "").strip()
+        found = pd.to_datetime(_wall_clock(cell), errors="coerce", format=fmt).iloc[0]
+        how = f"with --date-format {date_format}"
+    elif fields:
+        first, second = int(fields.group(1)), int(fields.group(3))
+        chosen = date_format if date_format in DATE_ORDERS else order
+        if chosen is None and first > 12 >= second:
+            chosen = "day-first"
+        elif chosen is None and second > 12 >= first:
+            chosen = "month-first"
+        elif chosen is None and first != second:
+            day_first, month_first = (_iso_day(fields, o) for o in DATE_ORDERS)
+            raise UsageError(f"{flag} {quote_cell(text)} could be day-first or month-first, "
+                             "and neither the data's dates nor --date-format settle it; write "
+                             f"it as ISO {day_first} (day-first) or {month_first} "
+                             "(month-first)")
+        found = pd.to_datetime(_wall_clock(pd.Series([_iso_day(fields, chosen or DATE_ORDERS[0])
+                                                       + fields.group(5)])),
+                               errors="coerce", format="mixed").iloc[0]
+        how = f"as {chosen}" + (" (--date-format)" if date_format in DATE_ORDERS else
+                                " (the order of the data's dates)" if order else "")
+    else:
+        try:
+            found = pd.to_datetime(_wall_clock(cell), errors="coerce", format="mixed").iloc[0]
+        except (ValueError, TypeError, OverflowError):
+            found = pd.NaT
+        how = ""
+    if pd.isna(found):
+        raise UsageError(f"{flag} {quote_cell(text)} is not a date{' ' + how if how else ''}; "
+                         "write it as ISO, such as 2018-02-01")
+    return pd.Timestamp(found).tz_localize(None) if pd.Timestamp(found).tz else \
+        pd.Timestamp(found)
+
+
+def check_option_date(value: str, flag: str, date_format: str | None = None) -> None:
+    """Refuse a date option that is no date in either day/month order, before any data is
+    read (``option_date`` reads it once the data's order is known)."""
+    for order in DATE_ORDERS:
+        try:
+            option_date(value, flag, order, date_format)
+            return
+        except UsageError:
+            pass
+    raise UsageError(f"{flag} must be a date such as 2016-01-01, got {quote_cell(value)}")
+
+
+def _iso_day(fields: re.Match, order: str) -> str:
+    """The ISO day (2018-02-01) of a numeric date's fields (``_NUMERIC_DATE``) in ``order``."""
+    day, month = (fields.group(1), fields.group(3)) if order == "day-first" else \
+        (fields.group(3), fields.group(1))
+    year = fields.group(4)
+    if len(year) == 2:   # as strptime's %y
+        year = ("20" if int(year) < 69 else "19") + year
+    return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
+
+
 def check_date_format(date_format: str | None) -> None:
     if date_format is not None and date_format not in DATE_ORDERS and "%" not in date_format:
         raise UsageError(f"--date-format must be day-first, month-first or a strftime pattern "
@@ -681,6 +754,7 @@ def _numeric_dates_in_order(table: Table, column: str, text: pd.Series,
         return text
     first, second = parts[0].astype(float).to_numpy(), parts[2].astype(float).to_numpy()
     order = order or date_order(table, column, text, first, second, matched)
+    table.parsed[("order", column, "")] = order   # --test-start reads by it (option_date)
     day, month = (parts[0], parts[2]) if order == "day-first" else (parts[2], parts[0])
     century = pd.Series(np.where(parts[3].astype(float) < 69, "20", "19"), index=text.index)
     year = parts[3].where(parts[3].str.len() == 4, century + parts[3])  # as strptime's %y
@@ -968,6 +1042,9 @@ class Panel:
         digests: the sha256 (hex) of each file read.
         extra: raw columns read after the features only to derive inputs from (e.g. High
             and Low for the log range), as spelled in the (first) file.
+        date_order: ``day-first`` or ``month-first``: the order of the numeric dates
+            (02.01.2019) of the (first) file that had any, else None. Date options are
+            read by it (``option_date``).
     """
 
     values: np.ndarray
@@ -985,6 +1062,7 @@ class Panel:
     filled: int = 0
     digests: list[str] = field(default_factory=list, repr=False)
     extra: list[str] = field(default_factory=list)
+    date_order: str | None = None
 
     def __post_init__(self) -> None:
         # Dates are compared as int64 nanoseconds throughout (splits, duplicates, spacing).
@@ -1192,6 +1270,7 @@ class _Rows:
     layout: str
     series_column: str | None = None
     extra: list[str] = field(default_factory=list)
+    date_order: str | None = None  # of numeric dates, as the column settled it
     note: str = ""                # a warning about the choice of series column
     candidate: str | None = None  # a text column that could name the series (not taken)
 
@@ -1241,6 +1320,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     layout = parts[0].layout if len(parts) == 1 else "files"
     source = ", ".join(t.source for t in tables)
     choices = [p.note for p in parts if p.note]
+    date_order = next((p.date_order for p in parts if p.date_order), None)
     first = dataclasses.replace(parts[0], codes=codes[:0], dates=pd.DatetimeIndex([]),
                                 values=values[:0], lines=lines[:0])
     del parts   # their rows are in the arrays above: each copy goes once sorted
@@ -1269,7 +1349,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
                   np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), names,
                   inputs[0], inputs[1:], source, lines, series_source,
                   layout, first.date_column, first.series_column, filled,
-                  [t.sha256 for t in tables], first.extra)
+                  [t.sha256 for t in tables], first.extra, date_order)
     panel = panel.take(keep)
     _check_spacing(panel)
     progress(f"found {panel.n_series:,} series, {len(panel.values):,} rows", started)
@@ -1296,12 +1376,14 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     """One table in long form: parse dates and the used columns, find the series."""
     date_col = find_date_column(table, date_column)
     dates = parse_dates(table, date_col, date_format)
+    order = table.parsed.get(("order", date_col, ""))
     if wide:
         if extra and not extra_optional:
             raise UsageError(f"a --wide file has one column per series, so it cannot give "
                              f"{', '.join(extra)}; use a long file or --derived-inputs "
                              "abs-return")
-        return _wide_rows(table, date_col, dates, target, features, series_column, decimal)
+        return dataclasses.replace(_wide_rows(table, date_col, dates, target, features,
+                                              series_column, decimal), date_order=order)
     choice = choose_series(table, date_col, dates, series_column)
     series_col = choice.column
     target_col = choose_target(table, date_col, target, exclude=series_col)
@@ -1321,7 +1403,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     if series_col is None:
         return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
                      values, table.lines, columns, date_col, "single", extra=extra_cols,
-                     candidate=choice.candidate)
+                     date_order=order, candidate=choice.candidate)
     codes, labels = series_codes(table, series_col)
     blank = labels.eq("").to_numpy()
     if blank.any():
@@ -1329,7 +1411,8 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         raise DataError(f"{where(table.source, table.lines[i], series_col)}: empty series name; "
                         "every row of a long file needs one")
     return _Rows(codes.astype(np.int64), [str(u) for u in labels], dates, values,
-                 table.lines, columns, date_col, "long", series_col, extra_cols, choice.note)
+                 table.lines, columns, date_col, "long", series_col, extra_cols, order,
+                 choice.note)
 
 
 def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str | None,

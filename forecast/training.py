@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
-from forecast.data import Panel, unique_sorted
+from forecast.data import Panel, option_date, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import errors
 from forecast.errors import (OUT_OF_MEMORY, DataError, ForecastError, HeldLines, TrainingError,
@@ -396,8 +396,10 @@ def prepare_training(panel: Panel, config: ForecastConfig,
     m, t = config.model, config.training
     warn = warn or (lambda message: print(f"forecast: warning: {message}", file=sys.stderr))
     offset = transform_offset(t.target_transform)
-    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, t.val_start,
-                        t.test_start, panel.source)
+    starts = [None if value is None else option_date(value, flag, panel.date_order,
+                                                     config.data.date_format)
+              for value, flag in ((t.val_start, "--val-start"), (t.test_start, "--test-start"))]
+    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, *starts, panel.source)
     train_end, val_end = split.bounds(panel.dates, panel.offsets)
     trainable = train_end >= offset + m.window + m.horizon
     if not trainable.any():

@@ -379,3 +379,73 @@ def test_unique_sorted_is_np_unique(values):
     expected, expected_inverse = np.unique(values, return_inverse=True)
     np.testing.assert_array_equal(uniques, expected)
     np.testing.assert_array_equal(inverse, expected_inverse)
+
+
+# --test-start and --val-start are read by the rules of the data's date cells (issue 20,
+# item 8): ISO as it is, a numeric date in the order the file's dates (or --date-format)
+# settle, and one nothing settles refused as a data cell is.
+OPTION_DATES = [
+    ("2018-02-01", None, None, "2018-02-01"),
+    ("2018-02-01 09:30+09:00", None, None, "2018-02-01 09:30"),   # the wall-clock time
+    ("01.02.2018", "day-first", None, "2018-02-01"),               # the file's order
+    ("01.02.2018", "month-first", None, "2018-01-02"),
+    ("01.02.2018", "day-first", "month-first", "2018-01-02"),      # --date-format first
+    ("01.02.2018", None, "%d.%m.%Y", "2018-02-01"),
+    ("13.02.2018", None, None, "2018-02-13"),                      # a day above 12 settles it
+    ("01.01.2018", None, None, "2018-01-01"),                      # either order reads so
+    ("01.02.2018", None, None, "--test-start '01.02.2018' could be day-first or month-first, "
+     "and neither the data's dates nor --date-format settle it; write it as ISO 2018-02-01 "
+     "(day-first) or 2018-01-02 (month-first)"),
+    ("13.02.2018", "month-first", None, "--test-start '13.02.2018' is not a date as "
+     "month-first (the order of the data's dates); write it as ISO"),
+    ("soon", None, None, "--test-start 'soon' is not a date; write it as ISO"),
+]
+
+
+@pytest.mark.parametrize("value,order,date_format,expected", OPTION_DATES)
+def test_date_options_are_read_by_the_rules_of_the_data(value, order, date_format, expected):
+    from forecast.data import option_date
+    from forecast.errors import UsageError
+
+    if expected.startswith("--"):
+        with pytest.raises(UsageError) as caught:
+            option_date(value, "--test-start", order, date_format)
+        assert expected in caught.value.message and len(caught.value.message) <= 300
+        return
+    assert option_date(value, "--test-start", order, date_format) == pd.Timestamp(expected)
+
+
+def test_the_order_of_a_files_numeric_dates_reads_test_start(write_csv):
+    """A day-first file (a day above 12 settles it) makes --test-start 01.03.2020 the 1st
+    of March, not the 3rd of January; an ISO file leaves it open: refused."""
+    from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
+    from forecast.errors import UsageError
+    from forecast.training import prepare_training
+
+    dates = pd.bdate_range("2020-01-01", periods=120)
+    values = "".join(f"{d:%d.%m.%Y};{100 + i}\n" for i, d in enumerate(dates))
+    panel = read_prices(write_csv("Date;Close\n" + values))
+    assert panel.date_order == "day-first"
+    config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=4),
+                            TrainConfig(test_start="01.05.2020", val_start="01.04.2020"))
+    config.columns = panel.columns
+    split = prepare_training(panel, config, warn=lambda m: None)[1]
+    assert (split.val_start, split.test_start) == (pd.Timestamp("2020-04-01"),
+                                                   pd.Timestamp("2020-05-01"))
+    iso = read_prices(write_csv("Date,Close\n" + "".join(
+        f"{d:%Y-%m-%d},{100 + i}\n" for i, d in enumerate(dates))))
+    assert iso.date_order is None
+    with pytest.raises(UsageError, match="--val-start '01.04.2020' could be day-first or "
+                                         "month-first"):
+        prepare_training(iso, config, warn=lambda m: None)
+
+
+def test_train_refuses_an_ambiguous_test_start_in_one_line(cli, prices_csv, tmp_path):
+    result = cli("train", prices_csv, "--test-start", "01.02.2021", "--model-dir",
+                 tmp_path / "m", "--epochs", "1")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "forecast: error: --test-start '01.02.2021' could be day-first or month-first, and "
+        "neither the data's dates nor --date-format settle it; write it as ISO 2021-02-01 "
+        "(day-first) or 2021-01-02 (month-first)"]
+    assert not (tmp_path / "m").exists()
