@@ -6,10 +6,13 @@ in the file and the column, and says how to fix it.
 
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
 import io
+import os
 import re
+import stat
 import sys
 import time
 import dataclasses
@@ -174,19 +177,30 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
     """Read a CSV (or a Parquet file, known by its first bytes) into a Table, keeping the
     file line of each row. A file is read once, hashed as it goes; only the careful
     reader (a file the fast one leaves to it) and Parquet hold all its bytes. Raises
-    DataError."""
+    DataError.
+
+    The first bytes are judged before the rest is read: binary ones (a NUL byte, bytes
+    that are no text) are refused at once, so a 300 MB random file or an endless
+    ``/dev/urandom`` costs one read. A stream that is no regular file (stdin, a pipe, a
+    device) is read to its end here, in the main thread, where SIGINT and SIGTERM stop
+    it (a read inside pyarrow's parser cannot be), and a NUL byte anywhere in it ends the
+    read at once."""
     name = source_name(source)
     _share_allocator()
     stream = open_source(source, stdin)
+    spool = str(source) == "-" or not _regular(stream)   # a stream that cannot be read twice
     try:
-        scan = _Scan(stream, keep=str(source) == "-")
+        scan = _Scan(stream, keep=spool)
         if scan.first[:4] == PARQUET_MAGIC:
             raw = scan.rest()
             return parquet_table(raw, name, scan.sha256)
-        fast = _fast_table(scan, name, None if str(source) == "-" else Path(source))
+        _judge_start(scan.start, name)
+        if spool:
+            scan.spool(name)
+        fast = _fast_table(scan, name, None if spool else Path(source))
         if fast is not None:
             return fast
-        raw = scan.rest() if str(source) == "-" else None
+        raw = scan.rest() if spool else None
     except OSError as exc:
         raise DataError(f"{name}: cannot read ({exc.strerror or exc})") from None
     finally:
@@ -194,10 +208,47 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
             stream.close()
     if raw is None:
         raw = read_bytes(source)
+    _refuse_nul(raw, raw.find(b"\x00"), name)
     text = decode(raw, name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
     return _careful_table(text, name, hashlib.sha256(raw).hexdigest())
+
+
+def _regular(stream: IO[bytes]) -> bool:
+    """Whether ``stream`` is a regular file (one that can be read again by its path)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+#: Bytes at the start of an input judged before any more is read.
+PROBE = 1 << 16
+#: Byte-order marks of UTF-16 and UTF-32 text, whose NUL bytes are text (``decode`` judges).
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _judge_start(start: bytes, name: str) -> None:
+    """Refuse an input whose first bytes are binary (a NUL byte, or bytes that are no
+    text), as ``decode`` would once it had read every byte. A character cut by the end of
+    the probe is not held against it."""
+    head, error = start[:PROBE], None
+    for cut in range(4 if len(start) > PROBE else 1):
+        try:
+            decode(head[:len(head) - cut], name)
+            return
+        except DataError as exc:
+            error = error or exc
+    raise error
+
+
+def _refuse_nul(raw: bytes, offset: int, name: str) -> None:
+    """A NUL byte at ``offset`` of the input (-1: none) is binary data, not CSV text."""
+    if offset >= 0 and not raw.startswith(_WIDE_BOMS):
+        line = raw[:offset].count(b"\n") + 1
+        raise DataError(f"{where(name, line)}: a NUL byte (byte {offset}), binary data in what "
+                        "began as text; remove it, or export the file again as CSV text")
 
 
 def _share_allocator() -> None:
@@ -223,19 +274,23 @@ class _Scan(io.RawIOBase):
     reader leaves to the careful one (quotes, NUL bytes, a CR not before LF, line breaks
     that only ``str.splitlines`` knows). ``first`` is the stream's start, read ahead (a
     UTF-8 BOM dropped from what is handed on, not from the hash); with ``keep`` every
-    byte is kept, for a stream that cannot be read twice."""
+    byte is kept, for a stream that cannot be read twice (``spool`` reads it all)."""
 
     def __init__(self, stream: IO[bytes], keep: bool):
         super().__init__()
         self.stream, self.keep = stream, keep
         self.digest = hashlib.sha256()
         self.kept: list[bytes] = []
+        self.queue: collections.deque[bytes] = collections.deque()
         self.odd = False
         self.cr = self.crlf = 0
         self.tail = b""
+        self.size = 0
+        self.nul = -1   # the offset of the first NUL byte
         first = self._pull(CHUNK)
-        # up to a line break, and past a CR at the end (its LF may come next)
-        while first and (b"\n" not in first or first.endswith(b"\r")):
+        # up to a line break, and past a CR at the end (its LF may come next); not past
+        # binary bytes (a file of zeros has no line break)
+        while first and (b"\n" not in first or first.endswith(b"\r")) and self.nul < 0:
             more = self._pull(CHUNK)
             if not more:
                 break
@@ -254,10 +309,22 @@ class _Scan(io.RawIOBase):
         probe = self.tail + chunk
         self.cr += chunk.count(b"\r")
         self.crlf += probe.count(b"\r\n") - self.tail.count(b"\r\n")
-        self.odd = self.odd or b'"' in chunk or b"\x00" in chunk or any(
+        if self.nul < 0 and b"\x00" in chunk:
+            self.nul = self.size + chunk.index(b"\x00")
+        self.odd = self.odd or b'"' in chunk or self.nul >= 0 or any(
             odd in probe for odd in _ODD_BREAKS)
         self.tail = probe[-3:]
+        self.size += len(chunk)
         return chunk
+
+    def spool(self, name: str) -> None:
+        """Read the rest of the stream now (``keep``), in the caller's thread: a signal
+        stops it. A NUL byte ends it at once (a DataError naming its line)."""
+        started = len(self.kept)
+        while self._pull(CHUNK):
+            if self.nul >= 0:
+                _refuse_nul(b"".join(self.kept), self.nul, name)
+        self.queue.extend(self.kept[started:])
 
     @property
     def lone_cr(self) -> bool:
@@ -267,6 +334,8 @@ class _Scan(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
+        if not self.ahead and self.queue:
+            self.ahead = self.queue.popleft()
         data = self.ahead[:len(buffer)] if self.ahead else self._pull(len(buffer))
         self.ahead = self.ahead[len(data):] if self.ahead else b""
         buffer[:len(data)] = data

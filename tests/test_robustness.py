@@ -486,3 +486,127 @@ def test_predict_while_train_replaces_the_model_sees_one_model(cli, tiny_model, 
         (o[0] == 2 and o[1] == "" and o[2].startswith(replaced) and o[2].count("\n") == 1))]
     assert wrong == [], f"{len(wrong)} of {len(outcomes)} predicts: {wrong[:3]}"
     assert sum(o[0] == 0 for o in outcomes) >= len(outcomes) // 2
+
+
+# Reading: binary input is judged by its first bytes, a stream is read where signals reach
+# (issue 20, item 10).
+def forecast_child(*args, **options):
+    return subprocess.Popen([sys.executable, "-m", "forecast", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=interruptible, **options)
+
+
+def test_a_big_binary_file_is_refused_at_once_in_bounded_memory(tmp_path):
+    """A 400 MB file (1 MB of random bytes, then zeros without a line break) used to be
+    read whole before it was judged (300 MB took 408 MB); its peak memory must stay far
+    below its size."""
+    path = tmp_path / "big.bin"
+    with path.open("wb") as out:
+        out.write(np.random.default_rng(0).bytes(1 << 20))
+        out.truncate(400 << 20)   # sparse: no disk spent
+    probe = ("import resource, subprocess, sys\n"
+             "done = subprocess.run([sys.executable, '-m', 'forecast', 'inspect', sys.argv[1]],"
+             " capture_output=True, timeout=300)\n"
+             "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.stderr.buffer.write(done.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True,
+                          timeout=320)
+    code, peak_kb = map(int, done.stdout.split())
+    assert code == 2 and done.stderr.decode().splitlines() == [
+        f"forecast: error: {path} looks like a binary file (NUL byte at offset "
+        f"{np.random.default_rng(0).bytes(1 << 20).find(bytes(1))}), not a CSV; pass a text "
+        "CSV with a header row"]
+    assert peak_kb < 250_000, f"peak {peak_kb} kB for a 400 MB file"
+
+
+@pytest.mark.parametrize("how", ["path", "pipe"])
+def test_a_nul_byte_late_in_a_csv_is_a_clear_error(tmp_path, how):
+    rows = "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(
+        __import__("pandas").bdate_range("1990-01-01", periods=20_000)))
+    raw = ("Date,Close\n" + rows[:-30] + "\x00" + rows[-30:]).encode()
+    path = tmp_path / "late.csv"
+    path.write_bytes(raw)
+    offset = raw.index(b"\0")
+    line = raw[:offset].count(b"\n") + 1
+    if how == "path":
+        proc = forecast_child("inspect", str(path))
+        out, err = proc.communicate(timeout=120)
+    else:
+        proc = forecast_child("inspect", "-", stdin=subprocess.PIPE)
+        out, err = proc.communicate(raw, timeout=120)
+    name = str(path) if how == "path" else "<stdin>"
+    assert (proc.returncode, out, err.decode().splitlines()) == (2, b"", [
+        f"forecast: error: {name} line {line}: a NUL byte (byte {offset}), binary "
+        "data in what began as text; remove it, or export the file again as CSV text"])
+
+
+ENDLESS_RANDOM = ("import os, sys\n"
+                  "try:\n"
+                  "    while True:\n"
+                  "        sys.stdout.buffer.write(os.urandom(1 << 16))\n"
+                  "except (BrokenPipeError, OSError):\n"
+                  "    pass\n")
+
+
+@pytest.mark.parametrize("how", ["/dev/urandom", "an endless pipe"])
+def test_endless_random_bytes_are_refused_promptly(how):
+    """`forecast inspect /dev/urandom` grew until the kernel killed it; now the first bytes
+    decide: exit 2, one line."""
+    if how == "/dev/urandom":
+        if not os.path.exists("/dev/urandom"):
+            pytest.skip("no /dev/urandom")
+        proc = forecast_child("inspect", "/dev/urandom")
+        feeder = None
+    else:
+        feeder = subprocess.Popen([sys.executable, "-c", ENDLESS_RANDOM], stdout=subprocess.PIPE)
+        proc = forecast_child("inspect", "-", stdin=feeder.stdout)
+        feeder.stdout.close()
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if feeder is not None:
+            feeder.kill()
+            feeder.wait()
+    lines = err.decode().splitlines()
+    assert (proc.returncode, out, len(lines)) == (2, b"", 1)
+    assert lines[0].startswith("forecast: error: ") and "looks like a binary file" in lines[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_an_endless_valid_csv_pipe(sig):
+    """A slow stream of valid rows that never ends: the read stops on SIGTERM (143) or
+    Ctrl-C (130) with the usual one line, no traceback (pyarrow's parser, reading a pipe,
+    ignored SIGTERM)."""
+    import threading
+
+    read_end, write_end = os.pipe()
+    proc = forecast_child("inspect", "-", stdin=read_end)
+    os.close(read_end)
+    written = [0]
+
+    def feed():
+        day = np.datetime64("1900-01-01")
+        try:
+            os.write(write_end, b"Date,Close\n")
+            for _ in range(10 ** 9):
+                block = "".join(f"{day + k},{k}\n" for k in range(1000)).encode()
+                written[0] += os.write(write_end, block)
+                time.sleep(0.002)
+        except OSError:   # the reader is gone
+            pass
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    deadline = time.time() + 120
+    while written[0] < 8 << 20 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)    # well past the first read: the rows are being parsed
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:   # the signal was ignored: end it for the next test
+            proc.kill()
+            proc.communicate()
+        os.close(write_end)
+        thread.join(timeout=30)
+    expected = "forecast: interrupted" if sig == signal.SIGINT else "forecast: error: terminated"
+    assert (proc.returncode, out, err.decode().splitlines()) == (128 + sig, b"", [expected])
