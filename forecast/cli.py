@@ -213,7 +213,8 @@ WideOpt = Annotated[Optional[bool], typer.Option(
                              "(default: no; for predict and co. the model's own layout).",
     show_default=False)]
 SeriesOpt = Annotated[Optional[str], typer.Option(
-    "--series", help="Only these series, comma-separated (default: all).")]
+    "--series", help="Only these series, comma-separated; quote a name holding a comma: "
+                     "'\"A,B\",C' (default: all).")]
 TargetOpt = Annotated[Optional[str], typer.Option(
     "--target", help="Column to forecast (default: Close, else Adj Close, else the only "
                      "numeric column).")]
@@ -247,6 +248,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 
 def split_list(text: Optional[str]) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def split_names(text: Optional[str]) -> list[str]:
+    """``--series`` as one CSV row: names between commas, a name that holds a comma in
+    double quotes (``--series '"A,B",C'``)."""
+    import csv
+
+    row = next(csv.reader([text or ""], skipinitialspace=True), [])
+    return [part.strip() for part in row if part.strip()]
 
 
 def parse_quantiles(text: str, off: bool) -> list[float]:
@@ -323,7 +333,7 @@ def inspect(
 
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, series_column=series_column,
-                           wide=bool(wide), missing=missing, series=split_list(series),
+                           wide=bool(wide), missing=missing, series=split_names(series),
                            date_format=date_format, decimal=decimal)
     emit(result, as_json, format_description)
 
@@ -408,7 +418,7 @@ def training_options(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    return TrainingRequest(config, split_list(series))
+    return TrainingRequest(config, split_names(series))
 
 
 @dataclass
@@ -667,7 +677,7 @@ def load_panel(sources: Optional[list[str]], bundle, series: Optional[str] = Non
 
     panel = read_for_model(sources, bundle, series_column=series_column, wide=wide,
                            **reading) if sources else bundle.data(recent=recent)
-    return panel.select(split_list(series)) if series else panel
+    return panel.select(split_names(series)) if series else panel
 
 
 def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[int]) -> int:

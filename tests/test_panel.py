@@ -259,6 +259,18 @@ def test_hourly_data_across_the_clock_change_names_the_time_and_the_cause(write_
         read_panel([write_csv(long_text("Date,Close", offsets))])
 
 
+def test_a_ticker_whose_name_holds_a_comma_can_be_chosen_with_series(cli, write_csv):
+    """--series is one CSV row: "A,B" in double quotes is one name (issue 20, item 16)."""
+    rows = [(d, name, i) for i, d in enumerate(days("2019-01-01", 20))
+            for name in ('"A,B"', "C", "D")]
+    path = write_csv(long_text("Date,symbol,Close", rows))
+    result = cli("inspect", path, "--series", '"A,B", C', "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [s["name"] for s in json.loads(result.stdout)["series"]] == ["A,B", "C"]
+    result = cli("inspect", path, "--series", "A,B")
+    assert result.exit_code == 2 and "no series 'A' in" in result.stderr
+
+
 # ----- end to end: train, predict, evaluate on a panel ---------------------------------------
 
 @pytest.fixture(scope="module")
