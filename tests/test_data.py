@@ -275,6 +275,15 @@ READ_CASES = [
      b"2019-01-03;1,25;1,135\n", [], [("2019-01-02", 1.5), ("2019-01-03", 1.25)]),
 ]
 
+#: Four digits before a separator are never a thousands group: 1234.567 has a decimal
+#: point wherever it is (issue 20, what the suite left unpinned).
+READ_CASES += [
+    ("1234.567 in a semicolon file", b"Date;Close\n2019-01-02;1234.567\n2019-01-03;2345.678\n",
+     [], [("2019-01-02", 1234.567), ("2019-01-03", 2345.678)]),
+    ("1234.567 in a tab file", b"Date\tClose\n2019-01-02\t1234.567\n2019-01-03\t2345.678\n",
+     [], [("2019-01-02", 1234.567), ("2019-01-03", 2345.678)]),
+]
+
 
 def read_case(content: bytes, args: list[str]):
     """Read a case's bytes the way the CLI does with its options."""
