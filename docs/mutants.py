@@ -563,8 +563,8 @@ MUTANTS = [
            ("tests/test_data.py",)),
     Mutant("option-date-guessed", "forecast/training.py",
            "    starts = [None if value is None else option_date(value, flag, panel.date_order,",
-           "    starts = [None if value is None else pd.Timestamp(value) or option_date(value, "
-           "flag, panel.date_order,",
+           "    starts = [None if value is None else __import__(\"pandas\").Timestamp(value) or "
+           "option_date(value, flag, panel.date_order,",
            "--test-start is guessed by pd.Timestamp (01.02.2018 is the 2nd of January)",
            ("tests/test_data.py",)),
     Mutant("binary-read-whole", "forecast/data.py",
