@@ -144,6 +144,14 @@ def main() -> None:
 | situation | what happens | test |
 |---|---|---|
 | arbitrary bytes, text, CSV-shaped tables (hypothesis) | a valid, date-sorted, finite frame or a `ForecastError`; `inspect` exits 0 or 2, never a traceback | `tests/test_fuzz.py` |
+| `forecast inspect /dev/urandom`, `cat /dev/urandom \\| forecast inspect -`, a 400 MB binary file | refused from its first bytes: exit 2, `looks like a binary file (NUL byte at offset N)`; memory stays at start-up's | `tests/test_robustness.py` |
+| a NUL byte late in an otherwise-CSV file (a path or a pipe) | exit 2, `line N: a NUL byte (byte B), binary data in what began as text; remove it, or export the file again as CSV text` | `tests/test_robustness.py` |
+| SIGTERM or Ctrl-C while reading an endless pipe of valid rows | exit 143 `forecast: error: terminated` / 130 `forecast: interrupted`, no traceback | `tests/test_robustness.py` |
+| a long file whose tickers never share a date (OLD, then NEW), or trade at different UTC offsets | two series: a column named like a series column (symbol, ticker, name, ...) is the series column whether or not dates repeat | `tests/test_panel.py` |
+| numeric ticker codes (7203, 0005) | read as text, leading zeros kept (a named column, or `--series-column`) | `tests/test_panel.py` |
+| a series column the detector does not list (`Market`) | taken by its shape (dates repeat across labels, unique within each), with a warning; two such columns, or a shape that is not clear, refused naming `--series-column` | `tests/test_panel.py` |
+| `--series '"A,B",C'` | chooses the ticker named `A,B` (the list is one CSV row) | `tests/test_panel.py` |
+| `--test-start 01.02.2018`, `--val-start` | read in the day/month order of `--date-format` or of the file's dates; refused when nothing settles it, with both ISO spellings | `tests/test_data.py` |
 | a value that overflows after scaling | refused before training, naming the line and column | `tests/test_training.py` |
 | training loss becomes NaN | training stops, exit 1, `the training loss became NaN or infinite in epoch N; nothing was written` | `tests/test_training.py` |
 | Ctrl-C (SIGINT) during `train` | exit 130; no temporary directory; the older model of the same name is byte-for-byte intact | `tests/test_robustness.py` |
