@@ -1572,8 +1572,9 @@ def choose_series(table: Table, date_col: str, dates: pd.DatetimeIndex,
             raise UsageError(f"--series-column '{col}' is the date column; name the column "
                              "that holds the ticker")
         labels = series_codes(table, col)[1]
-        if not _is_text(table, col) and not _codes_only(labels):
-            example = labels[~labels.str.fullmatch("[0-9]*")].iloc[0]
+        values = _non_codes(labels)
+        if len(values) and not parse_numbers(table, col)[1].any():   # numbers, every cell
+            example = values.iloc[0]
             raise DataError(f"{table.source}, column '{col}' (--series-column) holds numbers "
                             f"such as {quote_cell(example)}, not series names or codes; name "
                             "the column that holds the ticker")
@@ -1607,8 +1608,13 @@ def choose_series(table: Table, date_col: str, dates: pd.DatetimeIndex,
 def _codes_only(labels: pd.Series) -> bool:
     """Whether every label that reads as a number is a whole-number code (7203, 0005): such
     a column names series (read as text), one of 1.5 or -2 holds values."""
+    return not len(_non_codes(labels))
+
+
+def _non_codes(labels: pd.Series) -> pd.Series:
+    """The labels that read as numbers but are no whole-number code (1.5, -2, 1e5)."""
     numeric = ~np.isnan(_read_as(labels, ".")) | ~np.isnan(_read_as(labels, ","))
-    return bool(labels[numeric].str.fullmatch("[0-9]+").all())
+    return labels[numeric & ~labels.str.fullmatch("[0-9]+").to_numpy(bool)]
 
 
 def _panel_shape(label_codes: np.ndarray, labels: pd.Series, dates: pd.DatetimeIndex) -> str:
