@@ -245,6 +245,10 @@ MUTANTS = [
     Mutant("series-names-unchecked", "forecast/bundle.py",
            "            [str(name) for name in series] != scaler.names:", "            False:",
            "scaler.json's series need not be config.json's", (D,)),
+    Mutant("listed-file-gone-allowed", "forecast/bundle.py",
+           "gone = [name for name in READ_FILES if name in manifest and name not in pins]",
+           "gone = []", "a deleted weights.npz (listed in the manifest) silently falls back to "
+           "Keras", (B,)),
     Mutant("late-ticker-refused", "forecast/bundle.py",
            "unknown = sorted(set(self.scaler.names) - set(panel.names))",
            "unknown = sorted(set(self.scaler.names) ^ set(panel.names))",

@@ -830,6 +830,13 @@ def _read_pinned(path: Path, pins: dict[str, BinaryIO]) -> Bundle:
             raise ModelDirError(f"{path / MANIFEST} is damaged ({exc}); retrain the "
                                 "model") from None
         read.pop(MANIFEST)
+        # A file the manifest lists that is gone (weights.npz, recent.csv) is damage, not
+        # an optional file of an earlier version: predict would quietly fall back.
+        gone = [name for name in READ_FILES if name in manifest and name not in pins]
+        if gone:
+            raise ModelDirError(f"model directory {path} is incomplete: missing "
+                                f"{', '.join(gone)} (manifest.json lists it); retrain the "
+                                "model")
     config = ForecastConfig.from_json(text("config.json"), str(path / "config.json"))
     missing = [name for name in SINCE_FORMAT_3 if name not in pins]
     if missing and config.format_version >= 3:

@@ -38,7 +38,7 @@ def test_the_manifest_lists_every_other_file_with_its_size_and_sha256(tiny_quant
         for p in files}
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", [*FILES, WEIGHTS, RECENT])
 def test_a_missing_file_is_named(tiny_model, tmp_path, name):
     copy = tmp_path / "m"
     shutil.copytree(tiny_model, copy)

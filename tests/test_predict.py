@@ -841,7 +841,7 @@ def test_future_forecasts_read_recent_csv_and_give_what_the_whole_data_gives(
     training file given as PRICES."""
     import shutil
 
-    from forecast.bundle import RECENT, read_bundle
+    from forecast.bundle import RECENT, read_bundle, write_manifest
     from forecast.predict import recent_rows
 
     bundle = read_bundle(tiny_panel_model)
@@ -852,6 +852,7 @@ def test_future_forecasts_read_recent_csv_and_give_what_the_whole_data_gives(
     old = tmp_path / "without_recent"
     shutil.copytree(tiny_panel_model, old)
     (old / RECENT).unlink()
+    write_manifest(old)   # as an earlier version wrote it: without recent.csv
     args = ["--steps", "3", "--interval", "0.8"]
     outputs = [cli("predict", "--model", model, *args) for model in (tiny_panel_model, old)]
     training_file = tiny_panel_model.parent / "panel.csv"

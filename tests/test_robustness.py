@@ -102,8 +102,12 @@ DAMAGE = {
                     "weights.npz holds weights that are not finite numbers (NaN or infinity)"),
     "weights of 1e30 (manifest re-written)": (resigned(lambda m: edit_weights(
         m, lambda name, w: np.full_like(w, 1e30))), "weights.npz produces non-finite forecasts"),
-    "model.keras weights NaN": (nan_keras_weights, "model.keras holds weights that are not "
-                                                   "finite numbers"),
+    "model.keras weights NaN (no weights.npz, manifest re-written)": (
+        resigned(nan_keras_weights), "model.keras holds weights that are not finite numbers"),
+    "weights.npz gone": (lambda m: (m / "weights.npz").unlink(),
+                         "missing weights.npz (manifest.json lists it)"),
+    "recent.csv gone": (lambda m: (m / "recent.csv").unlink(),
+                        "missing recent.csv (manifest.json lists it)"),
     "scaler centre 1e6": (lambda m: edit_json(m / "scaler.json", first_series(
         lambda s: s.update(center=1e6))), "scaler.json is damaged (a center of 1e+06, outside "
                                           "[0, 1])"),
