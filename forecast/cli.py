@@ -571,7 +571,7 @@ def tune(
           f"{trials} trials; the test rows are not used", file=sys.stderr)
     search.deadline = None if timeout is None else time.time() + timeout
     interrupted = tuning.run_search(search, jobs)
-    result = tuning.outcome(search)
+    result = tuning.outcome(search, interrupted)
     print(f"forecast: {result.summary['trials']} trials "
           f"({', '.join(f'{n} {k}' for k, n in result.summary['states'].items())}); best: "
           f"trial {result.best.number}, validation score {result.best.value:.6g}: "

@@ -902,12 +902,16 @@ class Outcome:
     summary: dict[str, Any]
 
 
-def outcome(search: Search) -> Outcome:
-    """The best configuration of the study so far; a ForecastError if none completed."""
+def outcome(search: Search, interrupted: int | None = None) -> Outcome:
+    """The best configuration of the study so far; a ForecastError if none completed, or
+    ``Interrupted`` again when the search was interrupted (``interrupted``: its exit code)
+    before any trial completed: nothing to write, and the study is kept to resume."""
     study = open_study(search)
     trials = study.get_trials(deepcopy=False)
     best = best_trial(trials)
     states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
+    if best is None and interrupted:
+        raise Interrupted(interrupted - 128)
     if best is None:
         errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
         why = f"; the first error: {errors[0]}" if errors else ""

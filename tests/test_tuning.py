@@ -433,6 +433,38 @@ def trial_lines(stderr: bytes) -> list[int]:
             if line.startswith("trial ")]
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_before_any_trial_completes_is_an_interrupt_and_keeps_the_study(
+        tmp_path, space_file, signum):
+    """Ctrl-C (or SIGTERM) during the first trial: `forecast: interrupted`, exit 130 (143),
+    no model written, the study kept with the stopped trial (not 'no trial completed',
+    exit 1)."""
+    csv_path = tmp_path / "p.csv"
+    price_frame(300).to_csv(csv_path, index=False)
+    model = tmp_path / "m"
+    proc = tune_process(csv_path, model, "--space", space_file, "--trials", "5",
+                        "--epochs", "1000", "--patience", "1000")
+    seen = b""
+    deadline = time.time() + 300
+    while b"forecast: searching" not in seen and time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert b"forecast: searching" in seen, seen.decode()
+    time.sleep(1.0)  # into trial 0, which runs 1000 epochs
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=300)
+    err = (seen + err).decode()
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and "unexpected" not in err and out == b""
+    assert "no trial" not in err and "model written" not in err
+    assert err.splitlines()[-1] == ("forecast: interrupted" if signum == signal.SIGINT
+                                    else "forecast: error: terminated")
+    assert not model.exists()
+    assert "journal.log" in err and (tmp_path / "m.study").is_dir()
+
+
 def test_two_processes_on_one_study_run_each_trial_once(tmp_path, space_file):
     csv_path = tmp_path / "p.csv"
     price_frame(300).to_csv(csv_path, index=False)
