@@ -6,6 +6,7 @@ in the file and the column, and says how to fix it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
@@ -23,8 +24,31 @@ import pandas as pd
 from forecast.config import MISSING_POLICIES
 from forecast.errors import DataError, UsageError, progress, warn, where
 
-DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
-DEFAULT_TARGETS = ("close", "adj close")
+#: Date column names, compared as ``name_key`` gives them (case, accents, <>, dots and
+#: underscores aside), in tiers: a column of the first tier with a name found wins; two of
+#: one tier are ambiguous.
+DATE_NAME_TIERS = (
+    ("date", "datetime", "timestamp"),
+    ("date time", "date/time", "trade date", "trading date", "local time", "gmt time",
+     "utc time", "datum", "fecha", "data", "date heure", "fecha hora", "datum zeit",
+     "\u65e5\u4ed8", "\u65e5\u671f"),
+    ("time", "day", "dt", "period", "zeit", "tag", "jour", "dia", "giorno", "dzien"),
+)
+DATE_NAMES = tuple(name for tier in DATE_NAME_TIERS for name in tier)
+#: The names the usual sources give the close, in tiers as ``DATE_NAME_TIERS``: Close; then
+#: the adjusted close; then the sources' and languages' own words (Investing.com's Price,
+#: nasdaq.com's Close/Last, Quandl's Last and Settle; German, French, Spanish, Italian,
+#: Polish, Portuguese and Dutch).
+TARGET_NAME_TIERS = (
+    ("close",),
+    ("adj close", "adjclose", "adjusted close", "adj close price", "adjusted close price"),
+    ("price", "last", "close/last", "last price", "close price", "closing price", "closing",
+     "last close", "settle", "schluss", "schlusskurs", "schlusspreis", "zuletzt", "cloture",
+     "dernier", "cours de cloture", "cierre", "ultimo", "precio de cierre", "chiusura",
+     "prezzo di chiusura", "zamkniecie", "ostatnio", "kurs zamkniecia", "fechamento",
+     "slot", "slotkoers"),
+)
+DEFAULT_TARGETS = tuple(name for tier in TARGET_NAME_TIERS for name in tier)
 #: Cells read as missing values (compared lower-case, after stripping spaces).
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "-", "."})
 #: --date-format shorthands for numeric dates such as 02.01.2019 (else a strftime pattern).
@@ -109,18 +133,65 @@ def read_bytes(source: str | Path, stdin: IO[bytes] | None = None) -> bytes:
             stream.close()
 
 
-def decode(raw: bytes, name: str) -> str:
-    """Bytes to text: UTF-8 (a BOM is fine); binary content is refused with its offset."""
-    nul = raw.find(b"\x00", 0, 65536)
-    if nul >= 0:
-        raise DataError(f"{name} looks like a binary file (NUL byte at offset {nul}), "
-                        "not a CSV; pass a text CSV with a header row")
+#: Byte-order marks and the encoding each says the file is in (UTF-32 before UTF-16: its
+#: little-endian mark starts as UTF-16's does).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """``--encoding`` as Python's codec name (None: UTF-8, or as a byte-order mark says);
+    a name Python does not know as a text encoding is a UsageError."""
+    if encoding is None:
+        return None
     try:
-        return raw.decode("utf-8-sig")
+        info = codecs.lookup(encoding.strip())
+    except (LookupError, ValueError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise UsageError(f"--encoding: '{encoding[:40]}' is not a text encoding Python knows; "
+                         "pass one such as utf-8, cp1252, latin-1 or utf-16")
+    return info.name
+
+
+def is_utf8(encoding: str | None) -> bool:
+    """Whether ``--encoding`` (as ``check_encoding`` names it) reads bytes as UTF-8 does."""
+    return encoding in (None, "utf-8", "utf-8-sig")
+
+
+def decode(raw: bytes, name: str, encoding: str | None = None) -> str:
+    """Bytes to text: UTF-8 unless ``encoding`` (``--encoding``) says otherwise; without it a
+    byte-order mark (UTF-8, UTF-16, UTF-32) says the encoding. Binary content is refused
+    with its offset; bytes the encoding cannot read, with their line."""
+    codec = check_encoding(encoding)
+    if codec is None:
+        codec = next((bom_codec for bom, bom_codec in BOMS if raw.startswith(bom)), None)
+    if is_utf8(codec):
+        nul = raw.find(b"\x00", 0, 65536)
+        if nul >= 0:
+            raise DataError(f"{name} looks like a binary file (NUL byte at offset {nul}), "
+                            "not a CSV; pass a text CSV with a header row")
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            other = "" if encoding is None else f" (--encoding {encoding})"
+            raise DataError(f"{where(name, line)}: not UTF-8 text{other} (byte {exc.start}); "
+                            "pass --encoding cp1252 if the file came from Excel on Windows "
+                            "(or --encoding NAME for another), or re-save it as UTF-8") from None
+    try:
+        text = raw.decode(codec)
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{where(name, line)}: not UTF-8 text (byte {exc.start}); "
-                        "re-save the file as UTF-8") from None
+        line = raw[: exc.start].decode(codec, errors="replace").count("\n") + 1
+        raise DataError(f"{where(name, line)}: not {encoding or codec} text (byte {exc.start}); "
+                        "pass the file's own --encoding (utf-8, cp1252, latin-1, utf-16, ...)"
+                        ) from None
+    nul = text.find("\x00", 0, 65536)
+    if nul >= 0:
+        raise DataError(f"{name} looks like a binary file (NUL at character {nul} as "
+                        f"{encoding or codec}), not a CSV; pass a text CSV with a header row")
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def sniff_delimiter(header: str) -> str:
@@ -130,22 +201,25 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None
-                ) -> list[Table]:
+def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None,
+                encoding: str | None = None) -> list[Table]:
     """``read_table`` of each source, saying how many rows each had when reading is slow."""
+    check_encoding(encoding)
     started, tables = time.perf_counter(), []
     for source in sources:
-        tables.append(read_table(source, stdin))
+        tables.append(read_table(source, stdin, encoding))
         progress(f"read {tables[-1].source}: {len(tables[-1].cells):,} rows", started)
     return tables
 
 
-def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
+def read_table(source: str | Path, stdin: IO[bytes] | None = None,
+               encoding: str | None = None) -> Table:
     """Read a CSV (or a Parquet file, known by its first bytes) into a Table, keeping the
     file line of each row. A file is read once, hashed as it goes; only the careful
-    reader (a file the fast one leaves to it) and Parquet hold all its bytes. Raises
-    DataError."""
+    reader (a file the fast one leaves to it, or one in an ``encoding`` besides UTF-8)
+    and Parquet hold all its bytes. Raises DataError."""
     name = source_name(source)
+    codec = check_encoding(encoding)
     _share_allocator()
     stream = open_source(source, stdin)
     try:
@@ -153,7 +227,8 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
         if scan.first[:4] == PARQUET_MAGIC:
             raw = scan.rest()
             return parquet_table(raw, name, scan.sha256)
-        fast = _fast_table(scan, name, None if str(source) == "-" else Path(source))
+        fast = _fast_table(scan, name, None if str(source) == "-" else Path(source)) \
+            if is_utf8(codec) else None
         if fast is not None:
             return fast
         raw = scan.rest() if str(source) == "-" else None
@@ -164,7 +239,7 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
             stream.close()
     if raw is None:
         raw = read_bytes(source)
-    text = decode(raw, name)
+    text = decode(raw, name, encoding)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
     return _careful_table(text, name, hashlib.sha256(raw).hexdigest())
@@ -506,25 +581,68 @@ def _check_header(header: list[str], name: str, line: int) -> None:
         seen[col.lower()] = col
 
 
+def name_key(name: str) -> str:
+    """A column name as names are compared: case-folded, accents dropped (Clôture is
+    cloture), stooq's <> and dots dropped, underscores and runs of spaces one space."""
+    import unicodedata
+
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", name)
+                    if not unicodedata.combining(ch))
+    plain = plain.casefold().replace("\u0142", "l")   # ł has no decomposition
+    return " ".join(re.sub(r"[<>.]", "", plain).replace("_", " ").split())
+
+
 def resolve_column(table: Table, name: str, flag: str) -> str:
-    """The header's spelling of ``name`` (case-insensitive); unknown names list what exists."""
-    for col in table.cells.columns:
-        if col.lower() == name.strip().lower():
-            return col
+    """The header's spelling of ``name`` (case-insensitive, else as ``name_key`` compares
+    names: ``close`` finds stooq's <CLOSE>); unknown names list what exists."""
+    found = _named(table, name)
+    if found is not None:
+        return found
     raise DataError(f"{table.source} has no column '{name}' ({flag}); columns are: "
                     f"{', '.join(table.cells.columns)}")
 
 
+def _named(table: Table, name: str) -> str | None:
+    """The column called ``name`` (see ``resolve_column``), or None."""
+    for col in table.cells.columns:
+        if col.lower() == name.strip().lower():
+            return col
+    keyed = [col for col in table.cells.columns if name_key(col) == name_key(name)]
+    return keyed[0] if len(keyed) == 1 else None
+
+
+def _by_name_tiers(table: Table, tiers: Sequence[Sequence[str]],
+                   exclude: Sequence[str | None] = ()) -> list[str]:
+    """The columns of the first tier that names any (none: [])."""
+    columns = [c for c in table.cells.columns if c not in exclude]
+    for tier in tiers:
+        found = [c for c in columns if name_key(c) in tier]
+        if found:
+            return found
+    return []
+
+
 def find_date_column(table: Table, date_column: str | None = None) -> str:
-    """The date column: ``--date-column`` if given, else the first with a date-like name."""
+    """The date column: ``--date-column`` if given, else the one with a date name (Date,
+    Datetime, Datum, Fecha, ...: ``DATE_NAME_TIERS``); two of one tier are ambiguous."""
     if date_column:
         return resolve_column(table, date_column, "--date-column")
-    for col in table.cells.columns:
-        if col.lower() in DATE_NAMES:
-            return col
-    raise DataError(f"{table.source} has no date column (looked for "
-                    f"{', '.join(DATE_NAMES)}); pass --date-column NAME; columns are: "
-                    f"{', '.join(table.cells.columns)}")
+    found = _by_name_tiers(table, DATE_NAME_TIERS)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DataError(f"{table.source}: which column holds the dates is ambiguous; pass "
+                        f"--date-column, one of: {', '.join(found)}")
+    raise DataError(f"{table.source} has no date column (looked for Date, Datetime, "
+                    "Timestamp, Time, Datum, Fecha, Data, ...); pass --date-column NAME; "
+                    f"columns are: {_listed(table.cells.columns)}")
+
+
+def _listed(names: Sequence[str], most: int = 12) -> str:
+    """Names joined by commas, the first ``most`` of them."""
+    names = list(names)
+    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most
+                                      else "")
 
 
 def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:
@@ -882,22 +1000,22 @@ def numeric_columns(table: Table, date_column: str) -> list[str]:
 
 def choose_target(table: Table, date_column: str, target: str | None,
                   exclude: str | None = None) -> str:
-    """``--target`` if given; else Close, else Adj Close, else the only numeric column
-    (besides ``exclude``, the series column)."""
+    """``--target`` if given; else the close by its name (Close, else Adj Close, else the
+    sources' words: ``TARGET_NAME_TIERS``), else the only numeric column (besides
+    ``exclude``, the series column). Two candidates of one tier are ambiguous."""
     if target:
         return resolve_column(table, target, "--target")
-    lower = {c.lower(): c for c in table.cells.columns}
-    for name in DEFAULT_TARGETS:
-        if name in lower:
-            return lower[name]
-    candidates = [c for c in numeric_columns(table, date_column) if c != exclude]
+    named = _by_name_tiers(table, TARGET_NAME_TIERS, (date_column, exclude))
+    if len(named) == 1:
+        return named[0]
+    candidates = named or [c for c in numeric_columns(table, date_column) if c != exclude]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise DataError(f"{table.source} has no numeric column to forecast; columns are: "
-                        f"{', '.join(table.cells.columns)}")
+                        f"{_listed(table.cells.columns)}")
     raise DataError(f"{table.source}: which column to forecast is ambiguous; pass --target, "
-                    f"one of: {', '.join(candidates)}")
+                    f"one of: {_listed(candidates)}")
 
 
 @dataclass
@@ -1094,7 +1212,7 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
                stdin: IO[bytes] | None = None,
                warn: Callable[[str], None] | None = None, date_format: str | None = None,
                decimal: str | None = None, extra: Sequence[str] = (),
-               extra_optional: bool = False) -> Panel:
+               extra_optional: bool = False, encoding: str | None = None) -> Panel:
     """Read one or several files (paths, or ``-`` for stdin once) into one Panel.
 
     Args:
@@ -1110,6 +1228,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         decimal: ``.`` or ``,`` for every numeric column (default: decided per column).
         extra: more columns to read (``Panel.extra``), e.g. High and Low; with
             ``extra_optional`` only those the first file has (and none for ``wide``).
+        encoding: the files' text encoding (``--encoding``; default UTF-8, or as a
+            byte-order mark says).
     """
     check_date_format(date_format)
     check_decimal(decimal)
@@ -1120,7 +1240,7 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         raise UsageError("no PRICES given; pass a CSV file or - for stdin")
     if sources.count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     return panel_from_tables(tables, target=target, features=features, date_column=date_column,
                              series_column=series_column, wide=wide, missing=missing,
                              warn=warn, date_format=date_format, decimal=decimal,
@@ -1260,9 +1380,8 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         if col is not None and col in columns:
             raise UsageError(f"'{col}' is the {'date' if col == date_col else 'series'} "
                              "column; it cannot be a target or feature")
-    known = {c.lower() for c in table.cells.columns}
     extra_cols = [resolve_column(table, name, "--derived-inputs") for name in extra or []
-                  if not extra_optional or name.lower() in known]
+                  if not extra_optional or _named(table, name) is not None]
     extra_cols = [c for c in dict.fromkeys(extra_cols)
                   if c not in columns and c not in (date_col, series_col)]
     columns += extra_cols
@@ -1487,14 +1606,14 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
                   series_column: str | None = None, wide: bool = False,
                   missing: str = "ffill", stdin: IO[bytes] | None = None,
                   series: Sequence[str] = (), date_format: str | None = None,
-                  decimal: str | None = None) -> dict:
+                  decimal: str | None = None, encoding: str | None = None) -> dict:
     """What ``train`` would read: rows, series, dates, spacing, columns, choices
     (``series``: only these)."""
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if missing not in MISSING_POLICIES:
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     notes: list[str] = []
 
     def note(message: str) -> None:
