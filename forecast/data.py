@@ -96,6 +96,11 @@ class Table:
     parsed: dict = field(default_factory=dict, repr=False, compare=False)
     #: the written text of ``inferred`` columns, once re-read.
     texts: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the one ticker the file's header names (a yfinance download), else "": the name of
+    #: its series when the file is one series.
+    ticker: str = ""
+    #: the header layout the file was written in (``header_layout``): "" or "yfinance".
+    layout: str = ""
 
 
 def source_name(source: str | Path) -> str:
@@ -418,11 +423,22 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
     header = [h.strip() for h in head.split(delimiter)]
     if not any(header):
         return None   # a separator-only first line is not the header
-    _check_header(header, name, 1)
+    layout = _Layout(1, header)
+    if header[0].lower() in LAYOUT_LABELS:   # perhaps yfinance's header rows
+        heads = scan.first.split(b"\n", 3)
+        if len(heads) < 4:
+            return None   # the header rows may go on past the first bytes: careful
+        try:
+            records = [line.decode("utf-8").strip("\r").split(delimiter) for line in heads[:3]]
+        except UnicodeDecodeError:
+            return None
+        layout = header_layout(records)
+    header = layout.header
+    check_header_row(header, name, layout.rows)
     typed = delimiter == ","   # elsewhere a decimal comma is possible: the rules decide
     try:
         read = _arrow_csv(scan, len(header), delimiter,
-                          text=None if typed else range(len(header)))
+                          text=None if typed else range(len(header)), skip=layout.rows)
     except (pa.ArrowException, OverflowError):
         return None   # a short or long row, not UTF-8, ...: the careful path names it
     if scan.odd or scan.lone_cr or not read.num_rows:
@@ -431,7 +447,8 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
     def reread(columns: list[str]) -> dict[str, pd.Series]:
         source = pa.BufferReader(b"".join(scan.kept)) if path is None else str(path)
         picked = [header.index(c) for c in columns]
-        again = _arrow_csv(source, len(header), delimiter, text=picked, only=picked)
+        again = _arrow_csv(source, len(header), delimiter, text=picked, only=picked,
+                           skip=layout.rows)
         return {c: _text_cells(again.column(j)).iloc[:rows] for j, c in enumerate(columns)}
 
     rows, cells, inferred, redo = read.num_rows, {}, set(), []
@@ -465,13 +482,13 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
         cells = {h: c.iloc[:rows] for h, c in cells.items()}
 
     frame = pd.DataFrame(cells, copy=False)
-    return Table(name, frame, np.arange(2, len(frame) + 2), delimiter, scan.sha256,
-                 frozenset(inferred), reread)
+    return laid_out(Table(name, frame, np.arange(layout.rows + 1, len(frame) + layout.rows + 1),
+                          delimiter, scan.sha256, frozenset(inferred), reread), layout)
 
 
 def _arrow_csv(source, width: int, delimiter: str, text: Sequence[int] | None = None,
-               only: Sequence[int] | None = None):
-    """pyarrow's read of a headed CSV of ``width`` columns (the header line skipped):
+               only: Sequence[int] | None = None, skip: int = 1):
+    """pyarrow's read of a headed CSV of ``width`` columns (the ``skip`` header lines skipped):
     the columns ``text`` (indices; None: none) as strings, the others as pyarrow infers
     them, a blank cell missing (strings are never missing); ``only``: just those columns."""
     import pyarrow as pa
@@ -480,7 +497,7 @@ def _arrow_csv(source, width: int, delimiter: str, text: Sequence[int] | None = 
     names = [f"c{i}" for i in range(width)]
     return pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
                                          ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
@@ -551,10 +568,10 @@ def _careful_table(text: str, name: str, sha256: str = "") -> Table:
     if not numbered:
         raise DataError(f"{name} has no header row, only separators; expected a CSV with a "
                         "header row and price rows")
-    header_line, header = numbered[0]
-    header = [h.strip() for h in header]
-    _check_header(header, name, header_line)
-    body = numbered[1:]
+    layout = header_layout([rec for _, rec in numbered[:3]])
+    header_line, header = numbered[layout.rows - 1][0], layout.header
+    check_header_row(layout.header, name, header_line)
+    body = numbered[layout.rows:]
     if not body:
         raise DataError(f"{name} has a header but no data rows; add price rows below line "
                         f"{header_line}")
@@ -564,7 +581,138 @@ def _careful_table(text: str, name: str, sha256: str = "") -> Table:
             raise DataError(f"{where(name, line)}: {len(rec)} fields, but the header on line "
                             f"{header_line} has {width}; fix that row")
     cells = pd.DataFrame([rec for _, rec in body], columns=header, dtype=object)
-    return Table(name, cells, np.array([line for line, _ in body]), delimiter, sha256)
+    return laid_out(Table(name, cells, np.array([line for line, _ in body]), delimiter, sha256),
+                    layout)
+
+
+#: The labels yfinance's header rows start with (its column levels' names; blank before
+#: version 0.2.51 named them).
+LAYOUT_LABELS = ("price", "ticker", "")
+#: The fields yfinance writes for each ticker (how its unnamed header rows are told apart).
+YFINANCE_FIELDS = frozenset({"open", "high", "low", "close", "adj close", "volume",
+                             "dividends", "stock splits", "capital gains", "repaired?"})
+#: The series column of a yfinance download of several tickers, once read in long form.
+TICKER_COLUMN = "Ticker"
+
+
+@dataclass
+class _Layout:
+    """How a file's header is laid out: ``rows`` header lines (1: the usual one) and the
+    table's column names; for yfinance's layout, each column's field and ticker."""
+
+    rows: int
+    header: list[str]
+    fields: list[str] = field(default_factory=list)    # (columns - 1,) Close, High, ...
+    tickers: list[str] = field(default_factory=list)   # (columns - 1,) AAPL, MSFT, ...
+
+
+def header_layout(records: Sequence[Sequence[str]]) -> _Layout:
+    """The header of a file from its first (non-blank) records: one row of names, or
+    yfinance's (``yf.download(...).to_csv()``) three: a row of fields and a row of tickers
+    in either order (group_by "column": ``Price,Close,Close,...`` then ``Ticker,AAPL,MSFT,
+    ...``; group_by "ticker": the ticker row first), labelled Price and Ticker (blank
+    before version 0.2.51), then the date column's name alone (``Date,,,`` or
+    ``Datetime,,,``). One ticker gives the usual columns (Date, Close, High, ...) and the
+    ticker as the series' name; several give one column per field and ticker, which
+    ``laid_out`` turns into a long table."""
+    first = [c.strip() for c in records[0]]
+    plain = _Layout(1, first)
+    if len(records) < 3 or len(first) < 2 or first[0].lower() not in LAYOUT_LABELS:
+        return plain
+    second, third = ([c.strip() for c in rec] for rec in records[1:3])
+    if not (len(second) == len(third) == len(first)) or not third[0] or any(third[1:]):
+        return plain
+    labels = (first[0].lower(), second[0].lower())
+    if labels == ("price", "ticker"):
+        fields, tickers = first[1:], second[1:]
+    elif labels == ("ticker", "price"):
+        fields, tickers = second[1:], first[1:]
+    elif labels == ("", "") and {f.lower() for f in first[1:]} <= YFINANCE_FIELDS:
+        fields, tickers = first[1:], second[1:]
+    elif labels == ("", "") and {f.lower() for f in second[1:]} <= YFINANCE_FIELDS:
+        fields, tickers = second[1:], first[1:]
+    else:
+        return plain
+    if not all(fields) or not all(tickers):
+        return plain
+    date = third[0]
+    if len(set(tickers)) == 1:
+        return _Layout(3, [date, *fields], fields, tickers)
+    return _Layout(3, [date, *(f"{t} {f}" for f, t in zip(fields, tickers))], fields, tickers)
+
+
+def laid_out(table: Table, layout: _Layout) -> Table:
+    """The table of a file read with ``layout``'s header: as it is for the usual header;
+    named by its ticker for a yfinance download of one; for several, in long form (the
+    date, a Ticker column, then each field) with each ticker's rows from its first price
+    to its last (blanks before: not listed yet; after: delisted), in the file's order."""
+    if layout.rows == 1:
+        return table
+    tickers = list(dict.fromkeys(layout.tickers))
+    if len(tickers) == 1:
+        return dataclasses.replace(table, ticker=tickers[0], layout="yfinance")
+    fields = list(dict.fromkeys(layout.fields))
+    groups: dict[str, dict[str, str]] = {t: {} for t in tickers}
+    for col, f, t in zip(layout.header[1:], layout.fields, layout.tickers):
+        groups[t][f] = col
+    spans = {}
+    for t, columns in groups.items():
+        blank = np.logical_and.reduce([_blank(table.cells[c]) for c in columns.values()])
+        present = np.flatnonzero(~blank)
+        if present.size:
+            spans[t] = np.arange(present[0], present[-1] + 1)
+    if not spans:   # no price at all: the rows as they are, for the usual messages
+        spans = {t: np.arange(len(table.cells)) for t in tickers}
+    index = np.concatenate(list(spans.values()))
+    date = layout.header[0]
+    sources = {f: [groups[t].get(f) for t in spans] for f in fields}
+
+    def stacked(columns: list[str | None], text: bool) -> pd.Series:
+        """One field of every ticker, end to end: typed if every part is, else text."""
+        parts = []
+        for col, rows in zip(columns, spans.values()):
+            if col is None:
+                parts.append(pd.Series(np.full(len(rows), "" if text else np.nan)))
+            elif text:
+                parts.append(cell_text(table, col).iloc[rows])
+            else:
+                parts.append(table.cells[col].iloc[rows])
+        out = pd.concat(parts, ignore_index=True)
+        return out.astype("str") if text else out
+
+    def typed(columns: list[str | None]) -> bool:
+        return all(c is None or _typed_numbers(table.cells[c]) for c in columns)
+
+    cells = {date: table.cells[date].iloc[index].reset_index(drop=True),
+             TICKER_COLUMN: pd.Series(np.repeat(list(spans), [len(r) for r in spans.values()]),
+                                      dtype="str")}
+    inferred = {date} & set(table.inferred)
+    for f in fields:
+        cells[f] = stacked(sources[f], not typed(sources[f]))
+        if typed(sources[f]) and all(c is None or c in table.inferred for c in sources[f]):
+            inferred.add(f)
+
+    def reread(columns: list[str]) -> dict[str, pd.Series]:
+        return {c: cell_text(table, date).iloc[index].reset_index(drop=True) if c == date
+                else stacked(sources[c], True) for c in columns}
+
+    frame = pd.DataFrame(cells)
+    return Table(table.source, frame, table.lines[index], table.delimiter, table.sha256,
+                 frozenset(inferred), reread if inferred else None,
+                 ticker=list(spans)[0] if len(spans) == 1 else "", layout="yfinance")
+
+
+def check_header_row(header: list[str], name: str, line: int) -> None:
+    """The header's names as ``_check_header`` checks them; a first line of values (a
+    MetaTrader or Binance export has no header) says what a header needs."""
+    values = [h for h in header if h]
+    if values and all(re.fullmatch(r"[-+]?[0-9][0-9.,:/ T+-]*", h) for h in values):
+        shown = ",".join(header)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise DataError(f"{where(name, line)}: the first line holds values ({shown}), not "
+                        "column names; add a header row naming a date column and the close, "
+                        "such as Date,Open,High,Low,Close,Volume")
+    _check_header(header, name, line)
 
 
 def _check_header(header: list[str], name: str, line: int) -> None:
@@ -1206,6 +1354,11 @@ def source_stem(source: str) -> str:
     return "stdin" if source in ("-", "<stdin>") else Path(source).stem
 
 
+def series_name(table: Table) -> str:
+    """The name of a file's one series: the ticker its header names, else its stem."""
+    return table.ticker or source_stem(table.source)
+
+
 def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
                features: Sequence[str] = (), date_column: str | None = None,
                series_column: str | None = None, wide: bool = False, missing: str = "ffill",
@@ -1298,7 +1451,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     names: list[str] = []
     series_source: list[str] = []
     for table, part in zip(tables, parts):
-        part_names = [source_stem(table.source)] if part.layout == "single" else part.names
+        part_names = [series_name(table)] if part.layout == "single" else part.names
         for name in part_names:
             if name in names:
                 other = series_source[names.index(name)]
@@ -1367,6 +1520,10 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     date_col = find_date_column(table, date_column)
     dates = parse_dates(table, date_col, date_format)
     if wide:
+        if table.layout == "yfinance" and TICKER_COLUMN in table.cells.columns:
+            raise UsageError(f"{table.source} is a yfinance download of several tickers, read "
+                             "as a panel of them (each one's Close, High, ...) without --wide; "
+                             "drop --wide")
         if extra and not extra_optional:
             raise UsageError(f"a --wide file has one column per series, so it cannot give "
                              f"{', '.join(extra)}; use a long file or --derived-inputs "
@@ -1387,7 +1544,7 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     columns += extra_cols
     values = np.column_stack([_numbers_or_fail(table, col, decimal=decimal) for col in columns])
     if series_col is None:
-        return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
+        return _Rows(np.zeros(len(dates), np.int64), [series_name(table)], dates,
                      values, table.lines, columns, date_col, "single", extra=extra_cols)
     codes, labels = series_codes(table, series_col)
     blank = labels.eq("").to_numpy()

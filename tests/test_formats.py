@@ -154,3 +154,166 @@ def test_inspect_reads_a_cp1252_file_with_encoding(cli, tmp_path):
     result = cli("inspect", path, "--encoding", "nope")
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
     assert_advice_fits("inspect", result.stderr)
+
+
+# --- yfinance -------------------------------------------------------------------------
+
+FIELDS = ["Close", "High", "Low", "Open", "Volume"]
+
+
+def ohlcv(closes, seed: int = 0) -> pd.DataFrame:
+    """Open, High, Low, Close, Volume around ``closes`` (NaN where a close is NaN)."""
+    rng = np.random.default_rng(seed)
+    close = np.asarray(closes, float)
+    return pd.DataFrame({"Close": close, "High": np.round(close * 1.01, 2),
+                         "Low": np.round(close * 0.99, 2), "Open": np.round(close + 0.5, 2),
+                         "Volume": np.where(np.isnan(close), np.nan,
+                                            rng.integers(10**6, 10**8, len(close)))})
+
+
+def yfinance_csv(prices: dict[str, list[float]], dates=DATES, group_by: str = "column",
+                 labels: bool = True, index: str = "Date") -> str:
+    """What ``yf.download(tickers, group_by=...).to_csv()`` writes (yfinance 0.2.51 and
+    later; ``labels=False``: earlier versions, whose column levels had no names): pandas'
+    own CSV of the MultiIndex frame."""
+    frames = {t: ohlcv(c, seed=i) for i, (t, c) in enumerate(prices.items())}
+    if group_by == "column":
+        columns = pd.MultiIndex.from_product([FIELDS, list(prices)],
+                                             names=["Price", "Ticker"] if labels else None)
+        cells = {(f, t): frames[t][f].to_numpy() for f, t in columns}
+    else:
+        columns = pd.MultiIndex.from_product([list(prices), ["Open", "High", "Low", "Close",
+                                                             "Volume"]],
+                                             names=["Ticker", "Price"] if labels else None)
+        cells = {(t, f): frames[t][f].to_numpy() for t, f in columns}
+    frame = pd.DataFrame(cells, index=pd.Index(pd.to_datetime(dates), name=index),
+                         columns=columns)
+    return frame.to_csv()
+
+
+def long_csv(prices: dict[str, list[float]], dates=DATES) -> str:
+    """The same prices as a long file: Date, Ticker, Close, High, ..., ticker by ticker,
+    each from its first price to its last."""
+    rows = []
+    for i, (t, closes) in enumerate(prices.items()):
+        frame = ohlcv(closes, seed=i)
+        frame.insert(0, "Ticker", t)
+        frame.insert(0, "Date", dates)
+        present = np.flatnonzero(~np.isnan(np.asarray(closes, float)))
+        rows.append(frame.iloc[present[0]:present[-1] + 1])
+    return pd.concat(rows).to_csv(index=False)
+
+
+def test_yfinance_single_ticker_is_one_series_named_by_its_ticker(write_csv, reader):
+    text = yfinance_csv({"MSFT": CLOSES})
+    assert text.splitlines()[:3] == ["Price,Close,High,Low,Open,Volume",
+                                     "Ticker,MSFT,MSFT,MSFT,MSFT,MSFT", "Date,,,,,"]
+    panel = read_prices(write_csv(text, "msft.csv"), extra=["High", "Low"])
+    assert series(panel) == {"MSFT": (DATES, CLOSES)}
+    assert (panel.layout, panel.target, panel.columns) == ("single", "Close",
+                                                           ["Close", "High", "Low"])
+    assert panel.lines.tolist() == [4, 5, 6, 7, 8]
+
+
+MULTI = {"AAPL": [np.nan, 184.25, 181.91, 181.18, 185.56],    # listed from the second day
+         "MSFT": [370.87, 370.6, 367.94, 367.75, 374.69],
+         "NVDA": [48.17, 47.57, np.nan, 49.1, 52.25]}         # a gap: for --missing
+
+
+@pytest.mark.parametrize("group_by, labels", [("column", True), ("ticker", True),
+                                              ("column", False), ("ticker", False)])
+def test_yfinance_several_tickers_are_a_panel_of_them(write_csv, reader, group_by, labels):
+    text = yfinance_csv(MULTI, group_by=group_by, labels=labels)
+    first = text.splitlines()[:3]
+    assert first[2] == "Date" + "," * 15
+    assert first[0].startswith("Price,Close,Close" if group_by == "column" and labels else
+                               "Ticker,AAPL,AAPL" if labels else ",")
+    panel = read_prices(write_csv(text), features=["Open"], extra=["High", "Low"])
+    assert (panel.layout, panel.series_column, panel.columns) == (
+        "long", "Ticker", ["Close", "Open", "High", "Low"])
+    assert series(panel) == {
+        "AAPL": (DATES[1:], MULTI["AAPL"][1:]),
+        "MSFT": (DATES, MULTI["MSFT"]),
+        "NVDA": (DATES, [48.17, 47.57, 47.57, 49.1, 52.25])}   # filled (--missing ffill)
+    assert panel.filled == 4   # NVDA's Close, Open, High and Low on the third day
+
+
+def test_yfinance_several_tickers_read_as_the_same_prices_in_long_form(write_csv, reader):
+    wide = read_prices(write_csv(yfinance_csv(MULTI), "yf.csv"), target="High",
+                       features=["Volume", "Open"], extra=["Low"])
+    long = read_prices(write_csv(long_csv(MULTI), "long.csv"), target="High",
+                       features=["Volume", "Open"], extra=["Low"])
+    for name in ("names", "target", "features", "extra", "layout", "series_column",
+                 "date_column", "filled"):
+        assert getattr(wide, name) == getattr(long, name), name
+    assert wide.offsets.tolist() == long.offsets.tolist()
+    assert (wide.dates == long.dates).all()
+    np.testing.assert_array_equal(wide.values, long.values)
+
+
+def test_yfinance_intraday_keeps_the_exchange_clock(write_csv, reader):
+    stamps = ["2024-03-08 14:30:00-05:00", "2024-03-08 15:30:00-05:00",
+              "2024-03-11 09:30:00-04:00", "2024-03-11 10:30:00-04:00"]
+    text = ("Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDatetime,,,,,\n"
+            + "".join(f"{s},{c},{c + 1},{c - 1},{c},1000\n" for s, c in zip(stamps, CLOSES)))
+    panel = read_prices(write_csv(text))
+    assert panel.date_column == "Datetime" and panel.names == ["SPY"]
+    assert series(panel)["SPY"] == ([s[:19].replace(" ", "T") for s in stamps], CLOSES[:4])
+    # one offset throughout (UTC, as a 1m download writes it): the same
+    utc = text.replace("-05:00", "+00:00").replace("-04:00", "+00:00")
+    assert series(read_prices(write_csv(utc)))["SPY"][1] == CLOSES[:4]
+
+
+def test_yfinance_old_single_header_keeps_working(write_csv, reader):
+    text = "Date,Open,High,Low,Close,Adj Close,Volume\n" + "".join(
+        f"{d},1,2,0.5,{c},{c - 1},100\n" for d, c in zip(DATES, CLOSES))
+    panel = read_prices(write_csv(text, "aapl.csv"))
+    assert series(panel) == {"aapl": (DATES, CLOSES)} and panel.target == "Close"
+
+
+def test_yfinance_several_tickers_refuse_wide(write_csv):
+    path = write_csv(yfinance_csv(MULTI))
+    refused(lambda: read_prices(path, wide=True), "yfinance", "drop --wide")
+
+
+def test_a_header_row_of_values_is_not_taken_for_yfinance(write_csv, reader):
+    """Rows that only look like yfinance's (no Date row) are the usual header and data."""
+    text = "Price,Close\nTicker,1\nDate,2\n"
+    refused(lambda: read_prices(write_csv(text)), "no date column")
+
+
+def test_inspect_shows_a_yfinance_panel(cli, tmp_path):
+    path = tmp_path / "yf.csv"
+    path.write_text(yfinance_csv(MULTI))
+    result = cli("inspect", path)
+    assert result.exit_code == 0, result.stderr
+    assert "series: 3 (long layout, series column 'Ticker')" in result.stdout
+    assert "AAPL,4,2024-01-03,2024-01-08" in result.stdout
+
+
+@pytest.mark.parametrize("text", [
+    yfinance_csv({"MSFT": CLOSES}), yfinance_csv(MULTI), yfinance_csv(MULTI, group_by="ticker", labels=False),
+    yfinance_csv(MULTI).replace("\n", "\r\n"),
+    "Price,Close\nTicker,MSFT\nDate,\n2024-01-02,1\n2024-01-03,x\n",
+    "Price,Close,Close\nTicker,A,B\nDate,,\n2024-01-02,1,\n2024-01-03,,2\n",
+])
+def test_the_two_readers_agree_on_yfinance_files(text):
+    from tests.test_fuzz import both_paths
+
+    fast, careful = both_paths(text.encode())
+    assert fast == careful and fast[0] == "table"
+
+
+# --- headerless exports -------------------------------------------------------------
+
+@pytest.mark.parametrize("first", [
+    "2024.01.02,00:00,1.10420,1.10480,1.10360,1.10450,1520",       # MetaTrader 4 history
+    "2024.01.02\t00:00\t1.10420\t1.10480\t1.10360\t1.10450\t1520",  # MetaTrader, tabs
+    "1704153600000,42283.58,42554.57,41815.64,42475.23,1212.35,1704239999999,51462351.7,"
+    "40128,614.87,26112384.5,0",                                     # Binance klines
+])
+def test_a_file_without_a_header_says_what_a_header_needs(write_csv, reader, first):
+    path = write_csv(first + "\n" + first.replace("02", "03", 1) + "\n")
+    message = refused(lambda: read_prices(path), "line 1", "holds values",
+                      "add a header row", "Date,Open,High,Low,Close,Volume")
+    assert first.replace("\t", ",")[:30] in message or first[:30] in message
