@@ -59,6 +59,18 @@ DECIMALS = (".", ",")
 _POINT_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
 #: A number with a decimal comma, dots optionally grouping thousands: 1234,5, 1.234,5.
 _COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A currency around a number: a sign (with its country's letters) or an ISO code.
+_CURRENCY = (r"US\$|C\$|CA\$|A\$|AU\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₩₽₺₪]|zł|kr|Fr\.|"
+             r"USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|HKD|SGD|CNY|INR|KRW|SEK|NOK|DKK|PLN|CZK|HUF|"
+             r"BRL|MXN|ZAR|TRY|RUB|ILS|USDT")
+#: A number with its marks: a currency before or after it (``$2,506.85``, ``USD 12.5``,
+#: ``12,50 €``), a trailing % or a thousands (K), millions (M), billions (B) or trillions
+#: (T) suffix (Investing.com's ``3.46B``).
+_MARKED = (rf"(?P<sign>[-+]?)\s*(?P<pre>{_CURRENCY})?\s*"
+           r"(?P<num>[-+]?[0-9.,]*[0-9][0-9.,]*(?:[eE][-+]?[0-9]+)?)\s*(?P<suffix>[KkMmBbTt%])?"
+           rf"\s*(?P<post>{_CURRENCY})?")
+#: What each suffix multiplies by, as the exponent written after the number.
+_SUFFIXES = {"k": "e3", "m": "e6", "b": "e9", "t": "e12", "%": ""}
 #: A numeric date whose day and month order the cell alone may not tell: two fields of 1-2
 #: digits, a 2- or 4-digit year, one separator throughout, then an optional time.
 _NUMERIC_DATE = r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})((?:[ T].*)?)"
@@ -953,7 +965,8 @@ def first_cell(table: Table, text: pd.Series, mask: np.ndarray) -> tuple[int, st
     return int(table.lines[i]), text.iloc[i]
 
 
-def number_format(table: Table, column: str, text: pd.Series) -> str:
+def number_format(table: Table, column: str, text: pd.Series,
+                  shown: pd.Series | None = None) -> str:
     """The decimal separator (``.`` or ``,``) of a whole column, from its cells.
 
     A cell such as 1.5, 1,234.5 or 1,234,567 can only be read with a decimal point; 1,5,
@@ -961,15 +974,17 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     different values). One kind settles the column; both kinds are a DataError naming
     both lines. A column that only such cells as 1,134 leave open is read with the decimal
     point in a comma-separated file (a decimal comma there would have to be quoted: the
-    file's own separator settles it), and is refused with --decimal elsewhere.
+    file's own separator settles it), and is refused with --decimal elsewhere. Messages
+    show the cells as ``shown`` (default: ``text``) holds them.
     """
     point, comma = _read_as(text, "."), _read_as(text, ",")
+    written = text if shown is None else shown
     only_point = ~np.isnan(point) & np.isnan(comma)
     only_comma = np.isnan(point) & ~np.isnan(comma)
 
     if only_point.any() and only_comma.any():
-        (c_line, c_cell) = first_cell(table, text, only_comma)
-        (p_line, p_cell) = first_cell(table, text, only_point)
+        (c_line, c_cell) = first_cell(table, written, only_comma)
+        (p_line, p_cell) = first_cell(table, written, only_point)
         raise DataError(f"{where(table.source, c_line, column)}: '{c_cell}' has a decimal "
                         f"comma but line {p_line} '{p_cell}' a decimal point; use one in the "
                         "column, or pass --decimal . or --decimal , to choose")
@@ -978,7 +993,7 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     either = ~np.isnan(point) & (point != comma)
     if only_point.any() or not either.any() or table.delimiter == ",":
         return "."
-    line, example = first_cell(table, text, either)
+    line, example = first_cell(table, written, either)
     raise DataError(f"{where(table.source, line, column)}: '{example}' could be "
                     f"{_plain(point[either][0])} or {_plain(comma[either][0])}, and no cell in "
                     "the column settles the decimal separator; pass --decimal , (decimal "
@@ -1072,11 +1087,46 @@ def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.n
         plain = _plain_numbers(text)
         if plain is not None:
             return plain, np.zeros(len(plain), bool)
+    shown, text = text, unmarked_numbers(table, column, text)
     missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
     if not (text.str.match(r"[-+.,0-9]").to_numpy(bool) & ~missing).any():
         # no present cell starts as a number does (a column of names): nothing to decide
         return np.full(len(text), np.nan), ~missing
-    return numbers_by_rules(table, column, text, missing, decimal)
+    return numbers_by_rules(table, column, text, missing, decimal,
+                            None if text is shown else shown)
+
+
+def unmarked_numbers(table: Table, column: str, text: pd.Series) -> pd.Series:
+    """The column's cells with the marks around their numbers taken off (``_MARKED``): a
+    currency ($2,506.85 is 2,506.85), a trailing % (1.25% is 1.25) and a K, M, B or T
+    suffix written as an exponent (3.46B is 3.46e9), so that the decimal separator of
+    what is left is decided for the whole column as for any other. Cells without marks
+    are as they were (the same Series when no cell has one). A column in two currencies
+    is a DataError naming both."""
+    candidates = (text.str.contains(r"[^-+.,0-9eE ]", regex=True) &
+                  text.str.contains(r"[0-9]", regex=True)).to_numpy(bool)
+    if not candidates.any():
+        return text
+    parts = text[candidates].str.extract(f"^{_MARKED}$")
+    marked = parts["num"].notna() & (parts["pre"].notna() | parts["post"].notna() |
+                                     parts["suffix"].notna())
+    if not marked.any():
+        return text
+    at = np.flatnonzero(candidates)[marked.to_numpy()]   # (marked,) row of each
+    parts = parts[marked.to_numpy()]
+    currency = parts["pre"].fillna(parts["post"]).to_numpy(object)
+    kinds = pd.unique(currency[pd.notna(currency)])
+    if len(kinds) > 1:
+        (a_line, a_cell), (b_line, b_cell) = (
+            (int(table.lines[i]), text.iloc[i][:40])
+            for i in (at[np.flatnonzero(currency == kind)[0]] for kind in kinds[:2]))
+        raise DataError(f"{where(table.source, a_line, column)}: '{a_cell}' is in "
+                        f"{kinds[0]} but line {b_line} '{b_cell}' in {kinds[1]}; a column "
+                        "holds one currency: convert its prices to one")
+    exponent = parts["suffix"].str.lower().map(_SUFFIXES).fillna("")
+    out = text.copy()
+    out.iloc[at] = (parts["sign"] + parts["num"] + exponent).to_numpy()
+    return out
 
 
 def text_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series, np.ndarray] | None:
@@ -1110,10 +1160,11 @@ def text_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series, np.nda
 
 
 def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.ndarray,
-                     decimal: str | None) -> tuple[np.ndarray, np.ndarray]:
+                     decimal: str | None, shown: pd.Series | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The column's stripped ``text`` (rows,) read by the rules: one decimal separator for
     the whole column (``decimal``, else ``number_format``); ``missing`` (rows,) marks the
-    missing-value cells."""
+    missing-value cells; ``shown``: the cells as written, for messages (default ``text``)."""
     present = text.where(~missing, "")
     values = None
     if decimal is None and table.delimiter == "," and \
@@ -1124,7 +1175,7 @@ def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.nda
         if np.isnan(values[~missing]).any():
             values = None
     if values is None:
-        values = _read_as(present, decimal or number_format(table, column, present))
+        values = _read_as(present, decimal or number_format(table, column, present, shown))
     with np.errstate(invalid="ignore"):
         invalid = ~missing & ~np.isfinite(values)
     return np.where(missing, np.nan, values), invalid

@@ -317,3 +317,57 @@ def test_a_file_without_a_header_says_what_a_header_needs(write_csv, reader, fir
     message = refused(lambda: read_prices(path), "line 1", "holds values",
                       "add a header row", "Date,Open,High,Low,Close,Volume")
     assert first.replace("\t", ",")[:30] in message or first[:30] in message
+
+
+# --- currency-marked, percent and suffixed numbers -------------------------------------
+
+@pytest.mark.parametrize("cells, values", [
+    (["$2,506.85", "$2,510.00", "-$1.50"], [2506.85, 2510.0, -1.5]),       # nasdaq.com
+    (["USD 12.5", "USD 13", "USD 12.75"], [12.5, 13.0, 12.75]),
+    (["12.5 USD", "13USD", "12.75 USD"], [12.5, 13.0, 12.75]),
+    (["€12.50", "€ 13.00", "12.75€"], [12.5, 13.0, 12.75]),
+    (["£1,234.5", "£1,300", "£999"], [1234.5, 1300.0, 999.0]),
+    (["¥15,000", "¥15,100", "¥14,950"], [15000.0, 15100.0, 14950.0]),
+    (["3.46B", "1.2M", "850K"], [3.46e9, 1.2e6, 850e3]),                    # Investing.com
+    (["1.25%", "-0.40%", "0%"], [1.25, -0.4, 0.0]),
+    (["12", "$13", ""], [12.0, 13.0, np.nan]),       # a mark on some cells, a blank cell
+])
+def test_marked_numbers_read_as_numbers(write_csv, reader, cells, values):
+    text = "Date,Close\n" + "".join(f'{d},"{c}"\n' for d, c in zip(DATES, cells))
+    table = data.read_table(write_csv(text))
+    found, invalid = data.parse_numbers(table, "Close")
+    np.testing.assert_array_equal(found, values)
+    assert not invalid.any()
+
+
+def test_marks_leave_the_decimal_separator_to_the_whole_column(write_csv, reader):
+    text = ("Datum;Schluss;Vol.\n15.01.2024;1.234,50 €;3,46B\n16.01.2024;€ 1.236;850K\n"
+            "17.01.2024;1.240,25€;1,2M\n")
+    panel = read_prices(write_csv(text), features=["Vol."])
+    assert panel.frame["Schluss"].tolist() == [1234.5, 1236.0, 1240.25]
+    assert panel.frame["Vol."].tolist() == [3.46e9, 850e3, 1.2e6]
+    # 1,234 € alone could be 1234 or 1.234 in a semicolon file: refused as any such cell is
+    path = write_csv("Date;Close\n2024-01-02;1,234 €\n2024-01-03;1,500 €\n")
+    refused(lambda: read_prices(path), "'1,234 €'", "--decimal")
+
+
+def test_a_column_in_two_currencies_is_refused_naming_both(write_csv, reader):
+    text = "Date,Close\n" + "".join(f"{d},{c}\n" for d, c in
+                                    zip(DATES, ["$12.5", "$12.6", "€11.9", "$12.4"]))
+    refused(lambda: read_prices(write_csv(text)), "line 2", "'$12.5'", "$", "line 4",
+            "'€11.9'", "€", "one currency")
+
+
+def test_a_trailing_percent_in_an_unused_column_is_no_problem(write_csv, reader, cli):
+    text = "Date,Price,Change %\n" + "".join(f"{d},{c},{i - 1.5:.2f}%\n" for i, (d, c) in
+                                             enumerate(zip(DATES, CLOSES)))
+    path = write_csv(text)
+    assert series(read_prices(path))["input"] == (DATES, CLOSES)
+    result = cli("inspect", path)
+    assert result.exit_code == 0 and "Change %,,number,0" in result.stdout, result.stdout
+
+
+def test_text_with_a_currency_code_is_no_number(write_csv):
+    table = data.read_table(write_csv("Date,Close,Note\n2024-01-02,1,USD\n2024-01-03,2,EUR\n"))
+    values, invalid = data.parse_numbers(table, "Note")
+    assert invalid.all() and np.isnan(values).all()
