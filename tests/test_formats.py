@@ -371,3 +371,137 @@ def test_text_with_a_currency_code_is_no_number(write_csv):
     table = data.read_table(write_csv("Date,Close,Note\n2024-01-02,1,USD\n2024-01-03,2,EUR\n"))
     values, invalid = data.parse_numbers(table, "Note")
     assert invalid.all() and np.isnan(values).all()
+
+
+# --- one sample per source, as docs/formats.md shows it --------------------------------
+
+DAYS = pd.bdate_range("2024-01-02", periods=10)   # the 15th settles day and month
+ISO = [d.strftime("%Y-%m-%d") for d in DAYS]
+AAPL = [185.64, 184.25, 181.91, 181.18, 185.56, 185.14, 186.19, 185.59, 185.92, 183.63]
+MSFT = [370.87, 370.6, 367.94, 367.75, 374.69, 375.79, 382.77, 384.63, 388.47, 390.27]
+
+
+def _rows(closes, fmt, dates=DAYS, newest_first=False, seed=0) -> str:
+    """One line per day: ``fmt`` filled with the day (d), close (c), open (o), high (h),
+    low (lo), adjusted close (a) and volume (v; m: in millions, as 82.49M)."""
+    frame = ohlcv(closes, seed)
+    lines = [fmt.format(d=d, c=c, o=o, h=h, lo=lo, a=round(c * 0.98, 4), v=int(v),
+                        m=f"{v / 1e6:.2f}M")
+             for d, c, o, h, lo, v in zip(dates, closes, frame["Open"], frame["High"],
+                                          frame["Low"], frame["Volume"])]
+    return "".join(reversed(lines) if newest_first else lines)
+
+
+def _de(number: float, decimals: int = 2) -> str:
+    """A number as a German Excel writes it: 1.234,56."""
+    return f"{number:,.{decimals}f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+def _stamps(hours: int = 10) -> list[str]:
+    """An hourly download across the US change to summer time: the offset changes."""
+    days = ["2024-03-08"] * 5 + ["2024-03-11"] * 5
+    return [f"{day} {9 + i % 5}:30:00{'-05:00' if day < '2024-03-10' else '-04:00'}"
+            .replace(" 9:", " 09:") for i, day in enumerate(days[:hours])]
+
+
+def samples() -> dict[str, tuple[str, bytes, dict[str, tuple[list[str], list[float]]]]]:
+    """Per source (a docs/formats.md section): the file's name, its bytes, and what it
+    reads to: each series' dates and closes."""
+    german = "Datum;Eröffnung;Hoch;Tief;Schluss;Volumen\n" + "".join(
+        f"{d:%d.%m.%Y};{_de(o)};{_de(h)};{_de(lo)};{_de(c)} €;{_de(v, 0)}\n"
+        for d, (c, h, lo, o, v) in zip(DAYS, ohlcv(AAPL).itertuples(index=False)))
+    bulk = "<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>\n" + "".join(
+        _rows(c, t + ",D,{d:%Y%m%d},000000,{o},{h},{lo},{c},{v},0\n", seed=i)
+        for i, (t, c) in enumerate((("AAPL.US", AAPL), ("MSFT.US", MSFT))))
+    kaggle = "date,open,high,low,close,volume,Name\n" + "".join(
+        _rows(c, "{d:%Y-%m-%d},{o},{h},{lo},{c},{v}," + t + "\n", seed=i)
+        for i, (t, c) in enumerate((("AAPL", AAPL), ("MSFT", MSFT))))
+    hours = _stamps()
+    return {
+        "yfinance": ("aapl.csv", yfinance_csv({"AAPL": AAPL}, DAYS).encode(),
+                     {"AAPL": (ISO, AAPL)}),
+        "yfinance-multi": ("tech.csv", yfinance_csv({"AAPL": AAPL, "MSFT": MSFT}, DAYS)
+                           .encode(), {"AAPL": (ISO, AAPL), "MSFT": (ISO, MSFT)}),
+        "yfinance-ticker": ("tech.csv", yfinance_csv({"AAPL": AAPL, "MSFT": MSFT}, DAYS,
+                                                     group_by="ticker").encode(),
+                            {"AAPL": (ISO, AAPL), "MSFT": (ISO, MSFT)}),
+        "yfinance-intraday": (
+            "spy-1h.csv", ("Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\n"
+                           "Datetime,,,,,\n" + _rows(AAPL, "{d},{c},{h},{lo},{o},{v}\n",
+                                                     dates=hours)).encode(),
+            {"SPY": ([h[:19].replace(" ", "T") for h in hours], AAPL)}),
+        "yfinance-old": ("aapl.csv", ("Date,Open,High,Low,Close,Adj Close,Volume\n" + _rows(
+            AAPL, "{d:%Y-%m-%d},{o},{h},{lo},{c},{a},{v}\n")).encode(), {"aapl": (ISO, AAPL)}),
+        "stooq": ("aapl_us_d.csv", ("Date,Open,High,Low,Close,Volume\n" + _rows(
+            AAPL, "{d:%Y-%m-%d},{o},{h},{lo},{c},{v}\n")).encode(), {"aapl_us_d": (ISO, AAPL)}),
+        "stooq-polish": ("aapl_us_d.csv", ("Data,Otwarcie,Najwyzszy,Najnizszy,Zamkniecie,"
+                                           "Wolumen\n" + _rows(
+            AAPL, "{d:%Y-%m-%d},{o},{h},{lo},{c},{v}\n")).encode(), {"aapl_us_d": (ISO, AAPL)}),
+        "stooq-bulk": ("bulk.txt", bulk.encode(), {"AAPL.US": (ISO, AAPL),
+                                                   "MSFT.US": (ISO, MSFT)}),
+        "investing": ("AAPL Historical Data.csv", (
+            '"Date","Price","Open","High","Low","Vol.","Change %"\n' + _rows(
+                AAPL, '"{d:%m/%d/%Y}","{c:,.2f}","{o:,.2f}","{h:,.2f}","{lo:,.2f}",'
+                      '"{m}","0.50%"\n', newest_first=True)).encode(),
+            {"AAPL Historical Data": (ISO, AAPL)}),
+        "alphavantage": ("daily_AAPL.csv", ("timestamp,open,high,low,close,volume\n" + _rows(
+            AAPL, "{d:%Y-%m-%d},{o},{h},{lo},{c},{v}\n", newest_first=True)).encode(),
+            {"daily_AAPL": (ISO, AAPL)}),
+        "nasdaq": ("HistoricalData_AAPL.csv", ("Date,Close/Last,Volume,Open,High,Low\n" + _rows(
+            AAPL, "{d:%m/%d/%Y},${c},{v},${o},${h},${lo}\n", newest_first=True)).encode(),
+            {"HistoricalData_AAPL": (ISO, AAPL)}),
+        "quandl": ("WIKI-AAPL.csv", (
+            "Date,Open,High,Low,Close,Volume,Ex-Dividend,Split Ratio,Adj. Open,Adj. High,"
+            "Adj. Low,Adj. Close,Adj. Volume\n" + _rows(
+                AAPL, "{d:%Y-%m-%d},{o},{h},{lo},{c},{v},0.0,1.0,{o},{h},{lo},{a},{v}\n",
+                newest_first=True)).encode(),
+            {"WIKI-AAPL": (ISO, [round(c * 0.98, 4) for c in AAPL])}),
+        "kaggle": ("all_stocks_5yr.csv", kaggle.encode(), {"AAPL": (ISO, AAPL),
+                                                          "MSFT": (ISO, MSFT)}),
+        "sheets": ("AAPL - Sheet1.csv", ("Date,Close\n" + _rows(
+            AAPL, "{d.month}/{d.day}/{d.year} 16:00:00,{c}\n")).encode(),
+            {"AAPL - Sheet1": ([f"{d}T16:00:00" for d in ISO], AAPL)}),
+        "excel-cp1252": ("boerse.csv", german.encode("cp1252"), {"boerse": (ISO, AAPL)}),
+    }
+
+
+def documented() -> dict[str, tuple[list[str], list[str]]]:
+    """docs/formats.md, per section (its ``<!-- sample: NAME -->`` marker): the sample's
+    lines as shown and the command shown for it (split as a shell splits it)."""
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    out = {}
+    for part in text.split("<!-- sample: ")[1:]:
+        name, body = part.split(" -->", 1)
+        blocks = body.split("```")
+        shown = blocks[1].split("\n", 1)[1].rstrip("\n").splitlines()
+        command = next(line for line in blocks[3].splitlines() if line.startswith("forecast"))
+        out[name] = (shown, shlex.split(command))
+    return out
+
+
+#: The reading options a documented command may pass, as read_panel's arguments.
+OPTIONS = {"--encoding": "encoding", "--target": "target", "--date-format": "date_format",
+           "--decimal": "decimal", "--series-column": "series_column",
+           "--date-column": "date_column"}
+
+
+@pytest.mark.parametrize("name", list(samples()))
+def test_each_documented_source_reads_to_the_dates_and_closes_written(tmp_path, reader, name):
+    filename, raw, expected = samples()[name]
+    shown, command = documented()[name]
+    encoding = "cp1252" if "--encoding" in command else "utf-8"
+    assert shown == raw.decode(encoding).splitlines()[:len(shown)], "the doc's sample"
+    assert len(shown) >= 2 and command[:3] == ["forecast", "train", filename]
+    options = dict(zip(command[3::2], command[4::2]))
+    assert set(options) <= set(OPTIONS), command
+    (tmp_path / filename).write_bytes(raw)
+    panel = data.read_panel([tmp_path / filename],
+                            **{OPTIONS[flag]: value for flag, value in options.items()})
+    assert series(panel) == expected
+
+
+def test_every_section_of_the_formats_page_has_its_test():
+    assert set(documented()) == set(samples())
