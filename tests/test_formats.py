@@ -505,3 +505,21 @@ def test_each_documented_source_reads_to_the_dates_and_closes_written(tmp_path, 
 
 def test_every_section_of_the_formats_page_has_its_test():
     assert set(documented()) == set(samples())
+
+
+def test_yfinance_blanks_before_the_first_price_and_after_the_last_are_no_rows(write_csv,
+                                                                               reader):
+    prices = {"AAPL": [np.nan, 184.25, 181.91, 181.18, np.nan],   # listed late, delisted
+              "MSFT": [370.87, 370.6, 367.94, 367.75, 374.69]}
+    panel = read_prices(write_csv(yfinance_csv(prices)), missing="error")
+    assert series(panel) == {"AAPL": (DATES[1:4], prices["AAPL"][1:4]),
+                             "MSFT": (DATES, prices["MSFT"])}
+    assert panel.lines[:3].tolist() == [5, 6, 7]
+
+
+def test_encoding_is_obeyed_even_where_the_bytes_are_valid_utf8(write_csv, reader):
+    """b'\\xc3\\xb6' is ö in UTF-8 but Ã¶ in cp1252: --encoding cp1252 reads Ã¶."""
+    path = write_csv("Date,Schluss,Gr\u00f6\u00dfe\n2024-01-02,1,2\n2024-01-03,2,3\n".encode())
+    assert read_prices(path, features=["Größe"]).features == ["Größe"]
+    panel = read_prices(path, encoding="cp1252", features=["GrÃ¶ÃŸe"])
+    assert panel.features == ["GrÃ¶ÃŸe"]
