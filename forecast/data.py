@@ -758,8 +758,8 @@ def resolve_column(table: Table, name: str, flag: str) -> str:
     found = _named(table, name)
     if found is not None:
         return found
-    raise DataError(f"{table.source} has no column '{name}' ({flag}); columns are: "
-                    f"{', '.join(table.cells.columns)}")
+    raise DataError(f"{table.source} has no column '{name[:40]}' ({flag}); columns are: "
+                    f"{_listed(table.cells.columns)}")
 
 
 def _named(table: Table, name: str) -> str | None:
@@ -792,17 +792,22 @@ def find_date_column(table: Table, date_column: str | None = None) -> str:
         return found[0]
     if found:
         raise DataError(f"{table.source}: which column holds the dates is ambiguous; pass "
-                        f"--date-column, one of: {', '.join(found)}")
+                        f"--date-column, one of: {_listed(found)}")
     raise DataError(f"{table.source} has no date column (looked for Date, Datetime, "
                     "Timestamp, Time, Datum, Fecha, Data, ...); pass --date-column NAME; "
                     f"columns are: {_listed(table.cells.columns)}")
 
 
-def _listed(names: Sequence[str], most: int = 12) -> str:
-    """Names joined by commas, the first ``most`` of them."""
-    names = list(names)
-    return ", ".join(names[:most]) + (f", ... ({len(names)} in all)" if len(names) > most
-                                      else "")
+def _listed(names: Sequence[str], room: int = 120) -> str:
+    """Names joined by commas in about ``room`` characters (each cut to 40): as many as
+    fit, then how many there are in all."""
+    names = [n if len(n) <= 40 else n[:37] + "..." for n in names]
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > room:
+            return ", ".join(shown) + f", ... ({len(names)} in all)"
+        shown.append(name)
+    return ", ".join(shown)
 
 
 def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:

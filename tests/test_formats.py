@@ -42,9 +42,11 @@ def refused(read, *fragments: str) -> str:
     with pytest.raises((DataError, UsageError)) as info:
         read()
     message = info.value.message
-    assert "\n" not in message and len(message) <= 300, message
+    short = "\n" not in message and len(message) <= 300
+    assert short, f"{len(message)} characters: {message[:300]}"
     for fragment in fragments:
-        assert fragment in message, message
+        found = fragment in message
+        assert found, message
     return message
 
 
@@ -523,3 +525,20 @@ def test_encoding_is_obeyed_even_where_the_bytes_are_valid_utf8(write_csv, reade
     assert read_prices(path, features=["Größe"]).features == ["Größe"]
     panel = read_prices(path, encoding="cp1252", features=["GrÃ¶ÃŸe"])
     assert panel.features == ["GrÃ¶ÃŸe"]
+
+
+def test_messages_about_formats_stay_one_short_line_whatever_the_file_holds(write_csv,
+                                                                            reader):
+    huge = "x" * 1_000_000
+    cases = [
+        (f"Date,{huge}a,{huge}b\n2024-01-02,1,2\n", {}),                  # ambiguous close
+        (f"Date,Last,Settle,{huge}\n2024-01-02,1,2,3\n", {}),
+        (f"Date,{huge}\n2024-01-02,1\n", {"date_column": "nope"}),
+        (f"Date,Close\n2024-01-02,$1{'0' * 10000}\n2024-01-03,€2\n", {}),  # two currencies
+        ("2024.01.02," + "1," * 100_000 + "2\n", {}),                     # no header
+        (f"{huge},Close\n2024-01-02,1\n", {}),                              # no date column
+    ]
+    for text, options in cases:
+        refused(lambda: read_prices(write_csv(text), **options))
+    refused(lambda: read_prices(write_csv("Date,Close\n2024-01-02,1\n"), encoding=huge))
+    refused(lambda: read_prices(write_csv(b"Date,Close\n" + b"\xff" * 100_000 + b"\n")))
