@@ -542,3 +542,25 @@ def test_messages_about_formats_stay_one_short_line_whatever_the_file_holds(writ
         refused(lambda: read_prices(write_csv(text), **options))
     refused(lambda: read_prices(write_csv("Date,Close\n2024-01-02,1\n"), encoding=huge))
     refused(lambda: read_prices(write_csv(b"Date,Close\n" + b"\xff" * 100_000 + b"\n")))
+
+
+def test_train_and_predict_on_a_yfinance_download_of_several_tickers(cli, tmp_path):
+    """End to end: per-ticker derived High/Low inputs, a series column in the outputs."""
+    from tests.conftest import TINY
+
+    days = pd.bdate_range("2023-01-02", periods=90)
+    rng = np.random.default_rng(3)
+    prices = {t: list(np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days)))), 2))
+              for t in ("AAPL", "MSFT")}
+    prices["AAPL"][:10] = [np.nan] * 10   # listed later
+    path = tmp_path / "tech.csv"
+    path.write_text(yfinance_csv(prices, days))
+    result = cli("train", path, *TINY, "--model-dir", tmp_path / "m", "--features", "Open")
+    assert result.exit_code == 0, result.stderr
+    config = (tmp_path / "m" / "config.json").read_text()
+    assert '"series_column": "Ticker"' in config and '"High"' in config
+    result = cli("predict", "--model", tmp_path / "m")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("series,date,") and {ln.split(",")[0] for ln in lines[1:]} == {
+        "AAPL", "MSFT"}
