@@ -51,6 +51,7 @@ U = "tests/test_tuning.py"
 C = "tests/test_cli.py"
 R = "tests/test_robustness.py"
 D = "tests/test_robustness.py::test_damaged_model_directory_is_exit_2_naming_the_file"
+F = "tests/test_formats.py"
 
 MUTANTS = [
     # The baseline guard and early stopping.
@@ -436,6 +437,63 @@ MUTANTS = [
     Mutant("mape-zero-rows", "forecast/metrics.py",
            "nonzero = actual != 0", "nonzero = np.ones_like(actual, bool)",
            "MAPE divides by rows whose actual is 0", ("tests/test_metrics.py",)),
+    # Files as the usual sources write them (issue 21, docs/formats.md).
+    Mutant("yf-ticker-first", "forecast/data.py",
+           """    elif labels == ("ticker", "price"):
+        fields, tickers = second[1:], first[1:]""",
+           """    elif labels == ("ticker", "price"):
+        fields, tickers = first[1:], second[1:]""",
+           "yfinance group_by='ticker' rows read as fields then tickers", (F,)),
+    Mutant("yf-unnamed", "forecast/data.py",
+           """    elif labels == ("", "") and {f.lower() for f in second[1:]} <= YFINANCE_FIELDS:""",
+           """    elif labels == ("", "") and {f.lower() for f in first[1:]} <= YFINANCE_FIELDS:""",
+           "yfinance's unlabelled rows, tickers first, not recognised", (F,)),
+    Mutant("yf-ticker-name", "forecast/data.py",
+           'return dataclasses.replace(table, ticker=tickers[0], layout="yfinance")',
+           'return dataclasses.replace(table, ticker="", layout="yfinance")',
+           "a one-ticker download named by the file's stem", (F,)),
+    Mutant("yf-span", "forecast/data.py",
+           "spans[t] = np.arange(present[0], present[-1] + 1)",
+           "spans[t] = np.arange(len(table.cells))",
+           "blanks before a ticker's first price kept as rows", (F,)),
+    Mutant("yf-skip", "forecast/data.py",
+           "text=None if typed else range(len(header)), skip=layout.rows)",
+           "text=None if typed else range(len(header)), skip=1)",
+           "the fast reader reads yfinance's header rows as data", (F,)),
+    Mutant("two-currencies", "forecast/data.py",
+           "    if len(kinds) > 1:\n        (a_line, a_cell)",
+           "    if len(kinds) > 2:\n        (a_line, a_cell)",
+           "a column in $ and \u20ac read as one", (F,)),
+    Mutant("suffix-m", "forecast/data.py",
+           '_SUFFIXES = {"k": "e3", "m": "e6",', '_SUFFIXES = {"k": "e3", "m": "e3",',
+           "1.2M read as 1200", (F,)),
+    Mutant("currency-sign", "forecast/data.py",
+           'out.iloc[at] = (parts["sign"] + parts["num"] + exponent).to_numpy()',
+           'out.iloc[at] = (parts["num"] + exponent).to_numpy()',
+           "-$1.50 read as 1.50", (F,)),
+    Mutant("marks-shown", "forecast/data.py",
+           "written = text if shown is None else shown", "written = text",
+           "decimal messages show the cell without its marks", (F,)),
+    Mutant("bom-ignored", "forecast/data.py",
+           "codec = next((bom_codec for bom, bom_codec in BOMS if raw.startswith(bom)), None)",
+           "codec = None", "a UTF-16 byte-order mark not honoured", (F,)),
+    Mutant("encoding-fast", "forecast/data.py",
+           "            if is_utf8(codec) else None\n", "            if True else None\n",
+           "--encoding cp1252 bytes that are valid UTF-8 read as UTF-8", (F,)),
+    Mutant("name-accents", "forecast/data.py",
+           "if not unicodedata.combining(ch))", "if True)",
+           "Clôture and Zamknięcie not found as the close", (F,)),
+    Mutant("date-ambiguous", "forecast/data.py",
+           '    if found:\n        raise DataError(f"{table.source}: which column holds the dates',
+           '    if found and False:\n        raise DataError(f"{table.source}: which column '
+           'holds the dates',
+           "two date names of one rank: the first taken silently", (F,)),
+    Mutant("target-ranks", "forecast/data.py",
+           '    ("close",),\n    ("adj close",', '    ("close", "price"),\n    ("adj close",',
+           "Close and Price of one rank (ambiguous)", (F,)),
+    Mutant("headerless", "forecast/data.py",
+           "    if values and all(re.fullmatch(", "    if False and all(re.fullmatch(",
+           "a first line of values taken for a header", (F,)),
     # Streams, signals and how a command leaves (issue items 11, 12, 14, 15).
     Mutant("closed-stderr-kept", "forecast/cli.py",
            'for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):',
@@ -535,6 +593,8 @@ def copy_project(scratch: Path, tests_from: str | None) -> None:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in ("forecast", "tests", "data"):
         shutil.copytree(ROOT / name, scratch / name, ignore=ignore)
+    (scratch / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "formats.md", scratch / "docs")   # tests read its samples
     shutil.copy(ROOT / "pyproject.toml", scratch)
     if tests_from:
         shutil.rmtree(scratch / "tests")

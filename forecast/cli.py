@@ -230,6 +230,9 @@ DateFormatOpt = Annotated[Optional[str], typer.Option(
 DecimalOpt = Annotated[Optional[str], typer.Option(
     "--decimal", help="Decimal separator of the numbers, . or , (default: decided per "
                       "column; ambiguous columns are refused).")]
+EncodingOpt = Annotated[Optional[str], typer.Option(
+    "--encoding", help="Text encoding of PRICES, any Python knows: cp1252, latin-1, utf-16, "
+                       "... (default: UTF-8; a byte-order mark is honoured).")]
 # The same for commands that read PRICES for a trained model: by default, as it was trained.
 ModelDateColumnOpt = Annotated[Optional[str], typer.Option(
     "--date-column", help="The date column (default: the model's, else detected).")]
@@ -316,6 +319,7 @@ def inspect(
     missing: MissingOpt = DATA.missing,
     date_format: DateFormatOpt = None,
     decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
@@ -324,7 +328,7 @@ def inspect(
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, series_column=series_column,
                            wide=bool(wide), missing=missing, series=split_list(series),
-                           date_format=date_format, decimal=decimal)
+                           date_format=date_format, decimal=decimal, encoding=encoding)
     emit(result, as_json, format_description)
 
 
@@ -389,6 +393,7 @@ def training_options(
     missing: MissingOpt = DATA.missing,
     date_format: DateFormatOpt = None,
     decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
 ) -> "TrainingRequest":
     """train's options, declared once: ``train`` and ``tune`` both take every one of them
     (see ``with_options``). Returns them as one validated config plus how to read PRICES."""
@@ -408,7 +413,7 @@ def training_options(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    return TrainingRequest(config, split_list(series))
+    return TrainingRequest(config, split_list(series), encoding)
 
 
 @dataclass
@@ -417,6 +422,7 @@ class TrainingRequest:
 
     config: ForecastConfig
     series: list[str]
+    encoding: Optional[str] = None   # how PRICES are read, not part of the model
 
     def read(self, prices: list[str]):
         """Read PRICES as the options say, restrict to ``--series``, and record in the
@@ -430,7 +436,8 @@ class TrainingRequest:
         data = read_panel(prices, target=d.target, features=d.features,
                           date_column=d.date_column, series_column=d.series_column,
                           wide=d.wide, missing=d.missing, date_format=d.date_format,
-                          decimal=d.decimal, extra=extra, extra_optional=d.derived is None)
+                          decimal=d.decimal, extra=extra, extra_optional=d.derived is None,
+                          encoding=self.encoding)
         if self.series:
             data = data.select(self.series)
         d.target, d.features = data.target, data.features
@@ -771,6 +778,7 @@ def predict(
     missing: ModelMissingOpt = None,
     date_format: ModelDateFormatOpt = None,
     decimal: ModelDecimalOpt = None,
+    encoding: EncodingOpt = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the table to this file instead of stdout: .csv or "
                             ".parquet, atomically.")] = None,
@@ -787,7 +795,7 @@ def predict(
     out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
     data = load_panel(prices, bundle, series, series_column, wide, recent=not backtest,
                       date_column=date_column, missing=missing, date_format=date_format,
-                      decimal=decimal)
+                      decimal=decimal, encoding=encoding)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
     write_csv(forecaster.backtest(step, interval, quantiles) if backtest
               else forecaster.future(steps, interval, quantiles), as_json, out)
@@ -812,6 +820,7 @@ def evaluate(
     missing: ModelMissingOpt = None,
     date_format: ModelDateFormatOpt = None,
     decimal: ModelDecimalOpt = None,
+    encoding: EncodingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
@@ -820,7 +829,8 @@ def evaluate(
     check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
-                      missing=missing, date_format=date_format, decimal=decimal)
+                      missing=missing, date_format=date_format, decimal=decimal,
+                      encoding=encoding)
     level = default_level(bundle.calibration) if interval is None else interval
     result = Forecaster(bundle, data, load_predictor(bundle, engine)).evaluate(level)
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
@@ -859,6 +869,7 @@ def plot(
     missing: ModelMissingOpt = None,
     date_format: ModelDateFormatOpt = None,
     decimal: ModelDecimalOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Draw actual vs predicted prices, the test segment, errors and loss curves to a figure
     (for a panel: small multiples of the test segment and the spread of MAE / naive)."""
@@ -869,7 +880,8 @@ def plot(
     bundle = open_model(model)
     out = check_out(out or bundle.path / "plot.png", prices, bundle.path)  # before any work
     data = load_panel(prices, bundle, series, series_column, wide, date_column=date_column,
-                      missing=missing, date_format=date_format, decimal=decimal)
+                      missing=missing, date_format=date_format, decimal=decimal,
+                      encoding=encoding)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, engine))
     level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
         if interval is None else interval

@@ -100,7 +100,8 @@ def checked_predictor(predict: Predictor, source) -> Predictor:
 def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str | None = None,
                    wide: bool | None = None, stdin=None, warn=None,
                    date_column: str | None = None, missing: str | None = None,
-                   date_format: str | None = None, decimal: str | None = None) -> Panel:
+                   date_format: str | None = None, decimal: str | None = None,
+                   encoding: str | None = None) -> Panel:
     """Read PRICES with the model's columns (case-insensitive); say which are missing.
 
     The layout options default to the model's own (a model trained ``--wide`` reads wide
@@ -112,7 +113,7 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
     wide = d.wide if wide is None else wide
     if list(sources).count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     inputs = columns[:len(columns) - len(d.extra)]
     for table in tables:
         absent = _absent(table, inputs)
