@@ -10,6 +10,7 @@ that no test catches "survives"; a mutant whose code is no longer in the file is
     .venv/bin/python docs/mutants.py guard-zero step-col  # some of them
     .venv/bin/python docs/mutants.py --full               # the whole suite per mutant
     .venv/bin/python docs/mutants.py --tests-from REV     # the tests as of a git revision
+    .venv/bin/python docs/mutants.py --stale              # list stale mutants, run nothing
 
 Prints a Markdown table (for docs/testing.md) on stdout, progress on stderr.
 """
@@ -566,12 +567,32 @@ def try_mutant(mutant: Mutant, scratch: Path, full: bool) -> tuple[str, str]:
     return where, "caught by `" + failed[0].split("tests/", 1)[-1] + "`"
 
 
+def list_stale() -> int:
+    """Print each mutant whose old code is not in its file exactly once, or whose tests are
+    gone; 1 if any."""
+    bad = 0
+    for mutant in MUTANTS:
+        path = ROOT / mutant.file
+        count = path.read_text().count(mutant.old) if path.is_file() else 0
+        missing = [t for t in mutant.tests if not (ROOT / t.split("::")[0]).is_file()]
+        if count != 1 or missing:
+            bad = 1
+            print(f"{mutant.name}: {mutant.file}: {count} matches"
+                  + (f"; no {', '.join(missing)}" if missing else ""))
+    return bad
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="mutants to try (default: all)")
     parser.add_argument("--full", action="store_true", help="run the whole suite per mutant")
     parser.add_argument("--tests-from", metavar="REV", help="use the tests of a git revision")
+    parser.add_argument("--stale", action="store_true",
+                        help="list the mutants whose code is not in their file exactly once "
+                             "(and the test files that do not exist); exit 1 if any")
     args = parser.parse_args()
+    if args.stale:
+        sys.exit(list_stale())
     chosen = [m for m in MUTANTS if not args.names or m.name in args.names]
     unknown = set(args.names) - {m.name for m in MUTANTS}
     if unknown:
