@@ -51,6 +51,7 @@ from forecast.engine import NumpyModel, export_model
 from forecast.errors import ForecastError, ModelDirError, OutputError
 from forecast.intervals import Calibration, QuantileIntervals
 from forecast.transforms import SeriesScaler
+from forecast.windows import recent_of
 
 FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
          "data.csv", "calibration.json", "intervals.json", "garch.json")
@@ -58,7 +59,7 @@ FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.c
 SINCE_FORMAT_3 = ("intervals.json", "garch.json")
 #: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
 WEIGHTS = "weights.npz"
-#: The rows of data.csv a future forecast reads (``predict.recent_of``): each series' last
+#: The rows of data.csv a future forecast reads (``windows.recent_of``): each series' last
 #: ones, so that `predict` reads a small file (optional: without it, data.csv).
 RECENT = "recent.csv"
 #: Everything forecast writes into a model directory: its files and `plot`'s default figure.
@@ -583,8 +584,6 @@ def write_bundle(target: str | Path, trained, prices: Panel,
              "series": trained.garch}, indent=2))
         _write_text(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
-        from forecast.predict import recent_of
-
         write_data_csv(tmp / RECENT, recent_of(prices, config.model.window,
                                                config.training.target_transform))
         for name, text in (extra or {}).items():
