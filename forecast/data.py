@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, progress, warn, where
+from forecast.console import progress, warn
+from forecast.errors import DataError, UsageError, where
 
 DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
 DEFAULT_TARGETS = ("close", "adj close")

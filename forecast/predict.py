@@ -19,8 +19,8 @@ from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval
 from forecast.calendar import future_dates_of_series
 from forecast.data import Panel, panel_from_tables, read_tables, unique_sorted
+from forecast.console import warn as warning
 from forecast.errors import DataError, ModelDirError, UsageError
-from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
 from forecast.windows import (origin_prices, predict_windows, prepare_panel, recent_of,
@@ -274,10 +274,6 @@ class Forecaster:
             raise ModelDirError(f"the model in {self.bundle.path} ({files}) produces "
                                 "non-finite forecasts; retrain the model")
         return prices
-
-    def forecasts_from(self, use: np.ndarray) -> np.ndarray:
-        """(k, horizon) point forecasts in price units from the origins selected by ``use``."""
-        return self.point(self.prices_from(use))
 
     def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which origins have a ``step``-ahead target inside their series.

@@ -378,7 +378,7 @@ def test_predict_out_never_writes_over_an_input_or_into_a_model_directory(cli, t
 
 def test_a_table_is_never_written_into_a_folder_that_is_gone(tmp_path):
     """The folder is checked up front; if it goes before the write, still one line."""
-    from forecast.cli import write_table_file
+    from forecast.report import write_table_file
     from forecast.errors import OutputError
 
     table = pd.DataFrame({"date": pd.to_datetime(["2020-01-02"]), "predicted": [1.0]})
