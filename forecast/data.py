@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, progress, warn, where
+from forecast.console import progress, warn
+from forecast.errors import DataError, UsageError, where
 
 #: Date column names, compared as ``name_key`` gives them (case, accents, <>, dots and
 #: underscores aside), in tiers: a column of the first tier with a name found wins; two of

@@ -153,7 +153,7 @@ def test_slow_reading_says_what_it_read_on_stderr(cli, write_csv, monkeypatch):
     path = write_csv("date,symbol,close\n2020-01-02,A,1\n2020-01-02,B,2\n2020-01-03,A,3\n")
     quiet = cli("inspect", path)
     assert quiet.exit_code == 0 and quiet.stderr == ""
-    monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)
+    monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)
     result = cli("inspect", path)
     assert result.exit_code == 0
     lines = result.stderr.splitlines()

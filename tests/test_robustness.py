@@ -351,7 +351,7 @@ def test_an_error_after_a_signal_is_the_interrupt_not_a_bug(capsys, monkeypatch)
     """A signal raised inside C code that calls back into Python can come out as another
     error (the SystemError of the issue): after a signal, that is the interrupt."""
     from forecast import runtime
-    from forecast.cli import run_guarded
+    from forecast.console import run_guarded
 
     def cut_short():
         monkeypatch.setattr(runtime, "received", signal.SIGINT)
@@ -435,13 +435,13 @@ def test_predicts_beside_busy_cores_all_exit_0(tiny_model):
 SWAPPER = """
 import shutil, sys, time, uuid
 from pathlib import Path
-from forecast.bundle import _locked, replace_dir
+from forecast.files import locked, replace_dir
 a, b, target, stop = map(Path, sys.argv[1:])
 rounds = 0
 while not stop.exists():
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     shutil.copytree((a, b)[rounds % 2], tmp)
-    with _locked(target):
+    with locked(target):
         replace_dir(tmp, target)
     rounds += 1
     time.sleep(0.01)  # a train replaces it now and then, not back to back
