@@ -145,7 +145,7 @@ def main() -> None:
 |---|---|---|
 | arbitrary bytes, text, CSV-shaped tables (hypothesis) | a valid, date-sorted, finite frame or a `ForecastError`; `inspect` exits 0 or 2, never a traceback | `tests/test_fuzz.py` |
 | `forecast inspect /dev/urandom`, `cat /dev/urandom \\| forecast inspect -`, a 400 MB binary file | refused from its first bytes: exit 2, `looks like a binary file (NUL byte at offset N)`; memory stays at start-up's | `tests/test_robustness.py` |
-| a NUL byte late in an otherwise-CSV file (a path or a pipe) | exit 2, `line N: a NUL byte (byte B), binary data in what began as text; remove it, or export the file again as CSV text` | `tests/test_robustness.py` |
+| a NUL byte late in an otherwise-CSV file (a path or a pipe) | exit 2, `line N: a NUL byte, binary data in what began as text; remove it, or export the file again as CSV text` | `tests/test_robustness.py` |
 | SIGTERM or Ctrl-C while reading an endless pipe of valid rows | exit 143 `forecast: error: terminated` / 130 `forecast: interrupted`, no traceback | `tests/test_robustness.py` |
 | a long file whose tickers never share a date (OLD, then NEW), or trade at different UTC offsets | two series: a column named like a series column (symbol, ticker, name, ...) is the series column whether or not dates repeat | `tests/test_panel.py` |
 | numeric ticker codes (7203, 0005) | read as text, leading zeros kept (a named column, or `--series-column`) | `tests/test_panel.py` |

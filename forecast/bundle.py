@@ -11,7 +11,7 @@ intervals.json or garch.json: point models) and directories of earlier versions 
 manifest.json) still read.
 
 The manifest is what lets ``train`` tell its own directory from a user's folder that
-merely looks like one (``check_replaceable``), and what every file read is checked
+merely looks like one (``model_dirs.check_replaceable``), and what every file read is checked
 against. A reader sees one model: ``read_bundle`` opens every file at once through one
 handle on the directory, so a ``train`` that replaces the directory meanwhile (by rename,
 ``replace_dir``) cannot mix two models' files into one forecast.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import csv
-import fcntl
 import hashlib
 import io
 import json
@@ -38,44 +37,25 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
 
 from forecast import __version__
 from forecast.baselines import Garch
-from forecast.config import MODELS_DIR, ForecastConfig, json_safe
-from forecast.data import Panel, read_panel, source_stem
+from forecast.config import ForecastConfig, json_safe
+from forecast.data import Panel, read_panel
 from forecast.engine import NumpyModel, export_model
 from forecast.errors import ForecastError, ModelDirError, OutputError
+from forecast.files import fsync_dir, locked, replace_dir, write_synced
+from forecast.model_dirs import (FILES, MANIFEST, OWN_FILES, RECENT, SINCE_FORMAT_3, TOOL, WEIGHTS,
+                                 check_replaceable_again, check_same_source, parse_manifest,
+                                 some, source_path)
 from forecast.intervals import Calibration, QuantileIntervals
 from forecast.transforms import SeriesScaler
+from forecast.windows import recent_of
 
-FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",
-         "data.csv", "calibration.json", "intervals.json", "garch.json")
-#: Files a format-2 directory (from before quantile models) lacks.
-SINCE_FORMAT_3 = ("intervals.json", "garch.json")
-#: Plain weight arrays for the NumPy engine (optional: without it, predict uses Keras).
-WEIGHTS = "weights.npz"
-#: The rows of data.csv a future forecast reads (``predict.recent_of``): each series' last
-#: ones, so that `predict` reads a small file (optional: without it, data.csv).
-RECENT = "recent.csv"
-#: Everything forecast writes into a model directory: its files and `plot`'s default figure.
-#: `train` replaces an existing directory only if it holds nothing else.
-#: What tune adds beside the model: every trial of its search.
-TRIALS = "trials.csv"
-#: Written last: the tool's name and every other file's size and sha256.
-MANIFEST = "manifest.json"
-TOOL = "forecast"
-#: What forecast writes into a model directory after it (`plot`'s default figure): not in
-#: the manifest, and no reason to refuse replacing the directory.
-ADDED_LATER = frozenset({"plot.png"})
-OWN_FILES = frozenset({*FILES, WEIGHTS, RECENT, TRIALS, MANIFEST, *ADDED_LATER})
-#: The top-level keys of every config.json forecast has written (ForecastConfig's fields):
-#: with FILES and nothing but OWN_FILES, how a directory of an earlier version (no
-#: manifest) is known.
-CONFIG_KEYS = frozenset(f.name for f in dataclasses.fields(ForecastConfig))
 #: The files read_bundle opens (those present), at once, through one directory handle.
 READ_FILES = (*FILES, WEIGHTS, RECENT, MANIFEST)
 #: Those of them read on demand: the Bundle keeps them open (closed with it).
@@ -129,7 +109,7 @@ class Bundle:
         # series scaler.json names must be in the data.
         unknown = sorted(set(self.scaler.names) - set(panel.names))
         if unknown:
-            raise ModelDirError(f"{self.path / 'scaler.json'} names series {_some(unknown)} "
+            raise ModelDirError(f"{self.path / 'scaler.json'} names series {some(unknown)} "
                                 f"that {self.path / name} does not hold; retrain the model")
         return dataclasses.replace(panel, layout=d.layout)
 
@@ -258,274 +238,6 @@ def _same_file(opened: os.stat_result, path: Path) -> bool:
     return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
-def model_dir_for(model_dir: str | Path | None, sources: str | list[str], cell: str) -> Path:
-    """Where ``train`` writes: ``--model-dir``, else ``default_model_dir``; checked up front
-    (``check_model_dir_target``) so that a refusal comes before any training."""
-    if model_dir is not None:
-        return check_model_dir_target(model_dir)
-    sources = [sources] if isinstance(sources, str) else list(sources)
-    return check_model_dir_target(default_model_dir(sources, cell), source=", ".join(sources))
-
-
-def check_model_dir_target(path: str | Path, source: str | None = None) -> Path:
-    """Refuse, as an OutputError (exit 2), a model directory path that ``train`` must not
-    replace or cannot create. Returns ``path``.
-
-    Fine: a path that does not exist yet under a writable directory; an empty directory;
-    a model directory forecast wrote, as it wrote it (``check_replaceable``). Refused:
-    anything else that exists (a file, a link, the current directory or one above it, a
-    directory holding other files). With ``source`` (the default directory), a model
-    trained from another file is refused too.
-    """
-    path = Path(path)
-    check_name_length(path, "--model-dir", MODEL_DIR_TEMP_EXTRA)
-    full = Path(os.path.abspath(path))
-    if full == Path.cwd() or full in Path.cwd().parents:
-        raise OutputError(f"--model-dir {path} is the current directory or one above it; name "
-                          "a new directory for the model, such as models/NAME")
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        raise OutputError(f"--model-dir {path} exists and is not a directory; forecast never "
-                          "replaces it: pass a new directory name")
-    if path.is_dir():
-        check_replaceable(path)
-        if source is not None:
-            _check_same_source(path, source)
-    check_can_write(path, "--model-dir")
-    return path
-
-
-def check_replaceable(path: Path) -> None:
-    """A directory ``train`` may replace: empty, or one it can tell it wrote (``_not_ours``)
-    holding nothing else."""
-    if os.path.ismount(path):
-        raise OutputError(f"--model-dir {path} is a mount point; name a directory inside it")
-    names = sorted(p.name for p in path.iterdir())
-    if not names:
-        return
-    manifest, why = _not_ours(path)
-    if manifest is None and why:
-        raise OutputError(f"--model-dir {path} exists and is not a forecast model directory "
-                          f"(it holds {_some(names)}); forecast never deletes it: pass a new "
-                          "or empty directory")
-    if why:
-        raise OutputError(f"--model-dir {path} is not the model directory forecast wrote ({why}); "
-                          "forecast replaces a model directory only as it wrote it: move your "
-                          f"files out of {path}, or pass another --model-dir")
-    own = OWN_FILES if manifest is None else {*manifest, MANIFEST, *ADDED_LATER}
-    extra = [name for name in names if name not in own or not _plain_file(path / name)]
-    if extra:
-        raise OutputError(f"--model-dir {path} holds {_some(extra)} besides the model; forecast "
-                          "replaces a model directory only when nothing else is in it: move "
-                          "those out or pass another --model-dir")
-
-
-def _not_ours(path: Path) -> tuple[dict | None, str]:
-    """(the manifest's files or None, why ``path`` is not a directory forecast wrote, or ""
-    if it is).
-
-    One with manifest.json is forecast's if the manifest names forecast and every file it
-    lists is there, a plain file of the listed size (sizes suffice to know it; no need to
-    hash a 12.6 M-row data.csv again at every train). One without, from an earlier version, is
-    forecast's if its config.json has exactly the keys forecast writes and every file
-    read_bundle needs is there; a folder of a user's own files that merely holds a
-    config.json (of another program, say) is neither.
-    """
-    try:
-        text = (path / MANIFEST).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, "" if _earlier_model(path) else "not forecast's"
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"its {MANIFEST} cannot be read ({exc})"
-    try:
-        files = parse_manifest(json.loads(text))
-    except ValueError as exc:
-        return None, f"its {MANIFEST} is not forecast's ({exc})"
-    for name, entry in files.items():
-        if not _plain_file(path / name):
-            return files, f"{name}, listed in its {MANIFEST}, is missing"
-        size = (path / name).stat().st_size
-        if size != entry["size"]:
-            return files, (f"{name} has {size} bytes where {MANIFEST} lists {entry['size']}: "
-                           "it was changed")
-    return files, ""
-
-
-def is_model_dir(path: Path) -> bool:
-    """Whether ``path`` is (or claims to be) a model directory forecast wrote: it has a
-    manifest, or it is one from before manifests (``_earlier_model``)."""
-    return (path / MANIFEST).is_file() or _earlier_model(path)
-
-
-def _earlier_model(path: Path) -> bool:
-    try:
-        raw = json.loads((path / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(raw, dict) or set(raw) != CONFIG_KEYS \
-            or not isinstance(raw.get("format_version"), int):
-        return False
-    return all(_plain_file(path / name) for name in FILES
-               if raw["format_version"] >= 3 or name not in SINCE_FORMAT_3)
-
-
-def parse_manifest(raw: Any) -> dict[str, dict[str, Any]]:
-    """manifest.json's files (name -> {"size", "sha256"}); ValueError if it is not one."""
-    files = raw.get("files") if isinstance(raw, dict) else None
-    if not isinstance(raw, dict) or raw.get("tool") != TOOL or not isinstance(files, dict):
-        raise ValueError(f"not a manifest of {TOOL}")
-    for name, entry in files.items():
-        if (name in (MANIFEST, "", ".", "..") or "/" in name or not isinstance(entry, dict)
-                or not isinstance(entry.get("size"), int) or isinstance(entry["size"], bool)
-                or not isinstance(entry.get("sha256"), str)):
-            raise ValueError(f"a bad entry for {name!r}")
-    return files
-
-
-def _plain_file(path: Path) -> bool:
-    return path.is_file() and not path.is_symlink()
-
-
-def _some(names: list[str], most: int = 3) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def _check_same_source(path: Path, source: str) -> None:
-    """The default directory holds a model of this same file (or stdin), or is refused."""
-    try:
-        facts = json.loads((path / "config.json").read_text(encoding="utf-8")).get("facts", {})
-    except (OSError, ValueError, AttributeError):
-        return
-    if not isinstance(facts, dict) or not facts.get("source"):
-        return
-    old = facts.get("source_path", _source_path(facts["source"]))
-    if old != _source_path(source):
-        raise OutputError(f"{path} holds a model trained on {facts['source']}, not {source}; "
-                          f"pass --model-dir to keep both (or remove {path} to replace it)")
-
-
-def _source_path(source: str) -> str | None:
-    """The absolute path of a training file (several: joined by ", "); None for stdin."""
-    if source in ("-", "<stdin>"):
-        return None
-    return ", ".join(os.path.abspath(s) for s in source.split(", "))
-
-
-def check_can_write(path: str | Path, flag: str) -> None:
-    """Refuse (OutputError, exit 2) a path whose nearest existing parent is not a directory
-    this process can create files in. Checked by creating and removing a temporary file."""
-    parent = Path(path).parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{flag} {path}: {parent} is a file, not a directory; choose "
-                          "another path")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".forecast-probe-", dir=parent)
-    except OSError as exc:
-        raise OutputError(f"{flag} {path}: cannot write in {parent} ({exc.strerror}); choose a "
-                          "writable place") from None
-    os.close(fd)
-    os.unlink(probe)
-
-
-#: What ``write_bundle`` and ``replace_dir`` add to a model directory's name for the
-#: temporary ones beside it: ``.NAME.tmp-xxxxxxxx`` and ``.NAME.old-xxxxxxxx``.
-MODEL_DIR_TEMP_EXTRA = len("..tmp-") + 8
-
-
-def check_name_length(path: str | Path, flag: str, extra: int = 0) -> None:
-    """Refuse (OutputError, exit 2) a path the file system cannot hold: a name longer than
-    its NAME_MAX bytes, the last one with the ``extra`` characters a writer adds to it for
-    a temporary name beside it, or the whole path (plus ``extra``) longer than PATH_MAX."""
-    full = os.path.abspath(path)
-    base = os.path.dirname(full)
-    while not os.path.isdir(base):   # os.path, not Path: a too-long name is just "no"
-        base = os.path.dirname(base)
-    try:
-        name_max, path_max = os.pathconf(base, "PC_NAME_MAX"), os.pathconf(base, "PC_PATH_MAX")
-    except (OSError, ValueError):
-        name_max, path_max = 255, 4096
-    names = Path(full).parts[1:]
-    for i, name in enumerate(names):
-        last = i == len(names) - 1
-        size = len(os.fsencode(name))
-        if size > name_max - (extra if last else 0):
-            what = "its name" if last else f"the folder name {_shorten(name)}"
-            temp = f" ({size + extra} with the {extra} characters forecast adds for its " \
-                "temporary file)" if last and extra else ""
-            raise OutputError(f"{flag} {_shorten(str(path))}: {what} is {size} bytes{temp}; "
-                              f"this file system takes names of at most {name_max}: pass a "
-                              f"shorter {flag}")
-    size = len(os.fsencode(full))
-    if size + extra >= path_max:
-        raise OutputError(f"{flag} {_shorten(str(path))}: the whole path is {size} bytes "
-                          f"({size + extra} with forecast's temporary name); the system takes "
-                          f"paths of at most {path_max - 1}: pass a shorter {flag}")
-
-
-def _shorten(text: str, most: int = 60) -> str:
-    """``text``, or its start and end around "..." if longer than ``most`` characters."""
-    return text if len(text) <= most else f"{text[:most - 20]}...{text[-17:]}"
-
-
-def check_out_target(out: Path, flag: str, inputs: Sequence[str] = (),
-                     model: Path | None = None, own: str | None = None) -> None:
-    """Refuse (OutputError, exit 2), before any work, an output file that cannot be made
-    where it is named or must not be: one of the command's inputs, or inside a model
-    directory. (The callers check ``check_name_length`` first.)
-
-    Args:
-        out: the file to write (the callers refuse a link or a directory there).
-        inputs: the command's PRICES (``-`` aside); the same file by another name (a hard
-            or symbolic link) counts.
-        model: the model directory the command reads. Any other directory forecast wrote
-            as a model directory counts too: a file of the user's in it breaks it, and
-            train would no longer replace it.
-        own: the one file the command writes in ``model`` itself (plot's plot.png).
-    """
-    check_can_write(out, flag)
-    if not out.parent.is_dir():
-        raise OutputError(f"{flag} {out}: there is no directory {out.parent}; create it "
-                          "first, or choose another place")
-    for source in inputs:
-        with contextlib.suppress(OSError):
-            if source != "-" and out.exists() and os.path.samefile(out, source):
-                raise OutputError(f"{flag} {out} is the command's input {source}; forecast "
-                                  "never writes over its input: choose another file")
-    folder = Path(os.path.realpath(out.parent))
-    mine = None if model is None else Path(os.path.realpath(model))
-    for place in (folder, *folder.parents):
-        if place == mine or is_model_dir(place):
-            if place == mine == folder and out.name == own:
-                return
-            shown = out.parent if place == folder else model if place == mine else place
-            only = f" (and the default {flag}, {model / own})" if own and place == mine \
-                else ""
-            raise OutputError(f"{flag} {out} is inside the model directory {shown}, which "
-                              f"holds only that model's own files{only}: choose a place "
-                              "outside it")
-
-
-def default_model_dir(sources: str | list[str], cell: str) -> Path:
-    """``models/<csv name>-<cell>``, ``models/stdin-<cell>`` for stdin, and
-    ``models/<first csv name>-and-<n>-more-<cell>`` for several files."""
-    sources = [sources] if isinstance(sources, str) else list(sources)
-    stem = source_stem(sources[0])
-    more = f"-and-{len(sources) - 1}-more" if len(sources) > 1 else ""
-    return Path(MODELS_DIR) / f"{stem}{more}-{cell}"
-
-
-def latest_model_dir(root: str | Path = MODELS_DIR) -> Path:
-    """The most recently written model directory under ``root``."""
-    root = Path(root)
-    found = [p.parent for p in root.glob("*/config.json") if not p.parent.name.startswith(".")]
-    if not found:
-        raise ModelDirError(f"no trained model under {root}/; run `forecast train PRICES` "
-                            "first or pass --model DIR")
-    return max(found, key=lambda p: (p / "config.json").stat().st_mtime)
-
-
 def package_versions() -> dict[str, str]:
     versions = {"forecast": __version__, "python": platform.python_version()}
     for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas"):
@@ -543,7 +255,7 @@ def write_bundle(target: str | Path, trained, prices: Panel,
     never see half a model, and a failure (or Ctrl-C) leaves any older model of the same
     name as it was. ``extra`` adds text files (name -> content), e.g. tune's
     ``trials.csv``. ``default_dir``: ``target`` is the default directory (no
-    --model-dir), which must not hold a model of another file (``_check_same_source``,
+    --model-dir), which must not hold a model of another file (``check_same_source``,
     checked again under the lock: another train may have written it meanwhile).
     """
     target = Path(target)
@@ -561,7 +273,7 @@ def write_bundle(target: str | Path, trained, prices: Panel,
             "files": [{"path": src, "sha256": digest}
                       for src, digest in zip(dict.fromkeys(prices.sources), prices.digests)],
             "source": prices.source,
-            "source_path": _source_path(prices.source),
+            "source_path": source_path(prices.source),
             "versions": package_versions(),
             "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
@@ -572,30 +284,28 @@ def write_bundle(target: str | Path, trained, prices: Panel,
         except ValueError:  # an architecture the NumPy engine does not know: Keras only
             config.network = []
         config.facts = json_safe(config.facts)
-        _write_text(tmp / "config.json", config.to_json())
-        _write_text(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
-        _write_text(tmp / "metrics.json", dump_json(trained.metrics, indent=2))
-        _write_text(tmp / "calibration.json", dump_json(trained.calibration.to_dict()))
-        _write_text(tmp / "intervals.json", dump_json(trained.quantile.to_dict(), indent=2))
-        _write_text(tmp / "garch.json", dump_json(
+        write_synced(tmp / "config.json", config.to_json())
+        write_synced(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
+        write_synced(tmp / "metrics.json", dump_json(trained.metrics, indent=2))
+        write_synced(tmp / "calibration.json", dump_json(trained.calibration.to_dict()))
+        write_synced(tmp / "intervals.json", dump_json(trained.quantile.to_dict(), indent=2))
+        write_synced(tmp / "garch.json", dump_json(
             {"method": "GARCH(1,1), zero mean, fit on each series' training rows only, "
                        "filtered with fixed parameters; null: too few training returns",
              "series": trained.garch}, indent=2))
-        _write_text(tmp / "history.csv", history_csv(trained.history))
+        write_synced(tmp / "history.csv", history_csv(trained.history))
         write_data_csv(tmp / "data.csv", prices)
-        from forecast.predict import recent_of
-
         write_data_csv(tmp / RECENT, recent_of(prices, config.model.window,
                                                config.training.target_transform))
         for name, text in (extra or {}).items():
-            _write_text(tmp / name, text)
+            write_synced(tmp / name, text)
         write_manifest(tmp)
-        _fsync_dir(tmp)
-        with _locked(target):
+        fsync_dir(tmp)
+        with locked(target):
             if target.is_dir() or target.is_symlink() or target.exists():
                 check_replaceable_again(target)  # files may have appeared while training
                 if default_dir:
-                    _check_same_source(target, prices.source)
+                    check_same_source(target, prices.source)
             replace_dir(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -607,19 +317,12 @@ def write_bundle(target: str | Path, trained, prices: Panel,
     return target
 
 
-def check_replaceable_again(target: Path) -> None:
-    if target.is_symlink() or not target.is_dir():
-        raise OutputError(f"--model-dir {target} appeared as a file during training; it was "
-                          "left as it is and the new model was not written")
-    check_replaceable(target)
-
-
 def write_manifest(directory: Path) -> None:
     """manifest.json: the tool, its version, and every file of ``directory`` with its
     size and sha256 (hashing a 12.6 M-row data.csv, about 450 MB, takes about 0.3 s)."""
     files = {file.name: {"size": file.stat().st_size, "sha256": _file_sha256(file)}
              for file in sorted(directory.iterdir()) if file.name != MANIFEST}
-    _write_text(directory / MANIFEST, json.dumps(
+    write_synced(directory / MANIFEST, json.dumps(
         {"tool": TOOL, "version": __version__, "files": files}, indent=2))
 
 
@@ -634,41 +337,6 @@ def _file_sha256(file: Path) -> str:
 def dump_json(value: Any, indent: int | None = None) -> str:
     """Strict JSON: NaN and infinity become null."""
     return json.dumps(json_safe(value), indent=indent, allow_nan=False)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Put directory ``new`` at ``target``; an existing ``target`` is removed only after."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        if old is not None:
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _locked(target: Path, shared: bool = False) -> Iterator[None]:
-    """Hold an exclusive lock on the parent directory itself: no lock file is left behind.
-    ``shared``: a reader's lock, which waits for a writer's swap to end; none at all
-    where the parent cannot be opened (it does not exist, say)."""
-    try:
-        fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        if not shared:
-            raise
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def write_data_csv(file: Path, panel: Panel) -> None:
@@ -758,7 +426,7 @@ def _open_model_dir(path: Path) -> int:
     except FileNotFoundError:
         pass
     # replace_dir may be between its two renames: it holds the lock until it is done
-    with _locked(path, shared=True):
+    with locked(path, shared=True):
         try:
             return _open_dir(path)
         except FileNotFoundError:
@@ -830,6 +498,13 @@ def _read_pinned(path: Path, pins: dict[str, BinaryIO]) -> Bundle:
             raise ModelDirError(f"{path / MANIFEST} is damaged ({exc}); retrain the "
                                 "model") from None
         read.pop(MANIFEST)
+        # A file the manifest lists that is gone (weights.npz, recent.csv) is damage, not
+        # an optional file of an earlier version: predict would quietly fall back.
+        gone = [name for name in READ_FILES if name in manifest and name not in pins]
+        if gone:
+            raise ModelDirError(f"model directory {path} is incomplete: missing "
+                                f"{', '.join(gone)} (manifest.json lists it); retrain the "
+                                "model")
     config = ForecastConfig.from_json(text("config.json"), str(path / "config.json"))
     missing = [name for name in SINCE_FORMAT_3 if name not in pins]
     if missing and config.format_version >= 3:
@@ -845,8 +520,8 @@ def _read_pinned(path: Path, pins: dict[str, BinaryIO]) -> Bundle:
     series = config.facts.get("series")
     if isinstance(series, list) and scaler.names != [""] and \
             [str(name) for name in series] != scaler.names:
-        raise ModelDirError(f"{path / 'scaler.json'} names the series {_some(scaler.names)} "
-                            f"but config.json {_some([str(n) for n in series])}; retrain the "
+        raise ModelDirError(f"{path / 'scaler.json'} names the series {some(scaler.names)} "
+                            f"but config.json {some([str(n) for n in series])}; retrain the "
                             "model")
     quantile, garch = QuantileIntervals.point(), {}
     if config.format_version >= 3:
@@ -858,7 +533,7 @@ def _read_pinned(path: Path, pins: dict[str, BinaryIO]) -> Bundle:
         garch = read_garch(json_of("garch.json"), path / "garch.json")
         unknown = sorted(set(garch) - set(scaler.names))
         if unknown:
-            raise ModelDirError(f"{path / 'garch.json'} has series {_some(unknown)} that "
+            raise ModelDirError(f"{path / 'garch.json'} has series {some(unknown)} that "
                                 "scaler.json lacks; retrain the model")
     try:
         history = pd.read_csv(io.StringIO(text("history.csv")))
@@ -888,21 +563,6 @@ def read_garch(raw: Any, file: Path) -> dict[str, Garch | None]:
         raise ModelDirError(f"{file} is damaged (no 'series' object); retrain the model")
     return {str(name): None if value is None else Garch.from_dict(value, str(file))
             for name, value in series.items()}
-
-
-def _write_text(file: Path, text: str) -> None:
-    with open(file, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _date_format(index: pd.DatetimeIndex) -> str | None:

@@ -6,6 +6,7 @@ in the file and the column, and says how to fix it.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import csv
 import hashlib
@@ -24,10 +25,34 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.errors import DataError, UsageError, progress, warn, where
+from forecast.console import progress, warn
+from forecast.errors import DataError, UsageError, where
 
-DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "dt", "period")
-DEFAULT_TARGETS = ("close", "adj close")
+#: Date column names, compared as ``name_key`` gives them (case, accents, <>, dots and
+#: underscores aside), in tiers: a column of the first tier with a name found wins; two of
+#: one tier are ambiguous.
+DATE_NAME_TIERS = (
+    ("date", "datetime", "timestamp"),
+    ("date time", "date/time", "trade date", "trading date", "local time", "gmt time",
+     "utc time", "datum", "fecha", "data", "date heure", "fecha hora", "datum zeit",
+     "\u65e5\u4ed8", "\u65e5\u671f"),
+    ("time", "day", "dt", "period", "zeit", "tag", "jour", "dia", "giorno", "dzien"),
+)
+DATE_NAMES = tuple(name for tier in DATE_NAME_TIERS for name in tier)
+#: The names the usual sources give the close, in tiers as ``DATE_NAME_TIERS``: Close; then
+#: the adjusted close; then the sources' and languages' own words (Investing.com's Price,
+#: nasdaq.com's Close/Last, Quandl's Last and Settle; German, French, Spanish, Italian,
+#: Polish, Portuguese and Dutch).
+TARGET_NAME_TIERS = (
+    ("close",),
+    ("adj close", "adjclose", "adjusted close", "adj close price", "adjusted close price"),
+    ("price", "last", "close/last", "last price", "close price", "closing price", "closing",
+     "last close", "settle", "schluss", "schlusskurs", "schlusspreis", "zuletzt", "cloture",
+     "dernier", "cours de cloture", "cierre", "ultimo", "precio de cierre", "chiusura",
+     "prezzo di chiusura", "zamkniecie", "ostatnio", "kurs zamkniecia", "fechamento",
+     "slot", "slotkoers"),
+)
+DEFAULT_TARGETS = tuple(name for tier in TARGET_NAME_TIERS for name in tier)
 #: Cells read as missing values (compared lower-case, after stripping spaces).
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "-", "."})
 #: --date-format shorthands for numeric dates such as 02.01.2019 (else a strftime pattern).
@@ -38,6 +63,18 @@ DECIMALS = (".", ",")
 _POINT_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
 #: A number with a decimal comma, dots optionally grouping thousands: 1234,5, 1.234,5.
 _COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+#: A currency around a number: a sign (with its country's letters) or an ISO code.
+_CURRENCY = (r"US\$|C\$|CA\$|A\$|AU\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₩₽₺₪]|zł|kr|Fr\.|"
+             r"USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|HKD|SGD|CNY|INR|KRW|SEK|NOK|DKK|PLN|CZK|HUF|"
+             r"BRL|MXN|ZAR|TRY|RUB|ILS|USDT")
+#: A number with its marks: a currency before or after it (``$2,506.85``, ``USD 12.5``,
+#: ``12,50 €``), a trailing % or a thousands (K), millions (M), billions (B) or trillions
+#: (T) suffix (Investing.com's ``3.46B``).
+_MARKED = (rf"(?P<sign>[-+]?)\s*(?P<pre>{_CURRENCY})?\s*"
+           r"(?P<num>[-+]?[0-9.,]*[0-9][0-9.,]*(?:[eE][-+]?[0-9]+)?)\s*(?P<suffix>[KkMmBbTt%])?"
+           rf"\s*(?P<post>{_CURRENCY})?")
+#: What each suffix multiplies by, as the exponent written after the number.
+_SUFFIXES = {"k": "e3", "m": "e6", "b": "e9", "t": "e12", "%": ""}
 #: A numeric date whose day and month order the cell alone may not tell: two fields of 1-2
 #: digits, a 2- or 4-digit year, one separator throughout, then an optional time.
 _NUMERIC_DATE = r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})((?:[ T].*)?)"
@@ -75,6 +112,11 @@ class Table:
     parsed: dict = field(default_factory=dict, repr=False, compare=False)
     #: the written text of ``inferred`` columns, once re-read.
     texts: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the one ticker the file's header names (a yfinance download), else "": the name of
+    #: its series when the file is one series.
+    ticker: str = ""
+    #: the header layout the file was written in (``header_layout``): "" or "yfinance".
+    layout: str = ""
 
 
 def source_name(source: str | Path) -> str:
@@ -83,8 +125,6 @@ def source_name(source: str | Path) -> str:
 
 #: Characters of a cell a message quotes (a 1 MB cell is cut, with "...").
 QUOTE_CHARS = 40
-#: Characters of a list of names a message shows before "... and N more".
-LIST_CHARS = 60
 
 
 def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
@@ -96,19 +136,6 @@ def shorten(text: str, limit: int = QUOTE_CHARS) -> str:
 def quote_cell(text: str) -> str:
     """A cell as a message quotes it: in single quotes, cut to ``QUOTE_CHARS``."""
     return f"'{shorten(text)}'"
-
-
-def listed(names: Sequence[str], quote: bool = False) -> str:
-    """Names joined by ", " as a message lists them: the first few (about ``LIST_CHARS``
-    characters, each cut to ``QUOTE_CHARS``), then "... and 9,990 more"."""
-    shown: list[str] = []
-    for name in names:
-        item = quote_cell(name) if quote else shorten(name)
-        if shown and sum(len(x) + 2 for x in shown) + len(item) > LIST_CHARS:
-            break
-        shown.append(item)
-    more = len(names) - len(shown)
-    return ", ".join(shown) + (f", ... and {more:,} more" if more else "")
 
 
 def open_source(source: str | Path, stdin: IO[bytes] | None = None) -> IO[bytes]:
@@ -142,18 +169,65 @@ def read_bytes(source: str | Path, stdin: IO[bytes] | None = None) -> bytes:
             stream.close()
 
 
-def decode(raw: bytes, name: str) -> str:
-    """Bytes to text: UTF-8 (a BOM is fine); binary content is refused with its offset."""
-    nul = raw.find(b"\x00", 0, 65536)
-    if nul >= 0:
-        raise DataError(f"{name} looks like a binary file (NUL byte at offset {nul}), "
-                        "not a CSV; pass a text CSV with a header row")
+#: Byte-order marks and the encoding each says the file is in (UTF-32 before UTF-16: its
+#: little-endian mark starts as UTF-16's does).
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def check_encoding(encoding: str | None) -> str | None:
+    """``--encoding`` as Python's codec name (None: UTF-8, or as a byte-order mark says);
+    a name Python does not know as a text encoding is a UsageError."""
+    if encoding is None:
+        return None
     try:
-        return raw.decode("utf-8-sig")
+        info = codecs.lookup(encoding.strip())
+    except (LookupError, ValueError):
+        info = None
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise UsageError(f"--encoding: '{encoding[:40]}' is not a text encoding Python knows; "
+                         "pass one such as utf-8, cp1252, latin-1 or utf-16")
+    return info.name
+
+
+def is_utf8(encoding: str | None) -> bool:
+    """Whether ``--encoding`` (as ``check_encoding`` names it) reads bytes as UTF-8 does."""
+    return encoding in (None, "utf-8", "utf-8-sig")
+
+
+def decode(raw: bytes, name: str, encoding: str | None = None) -> str:
+    """Bytes to text: UTF-8 unless ``encoding`` (``--encoding``) says otherwise; without it a
+    byte-order mark (UTF-8, UTF-16, UTF-32) says the encoding. Binary content is refused
+    with its offset; bytes the encoding cannot read, with their line."""
+    codec = check_encoding(encoding)
+    if codec is None:
+        codec = next((bom_codec for bom, bom_codec in BOMS if raw.startswith(bom)), None)
+    if is_utf8(codec):
+        nul = raw.find(b"\x00", 0, 65536)
+        if nul >= 0:
+            raise DataError(f"{name} looks like a binary file (NUL byte at offset {nul}), "
+                            "not a CSV; pass a text CSV with a header row")
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            other = "" if encoding is None else f" (--encoding {encoding})"
+            raise DataError(f"{where(name, line)}: not UTF-8 text{other} (byte {exc.start}); "
+                            "pass --encoding cp1252 if the file came from Excel on Windows "
+                            "(or --encoding NAME for another), or re-save it as UTF-8") from None
+    try:
+        text = raw.decode(codec)
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{where(name, line)}: not UTF-8 text (byte {exc.start}); "
-                        "re-save the file as UTF-8") from None
+        line = raw[: exc.start].decode(codec, errors="replace").count("\n") + 1
+        raise DataError(f"{where(name, line)}: not {encoding or codec} text (byte {exc.start}); "
+                        "pass the file's own --encoding (utf-8, cp1252, latin-1, utf-16, ...)"
+                        ) from None
+    nul = text.find("\x00", 0, 65536)
+    if nul >= 0:
+        raise DataError(f"{name} looks like a binary file (NUL at character {nul} as "
+                        f"{encoding or codec}), not a CSV; pass a text CSV with a header row")
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def sniff_delimiter(header: str) -> str:
@@ -163,29 +237,32 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None
-                ) -> list[Table]:
+def read_tables(sources: Sequence[str | Path], stdin: IO[bytes] | None = None,
+                encoding: str | None = None) -> list[Table]:
     """``read_table`` of each source, saying how many rows each had when reading is slow."""
+    check_encoding(encoding)
     started, tables = time.perf_counter(), []
     for source in sources:
-        tables.append(read_table(source, stdin))
+        tables.append(read_table(source, stdin, encoding))
         progress(f"read {tables[-1].source}: {len(tables[-1].cells):,} rows", started)
     return tables
 
 
-def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
+def read_table(source: str | Path, stdin: IO[bytes] | None = None,
+               encoding: str | None = None) -> Table:
     """Read a CSV (or a Parquet file, known by its first bytes) into a Table, keeping the
     file line of each row. A file is read once, hashed as it goes; only the careful
-    reader (a file the fast one leaves to it) and Parquet hold all its bytes. Raises
-    DataError.
+    reader (a file the fast one leaves to it, or one in an ``encoding`` besides UTF-8)
+    and Parquet hold all its bytes. Raises DataError.
 
     The first bytes are judged before the rest is read: binary ones (a NUL byte, bytes
-    that are no text) are refused at once, so a 300 MB random file or an endless
-    ``/dev/urandom`` costs one read. A stream that is no regular file (stdin, a pipe, a
-    device) is read to its end here, in the main thread, where SIGINT and SIGTERM stop
-    it (a read inside pyarrow's parser cannot be), and a NUL byte anywhere in it ends the
-    read at once."""
+    that are no text in the encoding) are refused at once, so a 300 MB random file or an
+    endless ``/dev/urandom`` costs one read. A stream that is no regular file (stdin, a
+    pipe, a device) is read to its end here, in the main thread, where SIGINT and SIGTERM
+    stop it (a read inside pyarrow's parser cannot be), and a NUL byte in UTF-8 text ends
+    the read at once."""
     name = source_name(source)
+    codec = check_encoding(encoding)
     _share_allocator()
     stream = open_source(source, stdin)
     spool = str(source) == "-" or not _regular(stream)   # a stream that cannot be read twice
@@ -194,10 +271,11 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
         if scan.first[:4] == PARQUET_MAGIC:
             raw = scan.rest()
             return parquet_table(raw, name, scan.sha256)
-        _judge_start(scan.start, name)
+        _judge_start(scan.start, name, encoding)
         if spool:
-            scan.spool(name)
-        fast = _fast_table(scan, name, None if spool else Path(source))
+            scan.spool(name, is_utf8(codec or _bom_codec(scan.start)))
+        fast = _fast_table(scan, name, None if spool else Path(source)) \
+            if is_utf8(codec) else None
         if fast is not None:
             return fast
         raw = scan.rest() if spool else None
@@ -208,8 +286,8 @@ def read_table(source: str | Path, stdin: IO[bytes] | None = None) -> Table:
             stream.close()
     if raw is None:
         raw = read_bytes(source)
-    _refuse_nul(raw, raw.find(b"\x00"), name)
-    text = decode(raw, name)
+    text = decode(raw, name, encoding)
+    _refuse_nul(text, text.find("\x00"), name)
     if not text.strip():
         raise DataError(f"{name} is empty; expected a CSV with a header row and price rows")
     return _careful_table(text, name, hashlib.sha256(raw).hexdigest())
@@ -225,30 +303,34 @@ def _regular(stream: IO[bytes]) -> bool:
 
 #: Bytes at the start of an input judged before any more is read.
 PROBE = 1 << 16
-#: Byte-order marks of UTF-16 and UTF-32 text, whose NUL bytes are text (``decode`` judges).
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
-def _judge_start(start: bytes, name: str) -> None:
-    """Refuse an input whose first bytes are binary (a NUL byte, or bytes that are no
-    text), as ``decode`` would once it had read every byte. A character cut by the end of
-    the probe is not held against it."""
+def _judge_start(start: bytes, name: str, encoding: str | None = None) -> None:
+    """Refuse an input whose first bytes are binary (a NUL byte, or bytes that are no text
+    in the encoding), as ``decode`` would once it had read every byte. A character cut by
+    the end of the probe is not held against it."""
     head, error = start[:PROBE], None
     for cut in range(4 if len(start) > PROBE else 1):
         try:
-            decode(head[:len(head) - cut], name)
+            decode(head[:len(head) - cut], name, encoding)
             return
         except DataError as exc:
             error = error or exc
     raise error
 
 
-def _refuse_nul(raw: bytes, offset: int, name: str) -> None:
-    """A NUL byte at ``offset`` of the input (-1: none) is binary data, not CSV text."""
-    if offset >= 0 and not raw.startswith(_WIDE_BOMS):
-        line = raw[:offset].count(b"\n") + 1
-        raise DataError(f"{where(name, line)}: a NUL byte (byte {offset}), binary data in what "
-                        "began as text; remove it, or export the file again as CSV text")
+def _bom_codec(start: bytes) -> str | None:
+    """The codec a byte-order mark at ``start`` names (``BOMS``), or None."""
+    return next((codec for bom, codec in BOMS if start.startswith(bom)), None)
+
+
+def _refuse_nul(data: bytes | str, offset: int, name: str) -> None:
+    """A NUL at ``offset`` of the input's UTF-8 bytes or of its text (-1: none) is binary
+    data, not CSV text."""
+    if offset >= 0:
+        line = data[:offset].count(b"\n" if isinstance(data, bytes) else "\n") + 1
+        raise DataError(f"{where(name, line)}: a NUL byte, binary data in what began as text; "
+                        "remove it, or export the file again as CSV text")
 
 
 def _share_allocator() -> None:
@@ -317,12 +399,12 @@ class _Scan(io.RawIOBase):
         self.size += len(chunk)
         return chunk
 
-    def spool(self, name: str) -> None:
+    def spool(self, name: str, utf8: bool = True) -> None:
         """Read the rest of the stream now (``keep``), in the caller's thread: a signal
-        stops it. A NUL byte ends it at once (a DataError naming its line)."""
+        stops it. In UTF-8 text a NUL byte ends it at once (a DataError naming its line)."""
         started = len(self.kept)
         while self._pull(CHUNK):
-            if self.nul >= 0:
+            if self.nul >= 0 and utf8:
                 _refuse_nul(b"".join(self.kept), self.nul, name)
         self.queue.extend(self.kept[started:])
 
@@ -443,13 +525,24 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
     header = [h.strip() for h in head.split(delimiter)]
     if not any(header):
         return None   # a separator-only first line is not the header
-    _check_header(header, name, 1)
+    layout = _Layout(1, header)
+    if header[0].lower() in LAYOUT_LABELS:   # perhaps yfinance's header rows
+        heads = scan.first.split(b"\n", 3)
+        if len(heads) < 4:
+            return None   # the header rows may go on past the first bytes: careful
+        try:
+            records = [line.decode("utf-8").strip("\r").split(delimiter) for line in heads[:3]]
+        except UnicodeDecodeError:
+            return None
+        layout = header_layout(records)
+    header = layout.header
+    check_header_row(header, name, layout.rows)
     typed = delimiter == ","   # elsewhere a decimal comma is possible: the rules decide
     # a column named like a series column is text: ticker codes 0005 keep their zeros
     named = [i for i, h in enumerate(header) if h.lower() in SERIES_NAMES]
     try:
         read = _arrow_csv(scan, len(header), delimiter,
-                          text=named if typed else range(len(header)))
+                          text=named if typed else range(len(header)), skip=layout.rows)
     except (pa.ArrowException, OverflowError):
         return None   # a short or long row, not UTF-8, ...: the careful path names it
     if scan.odd or scan.lone_cr or not read.num_rows:
@@ -458,7 +551,8 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
     def reread(columns: list[str]) -> dict[str, pd.Series]:
         source = pa.BufferReader(b"".join(scan.kept)) if path is None else str(path)
         picked = [header.index(c) for c in columns]
-        again = _arrow_csv(source, len(header), delimiter, text=picked, only=picked)
+        again = _arrow_csv(source, len(header), delimiter, text=picked, only=picked,
+                           skip=layout.rows)
         return {c: _text_cells(again.column(j)).iloc[:rows] for j, c in enumerate(columns)}
 
     rows, cells, inferred, redo = read.num_rows, {}, set(), []
@@ -493,13 +587,13 @@ def _fast_table(scan: _Scan, name: str, path: Path | None) -> Table | None:
         cells = {h: c.iloc[:rows] for h, c in cells.items()}
 
     frame = pd.DataFrame(cells, copy=False)
-    return Table(name, frame, np.arange(2, len(frame) + 2), delimiter, scan.sha256,
-                 frozenset(inferred), reread)
+    return laid_out(Table(name, frame, np.arange(layout.rows + 1, len(frame) + layout.rows + 1),
+                          delimiter, scan.sha256, frozenset(inferred), reread), layout)
 
 
 def _arrow_csv(source, width: int, delimiter: str, text: Sequence[int] | None = None,
-               only: Sequence[int] | None = None):
-    """pyarrow's read of a headed CSV of ``width`` columns (the header line skipped):
+               only: Sequence[int] | None = None, skip: int = 1):
+    """pyarrow's read of a headed CSV of ``width`` columns (the ``skip`` header lines skipped):
     the columns ``text`` (indices; None: none) as strings, the others as pyarrow infers
     them, a blank cell missing (strings are never missing); ``only``: just those columns."""
     import pyarrow as pa
@@ -508,7 +602,7 @@ def _arrow_csv(source, width: int, delimiter: str, text: Sequence[int] | None = 
     names = [f"c{i}" for i in range(width)]
     return pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+        read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
                                          ignore_empty_lines=False),
         convert_options=pacsv.ConvertOptions(
@@ -579,10 +673,10 @@ def _careful_table(text: str, name: str, sha256: str = "") -> Table:
     if not numbered:
         raise DataError(f"{name} has no header row, only separators; expected a CSV with a "
                         "header row and price rows")
-    header_line, header = numbered[0]
-    header = [h.strip() for h in header]
-    _check_header(header, name, header_line)
-    body = numbered[1:]
+    layout = header_layout([rec for _, rec in numbered[:3]])
+    header_line, header = numbered[layout.rows - 1][0], layout.header
+    check_header_row(layout.header, name, header_line)
+    body = numbered[layout.rows:]
     if not body:
         raise DataError(f"{name} has a header but no data rows; add price rows below line "
                         f"{header_line}")
@@ -592,7 +686,138 @@ def _careful_table(text: str, name: str, sha256: str = "") -> Table:
             raise DataError(f"{where(name, line)}: {len(rec)} fields, but the header on line "
                             f"{header_line} has {width}; fix that row")
     cells = pd.DataFrame([rec for _, rec in body], columns=header, dtype=object)
-    return Table(name, cells, np.array([line for line, _ in body]), delimiter, sha256)
+    return laid_out(Table(name, cells, np.array([line for line, _ in body]), delimiter, sha256),
+                    layout)
+
+
+#: The labels yfinance's header rows start with (its column levels' names; blank before
+#: version 0.2.51 named them).
+LAYOUT_LABELS = ("price", "ticker", "")
+#: The fields yfinance writes for each ticker (how its unnamed header rows are told apart).
+YFINANCE_FIELDS = frozenset({"open", "high", "low", "close", "adj close", "volume",
+                             "dividends", "stock splits", "capital gains", "repaired?"})
+#: The series column of a yfinance download of several tickers, once read in long form.
+TICKER_COLUMN = "Ticker"
+
+
+@dataclass
+class _Layout:
+    """How a file's header is laid out: ``rows`` header lines (1: the usual one) and the
+    table's column names; for yfinance's layout, each column's field and ticker."""
+
+    rows: int
+    header: list[str]
+    fields: list[str] = field(default_factory=list)    # (columns - 1,) Close, High, ...
+    tickers: list[str] = field(default_factory=list)   # (columns - 1,) AAPL, MSFT, ...
+
+
+def header_layout(records: Sequence[Sequence[str]]) -> _Layout:
+    """The header of a file from its first (non-blank) records: one row of names, or
+    yfinance's (``yf.download(...).to_csv()``) three: a row of fields and a row of tickers
+    in either order (group_by "column": ``Price,Close,Close,...`` then ``Ticker,AAPL,MSFT,
+    ...``; group_by "ticker": the ticker row first), labelled Price and Ticker (blank
+    before version 0.2.51), then the date column's name alone (``Date,,,`` or
+    ``Datetime,,,``). One ticker gives the usual columns (Date, Close, High, ...) and the
+    ticker as the series' name; several give one column per field and ticker, which
+    ``laid_out`` turns into a long table."""
+    first = [c.strip() for c in records[0]]
+    plain = _Layout(1, first)
+    if len(records) < 3 or len(first) < 2 or first[0].lower() not in LAYOUT_LABELS:
+        return plain
+    second, third = ([c.strip() for c in rec] for rec in records[1:3])
+    if not (len(second) == len(third) == len(first)) or not third[0] or any(third[1:]):
+        return plain
+    labels = (first[0].lower(), second[0].lower())
+    if labels == ("price", "ticker"):
+        fields, tickers = first[1:], second[1:]
+    elif labels == ("ticker", "price"):
+        fields, tickers = second[1:], first[1:]
+    elif labels == ("", "") and {f.lower() for f in first[1:]} <= YFINANCE_FIELDS:
+        fields, tickers = first[1:], second[1:]
+    elif labels == ("", "") and {f.lower() for f in second[1:]} <= YFINANCE_FIELDS:
+        fields, tickers = second[1:], first[1:]
+    else:
+        return plain
+    if not all(fields) or not all(tickers):
+        return plain
+    date = third[0]
+    if len(set(tickers)) == 1:
+        return _Layout(3, [date, *fields], fields, tickers)
+    return _Layout(3, [date, *(f"{t} {f}" for f, t in zip(fields, tickers))], fields, tickers)
+
+
+def laid_out(table: Table, layout: _Layout) -> Table:
+    """The table of a file read with ``layout``'s header: as it is for the usual header;
+    named by its ticker for a yfinance download of one; for several, in long form (the
+    date, a Ticker column, then each field) with each ticker's rows from its first price
+    to its last (blanks before: not listed yet; after: delisted), in the file's order."""
+    if layout.rows == 1:
+        return table
+    tickers = list(dict.fromkeys(layout.tickers))
+    if len(tickers) == 1:
+        return dataclasses.replace(table, ticker=tickers[0], layout="yfinance")
+    fields = list(dict.fromkeys(layout.fields))
+    groups: dict[str, dict[str, str]] = {t: {} for t in tickers}
+    for col, f, t in zip(layout.header[1:], layout.fields, layout.tickers):
+        groups[t][f] = col
+    spans = {}
+    for t, columns in groups.items():
+        blank = np.logical_and.reduce([_blank(table.cells[c]) for c in columns.values()])
+        present = np.flatnonzero(~blank)
+        if present.size:
+            spans[t] = np.arange(present[0], present[-1] + 1)
+    if not spans:   # no price at all: the rows as they are, for the usual messages
+        spans = {t: np.arange(len(table.cells)) for t in tickers}
+    index = np.concatenate(list(spans.values()))
+    date = layout.header[0]
+    sources = {f: [groups[t].get(f) for t in spans] for f in fields}
+
+    def stacked(columns: list[str | None], text: bool) -> pd.Series:
+        """One field of every ticker, end to end: typed if every part is, else text."""
+        parts = []
+        for col, rows in zip(columns, spans.values()):
+            if col is None:
+                parts.append(pd.Series(np.full(len(rows), "" if text else np.nan)))
+            elif text:
+                parts.append(cell_text(table, col).iloc[rows])
+            else:
+                parts.append(table.cells[col].iloc[rows])
+        out = pd.concat(parts, ignore_index=True)
+        return out.astype("str") if text else out
+
+    def typed(columns: list[str | None]) -> bool:
+        return all(c is None or _typed_numbers(table.cells[c]) for c in columns)
+
+    cells = {date: table.cells[date].iloc[index].reset_index(drop=True),
+             TICKER_COLUMN: pd.Series(np.repeat(list(spans), [len(r) for r in spans.values()]),
+                                      dtype="str")}
+    inferred = {date} & set(table.inferred)
+    for f in fields:
+        cells[f] = stacked(sources[f], not typed(sources[f]))
+        if typed(sources[f]) and all(c is None or c in table.inferred for c in sources[f]):
+            inferred.add(f)
+
+    def reread(columns: list[str]) -> dict[str, pd.Series]:
+        return {c: cell_text(table, date).iloc[index].reset_index(drop=True) if c == date
+                else stacked(sources[c], True) for c in columns}
+
+    frame = pd.DataFrame(cells)
+    return Table(table.source, frame, table.lines[index], table.delimiter, table.sha256,
+                 frozenset(inferred), reread if inferred else None,
+                 ticker=list(spans)[0] if len(spans) == 1 else "", layout="yfinance")
+
+
+def check_header_row(header: list[str], name: str, line: int) -> None:
+    """The header's names as ``_check_header`` checks them; a first line of values (a
+    MetaTrader or Binance export has no header) says what a header needs."""
+    values = [h for h in header if h]
+    if values and all(re.fullmatch(r"[-+]?[0-9][0-9.,:/ T+-]*", h) for h in values):
+        shown = ",".join(header)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise DataError(f"{where(name, line)}: the first line holds values ({shown}), not "
+                        "column names; add a header row naming a date column and the close, "
+                        "such as Date,Open,High,Low,Close,Volume")
+    _check_header(header, name, line)
 
 
 def _check_header(header: list[str], name: str, line: int) -> None:
@@ -609,25 +834,73 @@ def _check_header(header: list[str], name: str, line: int) -> None:
         seen[col.lower()] = col
 
 
+def name_key(name: str) -> str:
+    """A column name as names are compared: case-folded, accents dropped (Clôture is
+    cloture), stooq's <> and dots dropped, underscores and runs of spaces one space."""
+    import unicodedata
+
+    plain = "".join(ch for ch in unicodedata.normalize("NFKD", name)
+                    if not unicodedata.combining(ch))
+    plain = plain.casefold().replace("\u0142", "l")   # ł has no decomposition
+    return " ".join(re.sub(r"[<>.]", "", plain).replace("_", " ").split())
+
+
 def resolve_column(table: Table, name: str, flag: str) -> str:
-    """The header's spelling of ``name`` (case-insensitive); unknown names list what exists."""
+    """The header's spelling of ``name`` (case-insensitive, else as ``name_key`` compares
+    names: ``close`` finds stooq's <CLOSE>); unknown names list what exists."""
+    found = _named(table, name)
+    if found is not None:
+        return found
+    raise DataError(f"{table.source} has no column '{name[:40]}' ({flag}); columns are: "
+                    f"{_listed(table.cells.columns)}")
+
+
+def _named(table: Table, name: str) -> str | None:
+    """The column called ``name`` (see ``resolve_column``), or None."""
     for col in table.cells.columns:
         if col.lower() == name.strip().lower():
             return col
-    raise DataError(f"{table.source} has no column {quote_cell(name)} ({flag}); columns "
-                    f"are: {listed(list(table.cells.columns))}")
+    keyed = [col for col in table.cells.columns if name_key(col) == name_key(name)]
+    return keyed[0] if len(keyed) == 1 else None
+
+
+def _by_name_tiers(table: Table, tiers: Sequence[Sequence[str]],
+                   exclude: Sequence[str | None] = ()) -> list[str]:
+    """The columns of the first tier that names any (none: [])."""
+    columns = [c for c in table.cells.columns if c not in exclude]
+    for tier in tiers:
+        found = [c for c in columns if name_key(c) in tier]
+        if found:
+            return found
+    return []
 
 
 def find_date_column(table: Table, date_column: str | None = None) -> str:
-    """The date column: ``--date-column`` if given, else the first with a date-like name."""
+    """The date column: ``--date-column`` if given, else the one with a date name (Date,
+    Datetime, Datum, Fecha, ...: ``DATE_NAME_TIERS``); two of one tier are ambiguous."""
     if date_column:
         return resolve_column(table, date_column, "--date-column")
-    for col in table.cells.columns:
-        if col.lower() in DATE_NAMES:
-            return col
-    raise DataError(f"{table.source} has no date column (looked for "
-                    f"{', '.join(DATE_NAMES)}); pass --date-column NAME; columns are: "
-                    f"{listed(list(table.cells.columns))}")
+    found = _by_name_tiers(table, DATE_NAME_TIERS)
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DataError(f"{table.source}: which column holds the dates is ambiguous; pass "
+                        f"--date-column, one of: {_listed(found)}")
+    raise DataError(f"{table.source} has no date column (looked for Date, Datetime, "
+                    "Timestamp, Time, Datum, Fecha, Data, ...); pass --date-column NAME; "
+                    f"columns are: {_listed(table.cells.columns)}")
+
+
+def _listed(names: Sequence[str], room: int = 120) -> str:
+    """Names joined by commas in about ``room`` characters (each cut to 40): as many as
+    fit, then how many there are in all."""
+    names = [n if len(n) <= 40 else n[:37] + "..." for n in names]
+    shown: list[str] = []
+    for name in names:
+        if shown and len(", ".join([*shown, name])) > room:
+            return ", ".join(shown) + f", ... ({len(names)} in all)"
+        shown.append(name)
+    return ", ".join(shown)
 
 
 def parse_dates(table: Table, column: str, date_format: str | None = None) -> pd.DatetimeIndex:
@@ -872,7 +1145,8 @@ def first_cell(table: Table, text: pd.Series, mask: np.ndarray) -> tuple[int, st
     return int(table.lines[i]), text.iloc[i]
 
 
-def number_format(table: Table, column: str, text: pd.Series) -> str:
+def number_format(table: Table, column: str, text: pd.Series,
+                  shown: pd.Series | None = None) -> str:
     """The decimal separator (``.`` or ``,``) of a whole column, from its cells.
 
     A cell such as 1.5, 1,234.5 or 1,234,567 can only be read with a decimal point; 1,5,
@@ -880,15 +1154,17 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     different values). One kind settles the column; both kinds are a DataError naming
     both lines. A column that only such cells as 1,134 leave open is read with the decimal
     point in a comma-separated file (a decimal comma there would have to be quoted: the
-    file's own separator settles it), and is refused with --decimal elsewhere.
+    file's own separator settles it), and is refused with --decimal elsewhere. Messages
+    show the cells as ``shown`` (default: ``text``) holds them.
     """
     point, comma = _read_as(text, "."), _read_as(text, ",")
+    written = text if shown is None else shown
     only_point = ~np.isnan(point) & np.isnan(comma)
     only_comma = np.isnan(point) & ~np.isnan(comma)
 
     if only_point.any() and only_comma.any():
-        (c_line, c_cell) = first_cell(table, text, only_comma)
-        (p_line, p_cell) = first_cell(table, text, only_point)
+        (c_line, c_cell) = first_cell(table, written, only_comma)
+        (p_line, p_cell) = first_cell(table, written, only_point)
         raise DataError(f"{where(table.source, c_line, column)}: '{c_cell}' has a decimal "
                         f"comma but line {p_line} '{p_cell}' a decimal point; use one in the "
                         "column, or pass --decimal . or --decimal , to choose")
@@ -897,7 +1173,7 @@ def number_format(table: Table, column: str, text: pd.Series) -> str:
     either = ~np.isnan(point) & (point != comma)
     if only_point.any() or not either.any() or table.delimiter == ",":
         return "."
-    line, example = first_cell(table, text, either)
+    line, example = first_cell(table, written, either)
     raise DataError(f"{where(table.source, line, column)}: '{example}' could be "
                     f"{_plain(point[either][0])} or {_plain(comma[either][0])}, and no cell in "
                     "the column settles the decimal separator; pass --decimal , (decimal "
@@ -991,11 +1267,46 @@ def _parse_numbers(table: Table, column: str, decimal: str | None) -> tuple[np.n
         plain = _plain_numbers(text)
         if plain is not None:
             return plain, np.zeros(len(plain), bool)
+    shown, text = text, unmarked_numbers(table, column, text)
     missing = text.str.lower().isin(MISSING_MARKERS).to_numpy()
     if not (text.str.match(r"[-+.,0-9]").to_numpy(bool) & ~missing).any():
         # no present cell starts as a number does (a column of names): nothing to decide
         return np.full(len(text), np.nan), ~missing
-    return numbers_by_rules(table, column, text, missing, decimal)
+    return numbers_by_rules(table, column, text, missing, decimal,
+                            None if text is shown else shown)
+
+
+def unmarked_numbers(table: Table, column: str, text: pd.Series) -> pd.Series:
+    """The column's cells with the marks around their numbers taken off (``_MARKED``): a
+    currency ($2,506.85 is 2,506.85), a trailing % (1.25% is 1.25) and a K, M, B or T
+    suffix written as an exponent (3.46B is 3.46e9), so that the decimal separator of
+    what is left is decided for the whole column as for any other. Cells without marks
+    are as they were (the same Series when no cell has one). A column in two currencies
+    is a DataError naming both."""
+    candidates = (text.str.contains(r"[^-+.,0-9eE ]", regex=True) &
+                  text.str.contains(r"[0-9]", regex=True)).to_numpy(bool)
+    if not candidates.any():
+        return text
+    parts = text[candidates].str.extract(f"^{_MARKED}$")
+    marked = parts["num"].notna() & (parts["pre"].notna() | parts["post"].notna() |
+                                     parts["suffix"].notna())
+    if not marked.any():
+        return text
+    at = np.flatnonzero(candidates)[marked.to_numpy()]   # (marked,) row of each
+    parts = parts[marked.to_numpy()]
+    currency = parts["pre"].fillna(parts["post"]).to_numpy(object)
+    kinds = pd.unique(currency[pd.notna(currency)])
+    if len(kinds) > 1:
+        (a_line, a_cell), (b_line, b_cell) = (
+            (int(table.lines[i]), text.iloc[i][:40])
+            for i in (at[np.flatnonzero(currency == kind)[0]] for kind in kinds[:2]))
+        raise DataError(f"{where(table.source, a_line, column)}: '{a_cell}' is in "
+                        f"{kinds[0]} but line {b_line} '{b_cell}' in {kinds[1]}; a column "
+                        "holds one currency: convert its prices to one")
+    exponent = parts["suffix"].str.lower().map(_SUFFIXES).fillna("")
+    out = text.copy()
+    out.iloc[at] = (parts["sign"] + parts["num"] + exponent).to_numpy()
+    return out
 
 
 def text_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series, np.ndarray] | None:
@@ -1029,10 +1340,11 @@ def text_codes(table: Table, column: str) -> tuple[np.ndarray, pd.Series, np.nda
 
 
 def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.ndarray,
-                     decimal: str | None) -> tuple[np.ndarray, np.ndarray]:
+                     decimal: str | None, shown: pd.Series | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The column's stripped ``text`` (rows,) read by the rules: one decimal separator for
     the whole column (``decimal``, else ``number_format``); ``missing`` (rows,) marks the
-    missing-value cells."""
+    missing-value cells; ``shown``: the cells as written, for messages (default ``text``)."""
     present = text.where(~missing, "")
     values = None
     if decimal is None and table.delimiter == "," and \
@@ -1043,7 +1355,7 @@ def numbers_by_rules(table: Table, column: str, text: pd.Series, missing: np.nda
         if np.isnan(values[~missing]).any():
             values = None
     if values is None:
-        values = _read_as(present, decimal or number_format(table, column, present))
+        values = _read_as(present, decimal or number_format(table, column, present, shown))
     with np.errstate(invalid="ignore"):
         invalid = ~missing & ~np.isfinite(values)
     return np.where(missing, np.nan, values), invalid
@@ -1067,22 +1379,22 @@ def numeric_columns(table: Table, date_column: str) -> list[str]:
 
 def choose_target(table: Table, date_column: str, target: str | None,
                   exclude: str | None = None) -> str:
-    """``--target`` if given; else Close, else Adj Close, else the only numeric column
-    (besides ``exclude``, the series column)."""
+    """``--target`` if given; else the close by its name (Close, else Adj Close, else the
+    sources' words: ``TARGET_NAME_TIERS``), else the only numeric column (besides
+    ``exclude``, the series column). Two candidates of one tier are ambiguous."""
     if target:
         return resolve_column(table, target, "--target")
-    lower = {c.lower(): c for c in table.cells.columns}
-    for name in DEFAULT_TARGETS:
-        if name in lower:
-            return lower[name]
-    candidates = [c for c in numeric_columns(table, date_column) if c != exclude]
+    named = _by_name_tiers(table, TARGET_NAME_TIERS, (date_column, exclude))
+    if len(named) == 1:
+        return named[0]
+    candidates = named or [c for c in numeric_columns(table, date_column) if c != exclude]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise DataError(f"{table.source} has no numeric column to forecast; columns are: "
-                        f"{listed(list(table.cells.columns))}")
+                        f"{_listed(table.cells.columns)}")
     raise DataError(f"{table.source}: which column to forecast is ambiguous; pass --target, "
-                    f"one of: {listed(candidates)}")
+                    f"one of: {_listed(candidates)}")
 
 
 @dataclass
@@ -1224,7 +1536,7 @@ class Panel:
             i = known.get(name, lower.get(name.lower()))
             if i is None:
                 raise UsageError(f"{flag}: no series {quote_cell(name)} in {self.source}; "
-                                 f"series are: {listed(self.names)}")
+                                 f"series are: {_listed(self.names)}")
             picked.append(i)
         return self.take(picked)
 
@@ -1276,13 +1588,18 @@ def source_stem(source: str) -> str:
     return "stdin" if source in ("-", "<stdin>") else Path(source).stem
 
 
+def series_name(table: Table) -> str:
+    """The name of a file's one series: the ticker its header names, else its stem."""
+    return table.ticker or source_stem(table.source)
+
+
 def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
                features: Sequence[str] = (), date_column: str | None = None,
                series_column: str | None = None, wide: bool = False, missing: str = "ffill",
                stdin: IO[bytes] | None = None,
                warn: Callable[[str], None] | None = None, date_format: str | None = None,
                decimal: str | None = None, extra: Sequence[str] = (),
-               extra_optional: bool = False) -> Panel:
+               extra_optional: bool = False, encoding: str | None = None) -> Panel:
     """Read one or several files (paths, or ``-`` for stdin once) into one Panel.
 
     Args:
@@ -1298,6 +1615,8 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         decimal: ``.`` or ``,`` for every numeric column (default: decided per column).
         extra: more columns to read (``Panel.extra``), e.g. High and Low; with
             ``extra_optional`` only those the first file has (and none for ``wide``).
+        encoding: the files' text encoding (``--encoding``; default UTF-8, or as a
+            byte-order mark says).
     """
     check_date_format(date_format)
     check_decimal(decimal)
@@ -1308,7 +1627,7 @@ def read_panel(sources: Sequence[str | Path], *, target: str | None = None,
         raise UsageError("no PRICES given; pass a CSV file or - for stdin")
     if sources.count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     return panel_from_tables(tables, target=target, features=features, date_column=date_column,
                              series_column=series_column, wide=wide, missing=missing,
                              warn=warn, date_format=date_format, decimal=decimal,
@@ -1371,7 +1690,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     series_tables: list[Table] = []        # per series: its table, and a text column of it
     series_candidates: list[str | None] = []   # that could name the series (not taken)
     for table, part in zip(tables, parts):
-        part_names = [source_stem(table.source)] if part.layout == "single" else part.names
+        part_names = [series_name(table)] if part.layout == "single" else part.names
         series_tables += [table] * len(part_names)
         series_candidates += [part.candidate] * len(part_names)
         for name in part_names:
@@ -1408,7 +1727,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
         raise DataError(f"{source} has no usable rows: {note}")
     empty = [names[i] for i in np.flatnonzero(counts == 0)]
     if empty:
-        warn(f"left out {len(empty)} series with no usable rows: {listed(empty)}")
+        warn(f"left out {len(empty)} series with no usable rows: {_listed(empty)}")
     for line in [*choices, note]:
         if line:
             warn(line)
@@ -1447,6 +1766,10 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
     dates = parse_dates(table, date_col, date_format)
     order = table.parsed.get(("order", date_col, ""))
     if wide:
+        if table.layout == "yfinance" and TICKER_COLUMN in table.cells.columns:
+            raise UsageError(f"{table.source} is a yfinance download of several tickers, read "
+                             "as a panel of them (each one's Close, High, ...) without --wide; "
+                             "drop --wide")
         if extra and not extra_optional:
             raise UsageError(f"a --wide file has one column per series, so it cannot give "
                              f"{', '.join(extra)}; use a long file or --derived-inputs "
@@ -1462,15 +1785,14 @@ def _table_rows(table: Table, target: str | None, features: list[str], date_colu
         if col is not None and col in columns:
             raise UsageError(f"'{col}' is the {'date' if col == date_col else 'series'} "
                              "column; it cannot be a target or feature")
-    known = {c.lower() for c in table.cells.columns}
     extra_cols = [resolve_column(table, name, "--derived-inputs") for name in extra or []
-                  if not extra_optional or name.lower() in known]
+                  if not extra_optional or _named(table, name) is not None]
     extra_cols = [c for c in dict.fromkeys(extra_cols)
                   if c not in columns and c not in (date_col, series_col)]
     columns += extra_cols
     values = np.column_stack([_numbers_or_fail(table, col, decimal=decimal) for col in columns])
     if series_col is None:
-        return _Rows(np.zeros(len(dates), np.int64), [source_stem(table.source)], dates,
+        return _Rows(np.zeros(len(dates), np.int64), [series_name(table)], dates,
                      values, table.lines, columns, date_col, "single", extra=extra_cols,
                      date_order=order, candidate=choice.candidate)
     codes, labels = series_codes(table, series_col)
@@ -1507,7 +1829,7 @@ def _wide_rows(table: Table, date_col: str, dates: pd.DatetimeIndex, target: str
             blocks.append((present[0], present[-1] + 1, values))
     if not names:
         raise DataError(f"{table.source} has no numeric column to read with --wide; columns "
-                        f"are: {listed(list(table.cells.columns))}")
+                        f"are: {_listed(table.cells.columns)}")
     index = np.concatenate([np.arange(a, b) for a, b, _ in blocks])
     codes = np.repeat(np.arange(len(names)), [b - a for a, b, _ in blocks])
     values = np.concatenate([v[a:b] for a, b, v in blocks])[:, None]
@@ -1596,7 +1918,7 @@ def choose_series(table: Table, date_col: str, dates: pd.DatetimeIndex,
         shape = _panel_shape(label_codes, labels, dates)
         (clear if shape == "panel" else could if shape == "could" else []).append(col)
     if len(clear) > 1:
-        raise DataError(f"{table.source}: columns {listed(clear, quote=True)} could each name the "
+        raise DataError(f"{table.source}: columns {_listed(clear)} could each name the "
                         "series of a long file; pass --series-column NAME")
     if clear:
         return SeriesChoice(clear[0], f"took column '{clear[0]}' as the series column (its "
@@ -1803,14 +2125,14 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
                   series_column: str | None = None, wide: bool = False,
                   missing: str = "ffill", stdin: IO[bytes] | None = None,
                   series: Sequence[str] = (), date_format: str | None = None,
-                  decimal: str | None = None) -> dict:
+                  decimal: str | None = None, encoding: str | None = None) -> dict:
     """What ``train`` would read: rows, series, dates, spacing, columns, choices
     (``series``: only these)."""
     if isinstance(sources, (str, Path)):
         sources = [sources]
     if missing not in MISSING_POLICIES:
         raise UsageError(f"--missing must be one of {', '.join(MISSING_POLICIES)}; got '{missing}'")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     notes: list[str] = []
 
     def note(message: str) -> None:

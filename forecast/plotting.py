@@ -4,8 +4,6 @@ the training curves. matplotlib with the Agg backend (headless); nothing here tr
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from forecast import metrics
-from forecast.bundle import Bundle, check_name_length, check_out_target
+from forecast.bundle import Bundle
 from forecast.errors import OutputError
+from forecast.files import write_atomically
+from forecast.model_dirs import check_name_length, check_out_target
 from forecast.predict import Forecaster, segments
 
 #: The figure formats ``plot --out`` writes, by file suffix.
@@ -339,22 +339,14 @@ def save_figure(fig, out: Path, dpi: int) -> Path:
     import matplotlib.pyplot as plt
 
     out = Path(out)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-        os.close(fd)
-        fig.savefig(tmp, dpi=dpi, format=FORMATS.get(out.suffix.lower(), "png"))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a figure is an ordinary file
-        os.replace(tmp, out)
+        write_atomically(out, lambda tmp: fig.savefig(
+            tmp, dpi=dpi, format=FORMATS.get(out.suffix.lower(), "png")), suffix=out.suffix)
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot write the figure ({exc.strerror or exc})"
                           ) from None
     finally:
         plt.close(fig)
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
     return out
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import math
 import sys
-import warnings
 from typing import Callable, Sequence
 
 import numpy as np
@@ -18,36 +17,20 @@ import pandas as pd
 from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval
-from forecast.data import (Panel, describe_spacing, format_date, panel_from_tables, read_tables,
-                           unique_sorted)
+from forecast.calendar import future_dates_of_series
+from forecast.data import Panel, panel_from_tables, read_tables, unique_sorted
+from forecast.console import warn as warning
 from forecast.errors import DataError, ModelDirError, UsageError
-from forecast.errors import warn as warning
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
-from forecast.windows import (origin_prices, predict_windows, prepare_panel, series_centers,
-                              tied_columns)
+from forecast.windows import (origin_prices, predict_windows, prepare_panel, recent_of,
+                              series_centers, tied_columns)
 
 Predictor = Callable[[np.ndarray], np.ndarray]
 SEGMENTS = ("train", "validation", "test")
-#: A future forecast reads each series' last rows only (``recent_rows``), and every row of
-#: its last ``FUTURE_SPAN`` (a week of intraday sessions tells their times and weekdays).
-FUTURE_ROWS = 256
-FUTURE_SPAN = pd.Timedelta(days=8)
 #: The network's outputs are scaled steps (or levels) of its training data, about -1..1,
 #: or of its inputs' size: outputs beyond this many times that are a damaged model's.
 OUTPUT_LIMIT = 1e6
-
-
-def recent_rows(window: int, kind: str) -> int:
-    """How many of each series' last rows a future forecast reads: its last window (and
-    the row before it for a log-return), the steps of its recent volatility, and at
-    least ``FUTURE_ROWS`` to continue its dates' spacing."""
-    return max(FUTURE_ROWS, window + transform_offset(kind) + intervals.VOLATILITY_WINDOW + 2)
-
-
-def recent_of(panel: Panel, window: int, kind: str) -> Panel:
-    """The rows of ``panel`` that a future forecast reads (``recent_rows``, ``FUTURE_SPAN``)."""
-    return panel.recent(recent_rows(window, kind), FUTURE_SPAN)
 
 
 def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
@@ -100,7 +83,8 @@ def checked_predictor(predict: Predictor, source) -> Predictor:
 def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str | None = None,
                    wide: bool | None = None, stdin=None, warn=None,
                    date_column: str | None = None, missing: str | None = None,
-                   date_format: str | None = None, decimal: str | None = None) -> Panel:
+                   date_format: str | None = None, decimal: str | None = None,
+                   encoding: str | None = None) -> Panel:
     """Read PRICES with the model's columns (case-insensitive); say which are missing.
 
     The layout options default to the model's own (a model trained ``--wide`` reads wide
@@ -112,7 +96,7 @@ def read_for_model(sources: Sequence[str], bundle: Bundle, *, series_column: str
     wide = d.wide if wide is None else wide
     if list(sources).count("-") > 1:
         raise UsageError("stdin (-) can be given only once")
-    tables = read_tables(sources, stdin)
+    tables = read_tables(sources, stdin, encoding)
     inputs = columns[:len(columns) - len(d.extra)]
     for table in tables:
         absent = _absent(table, inputs)
@@ -291,10 +275,6 @@ class Forecaster:
             raise ModelDirError(f"the model in {self.bundle.path} ({files}) produces "
                                 "non-finite forecasts; retrain the model")
         return prices
-
-    def forecasts_from(self, use: np.ndarray) -> np.ndarray:
-        """(k, horizon) point forecasts in price units from the origins selected by ``use``."""
-        return self.point(self.prices_from(use))
 
     def backtest_rows(self, step: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which origins have a ``step``-ahead target inside their series.
@@ -596,96 +576,3 @@ def default_level(calibration: intervals.Calibration, max_step: int = 1,
     (warn or warning)(f"the model's calibration supports intervals up to {level:g} only; "
                       f"showing {level:g} instead of {DEFAULT_INTERVAL:g}")
     return level
-
-
-def future_dates_of_series(panel: Panel, steps: int) -> list[pd.DatetimeIndex]:
-    """``checked_future_dates`` of every series, worked out once per distinct date index
-    (the series of a panel mostly share one calendar)."""
-    seen: dict[tuple, list[tuple[np.ndarray, pd.DatetimeIndex]]] = {}
-    out = []
-    for s in range(panel.n_series):
-        index = panel.dates[panel.rows(s)]
-        stamps = index.asi8
-        same = seen.setdefault((len(stamps), int(stamps[0]), int(stamps[-1])), [])
-        found = next((dates for known, dates in same if np.array_equal(known, stamps)), None)
-        if found is None:
-            found = checked_future_dates(index, steps)
-            same.append((stamps, found))
-        out.append(found)
-    return out
-
-
-def checked_future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
-    """``future_dates``, or a UsageError up front when the dates would pass the last one
-    pandas can represent (2262-04-11)."""
-    last, end = index[-1], pd.Timestamp.max
-    positive = np.diff(index.to_numpy())
-    positive = positive[positive > np.timedelta64(0)]
-    smallest = pd.Timedelta(positive.min()) if len(positive) else pd.Timedelta(days=1)
-    try:
-        if smallest * steps <= end - last:   # each future step is at least this long
-            return future_dates(index, steps)
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
-            pd.errors.OutOfBoundsTimedelta):
-        pass
-    try:
-        probe = future_dates(index, 100)
-        allowed = int((end - last) / ((probe[-1] - last) / 100) * 0.99)
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime,
-            pd.errors.OutOfBoundsTimedelta):
-        allowed = 0
-    raise UsageError(f"--steps {steps} would run past {end:%Y-%m-%d}, the last date pandas can "
-                     f"represent; after {format_date(last, index)} this series has room for "
-                     "about "
-                     f"{allowed} step(s); use a smaller --steps")
-
-
-def future_dates(index: pd.DatetimeIndex, steps: int) -> pd.DatetimeIndex:
-    """``steps`` dates after the last one, continuing the data's own spacing: the bar times
-    and weekdays of its sessions for intraday data with gaps (nights, weekends), business
-    days for daily stock data, else the regular frequency pandas infers, else the median step."""
-    last = index[-1]
-    sessions = session_times(index)
-    if sessions is not None:
-        return session_dates(last, *sessions, steps)
-    if describe_spacing(index) == "business days":
-        return pd.bdate_range(last + pd.offsets.BDay(1), periods=steps)
-    with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset;
-        warnings.simplefilter("ignore")  # date_range takes either
-        freq = pd.infer_freq(index[-min(len(index), 30):]) if len(index) >= 3 else None
-    if freq:
-        return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
-    step = pd.Timedelta(np.median(np.diff(index.to_numpy())))
-    return last + step * pd.RangeIndex(1, steps + 1)
-
-
-def session_times(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray] | None:
-    """For intraday bars with gaps between them (closed nights or weekends), the times of
-    day and the weekdays the data shows: ((times,) timedelta64, (weekdays,) int), else None.
-
-    A day or more of data is needed to know the times, a week to know the weekdays (with
-    less, weekdays are Monday to Friday if the data has no weekend, else every day).
-    """
-    if len(index) < 3 or (index.normalize() == index).all():
-        return None
-    steps = np.diff(index.to_numpy())
-    if (steps == steps[0]).all() or index[-1] - index[0] < pd.Timedelta(days=1):
-        return None
-    times = np.unique((index - index.normalize()).to_numpy())
-    days = np.unique(index.day_of_week)
-    if index[-1] - index[0] < pd.Timedelta(days=7):
-        days = np.arange(5) if (days < 5).all() else np.arange(7)
-    return times, days
-
-
-def session_dates(last: pd.Timestamp, times: np.ndarray, weekdays: np.ndarray,
-                  steps: int) -> pd.DatetimeIndex:
-    """The next ``steps`` bars after ``last``: each of ``times`` on each day whose weekday is
-    in ``weekdays``."""
-    per_week = len(times) * len(weekdays)
-    weeks = steps // per_week + 2
-    days = pd.date_range(last.normalize(), periods=7 * weeks + 1, freq="D")
-    days = days[np.isin(days.day_of_week, weekdays)]
-    stamps = (days.to_numpy()[:, None] + times[None, :]).ravel()
-    stamps = stamps[stamps > last.to_datetime64()]
-    return pd.DatetimeIndex(stamps[:steps])

@@ -3,7 +3,7 @@
 Progress goes to stderr (a bar on a terminal, a line per epoch once training has taken a
 second); Keras's own progress bar is never used because it writes to stdout. Notes (the
 device, the windows, the guards' verdicts) are held until the command ends (see
-``errors.HeldLines``), so a failing train prints only its error.
+``console.HeldLines``), so a failing train prints only its error.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
 from forecast.data import Panel, option_date, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
-from forecast import errors
-from forecast.errors import (OUT_OF_MEMORY, DataError, ForecastError, HeldLines, TrainingError,
-                             progress, where)
+from forecast import console
+from forecast.console import HeldLines, progress
+from forecast.errors import OUT_OF_MEMORY, DataError, ForecastError, TrainingError, where
 from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
                              quantile_start, summary_text)
@@ -113,7 +113,7 @@ def dataset_tensor(prepared: Prepared) -> tf.Tensor:
 
 class StderrProgress(keras.callbacks.Callback):
     """Epoch progress on a stream (stderr): a live bar on a terminal, and a line per epoch
-    once training has taken longer than ``errors.PROGRESS_AFTER_S`` (the lines of the
+    once training has taken longer than ``console.PROGRESS_AFTER_S`` (the lines of the
     epochs before then come at that moment): a quick training prints no epoch lines, so
     that a failing one prints only its error. On a terminal the bar is erased when done.
 
@@ -177,14 +177,14 @@ class StderrProgress(keras.callbacks.Callback):
 
     def _show(self) -> None:
         """Print the epoch lines not printed yet, once training has taken long enough; the
-        first time, on stderr, the notes held so far come first (``errors.live``)."""
+        first time, on stderr, the notes held so far come first (``console.release_held``)."""
         if not self._live:
-            if time.perf_counter() - self._began <= errors.PROGRESS_AFTER_S:
+            if time.perf_counter() - self._began <= console.PROGRESS_AFTER_S:
                 return
             self._live = True
             self.erase_bar()
             if self.stream is sys.stderr:
-                errors.release_held()
+                console.release_held()
         for line in self._pending:
             self.stream.write(line + "\n")
         self._pending.clear()
@@ -767,7 +767,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     print(f"forecast: {setup.describe(cudnn)}", file=notes)
     if dry_run:
         if stream is None:
-            errors.release_held()
+            console.release_held()
         print(summary_text(model), file=stream or sys.stderr)
         return None
     n = {k: int(v.sum()) for k, v in prepared.masks.items()}

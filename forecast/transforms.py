@@ -225,12 +225,6 @@ class SeriesScaler:
             highs.append(high)
         return cls(names, np.array(lows), np.array(highs))
 
-    def one(self, s: int) -> MinMaxScaler:
-        """Series ``s``'s scaler as a plain MinMaxScaler."""
-        scaler = MinMaxScaler()
-        scaler.data_min_, scaler.data_max_ = self.data_min_[s], self.data_max_[s]
-        return scaler
-
     @property
     def scale_(self) -> np.ndarray:
         """(series, features) so that ``scaled = X * scale_ + min_`` row by row."""

@@ -12,10 +12,17 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecast.data import unique_sorted
+from forecast.config import VOLATILITY_WINDOW
+from forecast.data import Panel, unique_sorted
 from forecast.errors import DataError
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
+
+
+#: A future forecast reads each series' last rows only (``recent_rows``), and every row of
+#: its last ``FUTURE_SPAN`` (a week of intraday sessions tells their times and weekdays).
+FUTURE_ROWS = 256
+FUTURE_SPAN = pd.Timedelta(days=8)
 
 
 def make_windows(data: np.ndarray, targets: np.ndarray | None, window: int,
@@ -363,3 +370,15 @@ def series_centers(values: np.ndarray, series: np.ndarray, use: np.ndarray, n_se
     out = np.zeros(n_series)
     out[found.index.to_numpy()] = found.to_numpy()
     return out
+
+
+def recent_rows(window: int, kind: str) -> int:
+    """How many of each series' last rows a future forecast reads: its last window (and
+    the row before it for a log-return), the steps of its recent volatility, and at
+    least ``FUTURE_ROWS`` to continue its dates' spacing."""
+    return max(FUTURE_ROWS, window + transform_offset(kind) + VOLATILITY_WINDOW + 2)
+
+
+def recent_of(panel: Panel, window: int, kind: str) -> Panel:
+    """The rows of ``panel`` that a future forecast reads (``recent_rows``, ``FUTURE_SPAN``)."""
+    return panel.recent(recent_rows(window, kind), FUTURE_SPAN)

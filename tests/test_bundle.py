@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from forecast import bundle
-from forecast.bundle import FILES, MANIFEST, RECENT, WEIGHTS, latest_model_dir, read_bundle
+from forecast.bundle import read_bundle
+from forecast.model_dirs import FILES, MANIFEST, RECENT, WEIGHTS, latest_model_dir
 from forecast.errors import ModelDirError, OutputError
 
 
@@ -38,7 +39,7 @@ def test_the_manifest_lists_every_other_file_with_its_size_and_sha256(tiny_quant
         for p in files}
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", [*FILES, WEIGHTS, RECENT])
 def test_a_missing_file_is_named(tiny_model, tmp_path, name):
     copy = tmp_path / "m"
     shutil.copytree(tiny_model, copy)
@@ -222,7 +223,7 @@ def snapshot(root):
                          ids=[c[0] for c in MODEL_DIR_TARGETS])
 def test_a_model_dir_target_is_checked_and_nothing_of_the_users_is_touched(
         tiny_model, tmp_path, monkeypatch, name, make, message):
-    from forecast.bundle import check_model_dir_target
+    from forecast.model_dirs import check_model_dir_target
 
     work = tmp_path / "work"
     work.mkdir()
@@ -368,7 +369,7 @@ def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, 
     shutil.copytree(tiny_model, target)
     b = read_bundle(target)
     prices = b.data()
-    rename, fsync_dir = os.rename, bundle._fsync_dir
+    rename, fsync_dir = os.rename, bundle.fsync_dir
     barrier = threading.Barrier(2, timeout=60)
 
     def both_ready(path):
@@ -380,7 +381,7 @@ def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, 
             time.sleep(0.3)
         return rename(src, dst)
 
-    monkeypatch.setattr(bundle, "_fsync_dir", both_ready)
+    monkeypatch.setattr(bundle, "fsync_dir", both_ready)
     monkeypatch.setattr(os, "rename", slow_rename)
     model = b.load_keras()
     errors = []
@@ -588,7 +589,7 @@ def test_a_reader_waits_for_a_swap_in_progress(tiny_model, tmp_path):
         except ModelDirError as exc:
             results.append(exc)
 
-    with bundle._locked(target):
+    with bundle.locked(target):
         os.rename(target, aside)                  # the old model moved aside, the new not in
         reader = threading.Thread(target=read)
         reader.start()

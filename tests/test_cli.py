@@ -67,7 +67,7 @@ def test_debug_in_process_leaves_the_environment_as_it_was(cli, monkeypatch):
 
 
 def test_train_writes_a_complete_directory_and_nothing_on_stdout(cli, prices_csv, tmp_path):
-    from forecast.bundle import FILES, MANIFEST, RECENT, WEIGHTS
+    from forecast.model_dirs import FILES, MANIFEST, RECENT, WEIGHTS
     from tests.conftest import TINY
 
     result = cli("train", prices_csv, *TINY)
@@ -202,7 +202,7 @@ def test_a_full_stdout_is_one_line_exit_2(tiny_model):
 
 
 def test_out_of_memory_does_not_blame_a_train_option_on_other_commands(capsys):
-    from forecast.cli import run_guarded
+    from forecast.console import run_guarded
 
     def explode():
         raise MemoryError()
@@ -388,8 +388,9 @@ LONG_CELL = "9" * 2000
 @pytest.mark.parametrize("warnings", [[], ["warning: dropped 1 row(s)"], [f"warning: {LONG_CELL}"]])
 def test_an_error_line_is_cut_to_300_characters_keeping_its_start_and_its_fix(capsys,
                                                                                warnings):
-    from forecast.cli import run_guarded
-    from forecast.errors import DataError, held_warnings, note
+    from forecast.console import run_guarded
+    from forecast.console import held_warnings, note
+    from forecast.errors import DataError
 
     def fail_on_a_long_cell():
         for line in warnings:
@@ -409,7 +410,7 @@ def test_an_error_line_is_cut_to_300_characters_keeping_its_start_and_its_fix(ca
 
 
 def test_a_short_error_line_is_left_as_it_is():
-    from forecast.cli import one_line
+    from forecast.console import one_line
 
     assert one_line("forecast: error: ", "bad  value;\nfix it", ["w"]) == \
         "forecast: error: bad value; fix it (after: w)"
@@ -446,13 +447,13 @@ def test_a_train_whose_loss_diverges_prints_only_its_error(cli, tmp_path):
 
 def test_a_slow_step_shows_the_notes_held_so_far_before_its_progress_line(capsys,
                                                                           monkeypatch):
-    from forecast.errors import held_warnings, note, progress
+    from forecast.console import held_warnings, note, progress
 
     with held_warnings() as held:
         note("using model m")
         progress("read x.csv: 5 rows", 0.0)   # quick: nothing, the note stays held
         assert capsys.readouterr().err == "" and held == ["using model m"]
-        monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)
+        monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)
         progress("read x.csv: 5 rows", time.perf_counter())
         assert held == []
     assert capsys.readouterr().err.splitlines()[0] == "forecast: using model m"

@@ -66,14 +66,6 @@ def test_coverage_and_width_on_a_hand_made_case():
     assert metrics.mean_width(lower, upper) == pytest.approx((2 + 0.5 + 0.5 + 0.9) / 4)
 
 
-def test_format_scores_shows_every_forecast():
-    prices = np.array([5.0, 6.0, 4.0, 7.0])
-    text = metrics.format_scores(metrics.compare(prices, np.array([1, 2, 3]),
-                                                 np.array([5.5, 5.0, 6.0]), 1.0))
-    assert [line.split()[0] for line in text.splitlines()[1:4]] == ["model", "naive", "drift"]
-    assert "up-days" in text
-
-
 def test_pinball_loss_by_hand():
     actual = np.array([10.0, 4.0])
     forecasts = np.array([[8.0, 10.0, 12.0],     # row 0: errors +2, 0, -2
@@ -140,18 +132,6 @@ def test_a_forecast_that_predicts_no_move_has_no_direction_score(previous):
     assert metrics.directional_accuracy(actual, one_move, previous) == 1.0
 
 
-def test_tables_show_a_dash_and_json_null_for_undefined_figures():
-    prices = np.array([5.0, 5.0, 5.0, 5.0])              # flat: no naive error to scale by
-    scores = metrics.compare(prices, np.array([1, 2, 3]), np.array([5.0, 5.0, 5.0]), 0.0)
-    assert scores["naive"]["directional_accuracy"] is None
-    assert np.isnan(scores["model"]["mase"]) and np.isnan(scores["model"]["rel_mae"])
-    naive_row = metrics.format_scores(scores).splitlines()[2].split()
-    assert naive_row[0] == "naive" and naive_row[4:] == ["-", "-", "-"]
-    assert "nan" not in metrics.format_scores(scores)
-    strict = json.dumps(json_safe(scores), allow_nan=False)
-    assert json.loads(strict)["model"]["mase"] is None
-
-
 def test_json_ready_makes_every_undefined_figure_null():
     raw = {"a": float("nan"), "b": [np.float32(np.inf), -np.inf, np.float64(1.5)],
            "c": {"d": np.int64(3), "e": np.nan}, "t": (np.nan, 2.0),
@@ -160,10 +140,3 @@ def test_json_ready_makes_every_undefined_figure_null():
                                        "c": {"d": 3, "e": None}, "t": [None, 2.0],
                                        "f": [1.0, None]}
     json.dumps(json_safe(raw), allow_nan=False)
-
-
-def test_the_footer_of_an_interval_at_a_fractional_level():
-    prices = np.array([5.0, 6.0, 4.0, 7.0])
-    scores = metrics.compare(prices, np.array([1, 2, 3]), np.array([5.5, 5.0, 6.0]), 1.0)
-    scores["interval"] = {"level": 0.9677, "coverage": 2 / 3, "mean_width": 1.5}
-    assert "96.77% interval covered 66.7%, mean width 1.5" in metrics.format_scores(scores)

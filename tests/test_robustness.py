@@ -102,8 +102,12 @@ DAMAGE = {
                     "weights.npz holds weights that are not finite numbers (NaN or infinity)"),
     "weights of 1e30 (manifest re-written)": (resigned(lambda m: edit_weights(
         m, lambda name, w: np.full_like(w, 1e30))), "weights.npz produces non-finite forecasts"),
-    "model.keras weights NaN": (nan_keras_weights, "model.keras holds weights that are not "
-                                                   "finite numbers"),
+    "model.keras weights NaN (no weights.npz, manifest re-written)": (
+        resigned(nan_keras_weights), "model.keras holds weights that are not finite numbers"),
+    "weights.npz gone": (lambda m: (m / "weights.npz").unlink(),
+                         "missing weights.npz (manifest.json lists it)"),
+    "recent.csv gone": (lambda m: (m / "recent.csv").unlink(),
+                        "missing recent.csv (manifest.json lists it)"),
     "scaler centre 1e6": (lambda m: edit_json(m / "scaler.json", first_series(
         lambda s: s.update(center=1e6))), "scaler.json is damaged (a center of 1e+06, outside "
                                           "[0, 1])"),
@@ -347,7 +351,7 @@ def test_an_error_after_a_signal_is_the_interrupt_not_a_bug(capsys, monkeypatch)
     """A signal raised inside C code that calls back into Python can come out as another
     error (the SystemError of the issue): after a signal, that is the interrupt."""
     from forecast import runtime
-    from forecast.cli import run_guarded
+    from forecast.console import run_guarded
 
     def cut_short():
         monkeypatch.setattr(runtime, "received", signal.SIGINT)
@@ -431,13 +435,13 @@ def test_predicts_beside_busy_cores_all_exit_0(tiny_model):
 SWAPPER = """
 import shutil, sys, time, uuid
 from pathlib import Path
-from forecast.bundle import _locked, replace_dir
+from forecast.files import locked, replace_dir
 a, b, target, stop = map(Path, sys.argv[1:])
 rounds = 0
 while not stop.exists():
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     shutil.copytree((a, b)[rounds % 2], tmp)
-    with _locked(target):
+    with locked(target):
         replace_dir(tmp, target)
     rounds += 1
     time.sleep(0.01)  # a train replaces it now and then, not back to back
@@ -525,8 +529,7 @@ def test_a_nul_byte_late_in_a_csv_is_a_clear_error(tmp_path, how):
     raw = ("Date,Close\n" + rows[:-30] + "\x00" + rows[-30:]).encode()
     path = tmp_path / "late.csv"
     path.write_bytes(raw)
-    offset = raw.index(b"\0")
-    line = raw[:offset].count(b"\n") + 1
+    line = raw[:raw.index(b"\0")].count(b"\n") + 1
     if how == "path":
         proc = forecast_child("inspect", str(path))
         out, err = proc.communicate(timeout=120)
@@ -535,8 +538,8 @@ def test_a_nul_byte_late_in_a_csv_is_a_clear_error(tmp_path, how):
         out, err = proc.communicate(raw, timeout=120)
     name = str(path) if how == "path" else "<stdin>"
     assert (proc.returncode, out, err.decode().splitlines()) == (2, b"", [
-        f"forecast: error: {name} line {line}: a NUL byte (byte {offset}), binary "
-        "data in what began as text; remove it, or export the file again as CSV text"])
+        f"forecast: error: {name} line {line}: a NUL byte, binary data in what began as "
+        "text; remove it, or export the file again as CSV text"])
 
 
 ENDLESS_RANDOM = ("import os, sys\n"

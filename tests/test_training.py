@@ -30,7 +30,7 @@ def test_same_seed_gives_identical_weights_and_metrics(prices_csv):
 
 
 def test_progress_is_one_line_per_epoch_off_a_terminal(prices_csv, monkeypatch):
-    monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)  # a slow training
+    monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)  # a slow training
     stream = io.StringIO()
     trained = run_training(read_prices(prices_csv), tiny_config(), stream=stream)
     lines = [l for l in stream.getvalue().splitlines() if l.startswith("epoch ")]
@@ -158,14 +158,14 @@ def test_epoch_lines_come_once_training_has_taken_a_while_notes_first(capsys, mo
     """A quick training prints no epoch line (a failing one then prints only its error);
     once it has taken PROGRESS_AFTER_S, the held notes and the epochs so far come, then
     each epoch as it ends."""
-    from forecast.errors import held_warnings, info
+    from forecast.console import held_warnings, info
 
     with held_warnings() as held:
         info("device: CPU")
         callback = StderrProgress(epochs=3, steps=1)
         callback.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.25})
         assert capsys.readouterr().err == "" and held == ["device: CPU"]
-        monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)
+        monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)
         callback.on_epoch_end(1, {"loss": 0.4, "val_loss": 0.2})
         callback.on_epoch_end(2, {"loss": 0.3, "val_loss": 0.3})
         assert held == []
@@ -189,7 +189,7 @@ def test_a_quick_training_on_a_terminal_leaves_no_bar_and_no_line():
 
 
 def test_progress_on_a_terminal_draws_a_bar_then_the_epoch_line(monkeypatch):
-    monkeypatch.setattr("forecast.errors.PROGRESS_AFTER_S", -1.0)  # a slow training
+    monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)  # a slow training
     stream = Terminal()
     callback = StderrProgress(epochs=2, steps=4, stream=stream)
     callback.on_epoch_begin(0)

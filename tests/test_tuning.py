@@ -13,6 +13,7 @@ import time
 import optuna
 import pytest
 
+import forecast.tuning.search  # noqa: F401  (loads tuning.search, .study and .space)
 from forecast import tuning
 from forecast.config import SEARCH_SPACE
 from forecast.errors import UsageError
@@ -43,7 +44,7 @@ def without_seconds(rows):
 # --- the space -------------------------------------------------------------------------
 
 def test_the_default_space_searches_every_option_named_in_the_issue():
-    space = tuning.read_space(None)
+    space = tuning.space.read_space(None)
     assert list(space) == ["cell", "layers", "units", "dropout", "window", "learning_rate",
                            "batch_size"]
     assert space["cell"].choices == ("lstm", "gru", "rnn") and space["units"].log
@@ -54,9 +55,9 @@ def test_a_space_file_replaces_entries_and_options_given_are_fixed(tmp_path):
     path = tmp_path / "s.json"
     path.write_text('{"units": {"low": 4, "high": 16, "step": 4}, "learning-rate": [0.01],'
                     ' "dropout": [0, 0.25]}')
-    space = tuning.read_space(path, fixed={"cell"})
+    space = tuning.space.read_space(path, fixed={"cell"})
     assert "cell" not in space
-    assert space["units"] == tuning.Param("units", low=4, high=16, step=4)
+    assert space["units"] == tuning.space.Param("units", low=4, high=16, step=4)
     assert space["learning_rate"].choices == (0.01,)
     assert space["dropout"].choices == (0.0, 0.25)
     assert space["window"].to_dict() == SEARCH_SPACE["window"]
@@ -134,7 +135,8 @@ def test_tune_help_does_not_import_tensorflow():
 
 def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv, tmp_path,
                                                                 space_file):
-    from forecast.bundle import FILES, RECENT, WEIGHTS, read_bundle
+    from forecast.bundle import read_bundle
+    from forecast.model_dirs import FILES, RECENT, WEIGHTS
 
     args = ["tune", prices_csv, "--space", space_file, "--cell", "gru", *QUICK,
             "--model-dir", "m"]
@@ -230,16 +232,16 @@ def test_a_journal_is_tunes_by_its_mark_or_as_optunas_journal_from_before_the_ma
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
         str(tmp_path / "old.study" / "journal.log")))
     optuna.create_study(storage=storage, study_name="old")
-    assert tuning.check_storage(None, tmp_path / "old") == str(tmp_path / "old.study" /
+    assert tuning.study.check_storage(None, tmp_path / "old") == str(tmp_path / "old.study" /
                                                                "journal.log")
     # tune's own directory, with its mark, but the journal a link to a file of the user's
     (tmp_path / "new.study").mkdir()
-    tuning.make_study_dir(tmp_path / "new.study" / "journal.log")
-    assert tuning.made_by_tune(tmp_path / "new.study")
+    tuning.study.make_study_dir(tmp_path / "new.study" / "journal.log")
+    assert tuning.study.made_by_tune(tmp_path / "new.study")
     (tmp_path / "mine.txt").write_text("mine")
     (tmp_path / "new.study" / "journal.log").symlink_to(tmp_path / "mine.txt")
     with pytest.raises(UsageError, match="new.study/forecast-study.json was not written by"):
-        tuning.check_storage(None, tmp_path / "new")
+        tuning.study.check_storage(None, tmp_path / "new")
 
 
 @pytest.mark.parametrize("existing", [False, True])
@@ -311,7 +313,7 @@ def test_a_database_server_is_checked_by_connecting_once(monkeypatch):
 
     up = Engine()
     monkeypatch.setattr(sqlalchemy, "create_engine", lambda url: up)
-    tuning.check_storage_url("postgresql://u:secret@db.example/optuna")
+    tuning.study.check_storage_url("postgresql://u:secret@db.example/optuna")
     assert up.disposed
     down = Engine(sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(
         'connection to server at "db.example", port 5432 failed: Connection refused')))
@@ -321,7 +323,7 @@ def test_a_database_server_is_checked_by_connecting_once(monkeypatch):
                                          r'"db.example", port 5432 failed: Connection '
                                          r"refused\); check the URL and that the database "
                                          r"server runs"):
-        tuning.check_storage_url("postgresql://u:secret@db.example/optuna")
+        tuning.study.check_storage_url("postgresql://u:secret@db.example/optuna")
     assert down.disposed
 
 
@@ -339,12 +341,12 @@ def test_a_pruned_trial_stops_early_and_is_marked_pruned(tmp_path):
     panel = read_panel([csv_path])
     config = ForecastConfig(training=TrainConfig(epochs=3)).validate()
     config.columns = panel.columns
-    search = tuning.Search(panel, config, tuning.parse_space(SMALL), "p",
-                           str(tmp_path / "s" / "journal.log"), True, 3,
-                           pruner=PruneTrialOne())
-    tuning.prepare_study(search)
-    assert tuning.run_search(search) is None
-    result = tuning.outcome(search)
+    search = tuning.study.Search(panel, config, tuning.space.parse_space(SMALL), "p",
+                                 str(tmp_path / "s" / "journal.log"), True, 3,
+                                 pruner=PruneTrialOne())
+    tuning.study.prepare_study(search)
+    assert tuning.search.run_search(search) is None
+    result = tuning.search.outcome(search)
     rows = list(csv.DictReader(io.StringIO(result.table)))
     assert [r["state"] for r in rows] == ["complete", "pruned", "complete"]
     assert rows[1]["epochs"] == "1" and rows[0]["epochs"] == "3"
@@ -372,18 +374,18 @@ def small_search(tmp_path, pruner, learning_rate=0.001, **training):
     panel = read_panel([csv_path])
     config = ForecastConfig(training=TrainConfig(**training)).validate()
     config.columns = panel.columns
-    space = tuning.parse_space({"cell": ["gru"], "layers": [1], "units": [4], "dropout": [0.0],
-                                "window": [5], "learning_rate": [learning_rate],
-                                "batch_size": [32]})
-    return tuning.Search(panel, config, space, "p", str(tmp_path / "s" / "journal.log"), True,
-                         1, pruner=pruner)
+    space = tuning.space.parse_space({"cell": ["gru"], "layers": [1], "units": [4],
+                                      "dropout": [0.0], "window": [5],
+                                      "learning_rate": [learning_rate], "batch_size": [32]})
+    return tuning.study.Search(panel, config, space, "p", str(tmp_path / "s" / "journal.log"),
+                               True, 1, pruner=pruner)
 
 
 def test_each_epoch_reports_the_best_validation_loss_so_far_at_its_own_step(tmp_path):
     pruner = RecordingPruner(at={5})
     study = optuna.create_study(direction="minimize", pruner=pruner)
     trial = study.ask()
-    callback = tuning.pruning_callback(trial, small_search(tmp_path, pruner))
+    callback = tuning.search.pruning_callback(trial, small_search(tmp_path, pruner))
     losses = [0.5, 0.3, 0.4, float("nan"), 0.2, 0.25]
     for epoch, loss in enumerate(losses[:-1]):
         callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
@@ -405,11 +407,11 @@ def test_a_trial_scores_its_best_epoch_not_its_last(tmp_path):
     pruner = RecordingPruner()
     search = small_search(tmp_path, pruner, learning_rate=0.05, epochs=8, patience=1)
     study = optuna.create_study(direction="minimize", pruner=pruner)
-    assert tuning.run_trial(search, study, study.ask())
+    assert tuning.search.run_trial(search, study, study.ask())
     done = study.trials[0]
     assert done.state == optuna.trial.TrialState.COMPLETE
     keras.utils.clear_session()
-    history = run_training(search.panel, tuning.with_params(search.config, done.params),
+    history = run_training(search.panel, tuning.space.with_params(search.config, done.params),
                            stream=io.StringIO(), score=False).history["val_loss"]
     best = [min(history[:e + 1]) for e in range(len(history))]
     assert len(history) < 8 and history[-1] > best[-1] * 1.001  # stopped on a worse epoch
@@ -431,6 +433,38 @@ def tune_process(csv_path, model_dir, *extra):
 def trial_lines(stderr: bytes) -> list[int]:
     return [int(line.split()[1]) for line in stderr.decode().splitlines()
             if line.startswith("trial ")]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_before_any_trial_completes_is_an_interrupt_and_keeps_the_study(
+        tmp_path, space_file, signum):
+    """Ctrl-C (or SIGTERM) during the first trial: `forecast: interrupted`, exit 130 (143),
+    no model written, the study kept with the stopped trial (not 'no trial completed',
+    exit 1)."""
+    csv_path = tmp_path / "p.csv"
+    price_frame(300).to_csv(csv_path, index=False)
+    model = tmp_path / "m"
+    proc = tune_process(csv_path, model, "--space", space_file, "--trials", "5",
+                        "--epochs", "1000", "--patience", "1000")
+    seen = b""
+    deadline = time.time() + 300
+    while b"forecast: searching" not in seen and time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert b"forecast: searching" in seen, seen.decode()
+    time.sleep(1.0)  # into trial 0, which runs 1000 epochs
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=300)
+    err = (seen + err).decode()
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err and "unexpected" not in err and out == b""
+    assert "no trial" not in err and "model written" not in err
+    assert err.splitlines()[-1] == ("forecast: interrupted" if signum == signal.SIGINT
+                                    else "forecast: error: terminated")
+    assert not model.exists()
+    assert "journal.log" in err and (tmp_path / "m.study").is_dir()
 
 
 def test_two_processes_on_one_study_run_each_trial_once(tmp_path, space_file):

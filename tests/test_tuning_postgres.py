@@ -159,6 +159,7 @@ def test_opening_a_database_whose_tables_another_process_creates_is_tried_again(
     import optuna
     from sqlalchemy.exc import IntegrityError
 
+    import forecast.tuning.study  # noqa: F401  (loads tuning.study)
     from forecast import tuning
 
     calls = []
@@ -170,9 +171,9 @@ def test_opening_a_database_whose_tables_another_process_creates_is_tried_again(
         return "the study"
 
     monkeypatch.setattr(optuna, "create_study", create_study)
-    monkeypatch.setattr(tuning.time, "sleep", lambda s: None)
+    monkeypatch.setattr(tuning.study.time, "sleep", lambda s: None)
 
     class Search:
         study_name, pruner, seed, journal = "s", None, 0, False
-    assert tuning._create_or_load(Search(), "postgresql://x") == "the study"
+    assert tuning.study._create_or_load(Search(), "postgresql://x") == "the study"
     assert len(calls) == 3
