@@ -21,11 +21,14 @@ with a training window; BABA has none), `--epochs` epochs, no early stopping.
   set up and timed), on the same training rows: each series' rows before forecast's
   validation start, as log-returns standardised per series, written to an .npz.
 
-Windows per second, counted the same way for every row: the training windows of one epoch
-(every window whose target lies before the validation start; for neuralforecast, its steps
-per epoch x 64) times the epochs after the first, divided by the wall seconds of those
-epochs (the first epoch, which traces or warms up, is left out). "vs Darts" divides by
-Darts' figure on the same data.
+Windows per second, counted the same way for every row: the training windows one epoch
+trains on times the epochs after the first, divided by the wall seconds of those epochs (the
+first epoch, which traces or warms up, is left out). An epoch's windows: forecast's, every
+window whose target lies before the validation start; Darts', its training dataset, which
+on a panel of unequal series repeats the shorter series' windows up to the longest's count
+(so it holds more); neuralforecast's, its steps per epoch x 64 (an epoch here being
+ceil(forecast's windows / 64) steps). The table shows each. "vs Darts" divides by Darts'
+figure on the same data.
 
 Threads: every child gets OMP_NUM_THREADS, MKL_NUM_THREADS, TF_NUM_INTRAOP_THREADS and
 TF_NUM_INTEROP_THREADS = `--threads`, torch.set_num_threads(`--threads`), and, on a machine
