@@ -14,8 +14,9 @@ Run it before every stop that touches `forecast/`. What it measures, in one invo
   peers' job: one LSTM layer of 32 units and a Dense output, window 20, batch 64, Adam at
   1e-3, MAE loss, no quantiles, no derived inputs, no baseline guard), same `--epochs`, each
   validating every epoch. One fresh process per loop (plain first, then forecast), each
-  training sp500 then the panel. Windows per second: the training windows times the epochs
-  after the first, over the seconds of those epochs (the first traces). The figure compared
+  training sp500 then the panel. Windows per second: the training windows over the seconds
+  of the fastest epoch after the first (the first traces; the fastest, so that a moment of
+  other load on the machine does not count against one side). The figure compared
   is the ratio forecast / plain Keras, so that the machine's speed cancels; the windows per
   second are shown beside it, not flagged.
 - `forecast inspect` on the 1,000,000-row OHLCV CSV of `benchmarks/big_inputs.py read`
@@ -123,8 +124,7 @@ def train_child(kind: str, epochs: int) -> dict:
             model.fit(X, y.astype("float32"), batch_size=64, epochs=epochs, shuffle=True,
                       validation_data=(X_val, y_val.astype("float32")), verbose=0,
                       callbacks=[Timer()])
-        steady = seconds[1:] or seconds
-        results[name] = {"windows_per_second": n_train * len(steady) / sum(steady),
+        results[name] = {"windows_per_second": n_train / min(seconds[1:] or seconds),
                          "train_windows": n_train, "epoch_seconds": seconds}
     return results
 
@@ -235,7 +235,7 @@ def write_recorded(figures: dict, path: Path = BENCHMARKS) -> None:
 
 def worse(value: float, recorded: float, better: str) -> float:
     """How much worse than recorded, as a fraction (negative: better)."""
-    return recorded / value - 1 if better == "higher" else value / recorded - 1
+    return 1 - value / recorded if better == "higher" else value / recorded - 1
 
 
 def report(figures: dict, recorded: dict) -> list[str]:

@@ -57,3 +57,28 @@ def test_a_figure_is_flagged_only_when_more_than_15_percent_worse(name, recorded
                                                                   capsys):
     assert (quick.report({name: value}, {name: recorded}) == [name]) is flagged
     assert ("worse by more than 15%" in capsys.readouterr().out) is flagged
+
+
+@pytest.mark.parametrize("argv, code", [([], 0), (["--strict"], 1)])
+def test_a_flag_fails_the_run_only_with_strict(monkeypatch, capsys, argv, code):
+    name = "inspect, 1M-row OHLCV CSV"
+    monkeypatch.setattr(quick, "training", lambda epochs: {})
+    monkeypatch.setattr(quick, "inspect_and_predict", lambda: {name: 2.0})
+    monkeypatch.setattr(quick, "read_recorded", lambda: {name: 1.0})
+    monkeypatch.setattr(sys, "argv", ["quick.py", *argv])
+    with pytest.raises(SystemExit) as exit:
+        quick.main()
+    assert exit.value.code == code
+    assert "1 figure(s) more than 15% worse than recorded: " + name in capsys.readouterr().out
+
+
+def test_no_flag_passes_even_with_strict(monkeypatch, capsys):
+    name = "inspect, 1M-row OHLCV CSV"
+    monkeypatch.setattr(quick, "training", lambda epochs: {})
+    monkeypatch.setattr(quick, "inspect_and_predict", lambda: {name: 1.1})
+    monkeypatch.setattr(quick, "read_recorded", lambda: {name: 1.0})
+    monkeypatch.setattr(sys, "argv", ["quick.py", "--strict"])
+    with pytest.raises(SystemExit) as exit:
+        quick.main()
+    assert exit.value.code == 0
+    assert "worse than recorded" not in capsys.readouterr().out
