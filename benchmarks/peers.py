@@ -192,10 +192,18 @@ def main() -> None:
         if not python.exists():
             parser.error(f"{python} not found: create the venv with --make-venv {args.venv}")
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="peers-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        measure(args, python, args.keep.resolve())
+    else:
+        with tempfile.TemporaryDirectory(prefix="peers-") as work:
+            measure(args, python, Path(work))
+
+
+def measure(args, python: Path | None, work: Path) -> None:
+    wanted = [d.strip() for d in args.data.split(",") if d.strip()]
     datasets = {"sp500": ("sp500", SP500, []),
-                "panel": ("panel", args.panel, ["--test-start", PANEL_TEST_START])}
+                "panel": ("panel", args.panel.resolve(), ["--test-start", PANEL_TEST_START])}
     rows, versions = [], {}
 
     def report(label: str, result: dict, darts: dict | None) -> None:
