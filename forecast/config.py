@@ -206,9 +206,13 @@ class ForecastConfig:
         if not 0.0 < t.val_fraction < 1.0:
             raise UsageError(f"--val-fraction must be in (0, 1), got {t.val_fraction}")
         for flag, value in (("--val-start", t.val_start), ("--test-start", t.test_start)):
-            if value is not None:   # its day/month order waits for the data's (option_date)
-                from forecast.data import check_option_date
-                check_option_date(value, flag, self.data.date_format)
+            if value is not None:
+                try:
+                    import pandas as pd
+                    pd.Timestamp(value)
+                except (ValueError, TypeError):
+                    raise UsageError(f"{flag} must be a date such as 2016-01-01, got "
+                                     f"'{value}'") from None
         if t.val_fraction + t.test_fraction >= 0.9:
             raise UsageError("--val-fraction plus --test-fraction must leave at least 10% of rows "
                              f"for training, got {t.val_fraction} + {t.test_fraction}")

@@ -189,6 +189,11 @@ def training_options(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
+    from forecast.data import check_option_date   # the data's rules (pandas: not for --help)
+
+    for flag, value in (("--val-start", val_start), ("--test-start", test_start)):
+        if value is not None:   # its day/month order waits for the data's (option_date)
+            check_option_date(value, flag, date_format)
     return TrainingRequest(config, split_names(series), encoding)
 
 
