@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from forecast.errors import ModelDirError, UsageError
 
@@ -314,6 +314,13 @@ def _as_key(message: str) -> str:
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise UsageError(f"{flag} must be one of {', '.join(allowed)}; got '{value}'")
+
+
+def median_index(levels: Sequence[float]) -> int:
+    """The median's index among quantile levels (n_quantiles,), increasing: the level a
+    quantile model's point forecast is, and its head builds the others on (the nearest
+    level to 0.5 where 0.5 is missing)."""
+    return min(range(len(levels)), key=lambda i: abs(float(levels[i]) - 0.5))
 
 
 def _check_quantiles(levels: list[float]) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast import metrics
+from forecast import baselines, metrics
 from forecast.bundle import Bundle
 from forecast.errors import OutputError
 from forecast.files import write_atomically
@@ -56,7 +56,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     scores = {} if not len(test) else {
         "model": metrics.mae(test["actual"], test["predicted"]),
         "naive": metrics.mae(test["actual"], test["naive"]),
-        "drift": metrics.mae(test["actual"], metrics.drift_forecast(target, test_rows))}
+        "drift": metrics.mae(test["actual"], baselines.drift_forecast(target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
             "best_epoch": facts.get("best_epoch"),
             "bounds": bounds, "scores": scores, "level": level,
@@ -142,7 +142,7 @@ def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any
     for name, group in test.groupby("series", sort=False):
         naive = metrics.mae(group["actual"], group["naive"])
         s = forecaster.prices.names.index(name)
-        drift = metrics.drift_forecast(forecaster.prices.target_of(s),
+        drift = baselines.drift_forecast(forecaster.prices.target_of(s),
                                        rows[(series == s) & (table["segment"] == "test").to_numpy()])
         rel.append({"series": name,
                     "model": metrics.mae(group["actual"], group["predicted"]) / naive,

@@ -13,26 +13,26 @@ import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, Callable, Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from forecast import baselines, intervals, metrics
-from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
+from forecast import baselines, evaluation, intervals, metrics, windows
+from forecast.config import (DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig,
+                             median_index)
 from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import console
 from forecast.console import HeldLines, progress
 from forecast.errors import OUT_OF_MEMORY, DataError, ForecastError, TrainingError, where
 from forecast.metrics import diebold_mariano
-from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
+from forecast.models import (PinballLoss, build_model, cudnn_eligible,
                              quantile_start, summary_text)
 from forecast.transforms import SeriesScaler, transform_offset
-from forecast.windows import (DateSplit, Prepared, origin_prices, predict_windows,
-                              prepare_panel, rows_needed, split_dates)
+from forecast.windows import DateSplit, Prepared, prepare_panel, rows_needed, split_dates
 
 #: Batches run per call into the compiled training step: fewer Python round trips, which
 #: is most of the cost for the small recurrent models this tool trains.
@@ -310,7 +310,7 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
     its start is kept, only the median goes back to the start (``pin_median``): the spread
     around it stays the trained network's, which the interval guard judges on its own.
     """
-    base = base_index(levels) if levels else None
+    base = median_index(levels) if levels else None
     trained = point_outputs(predict_batched(model, X), base)
     trained_weights = model.get_weights()
     model.set_weights(start_weights)
@@ -481,257 +481,6 @@ def sample_dates(panel: Panel, prepared: Prepared) -> np.ndarray:
     return panel.dates.asi8[panel.offsets[prepared.series] + prepared.first_rows]
 
 
-@dataclass
-class OriginForecasts:
-    """Forecasts in price units from origins of a panel's series.
-
-    Attributes:
-        series: (k,) series of each origin; rows: (k,) the price row, within its series, of
-        each origin's first step; prices: (k, horizon) point forecasts in price units;
-        quantiles: (k, horizon, levels) a quantile model's forecasts, else None.
-    """
-
-    series: np.ndarray
-    rows: np.ndarray
-    prices: np.ndarray
-    quantiles: np.ndarray | None = None
-    _ordered: bool | None = field(default=None, repr=False, compare=False)
-
-    def _select(self, s: int):
-        """Series ``s``'s origins: a slice where origins come series by series (as
-        ``origin_forecasts`` gives them: no scan of every origin per series), else a mask."""
-        if self._ordered is None:
-            self._ordered = bool((self.series[1:] >= self.series[:-1]).all())
-        if self._ordered:
-            return slice(*np.searchsorted(self.series, [s, s + 1]))
-        return self.series == s
-
-    def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, prices) of series ``s``."""
-        use = self._select(s)
-        return self.rows[use], self.prices[use]
-
-    def quantiles_of(self, s: int) -> np.ndarray | None:
-        """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
-        return None if self.quantiles is None else self.quantiles[self._select(s)]
-
-
-def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
-                     first_row: np.ndarray | None = None,
-                     levels: list[float] | None = None) -> OriginForecasts:
-    """Forecasts from every origin of every series whose first step is at or after
-    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks; a quantile
-    model (``levels``) gives each level's path and its median as the point forecast."""
-    starts, series, rows = prepared.origins()
-    if first_row is not None:
-        use = rows >= first_row[series]
-        starts, series, rows = starts[use], series[use], rows[use]
-    outputs = predict_windows(predictor, prepared, starts)
-    prices = origin_prices(prepared, panel, kind, outputs, series, rows)
-    if not levels:
-        return OriginForecasts(series, rows, prices)
-    return OriginForecasts(series, rows, prices[..., base_index(levels)], prices)
-
-
-def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-              space: str, vols: list[np.ndarray]) -> intervals.Calibration:
-    """Conformal scores for each step, pooled over series, from the forecasts whose target
-    row lies in ``[lo[s], hi[s])`` of its series (the validation rows); each score is scaled
-    by its own series' volatility ``vols[s]`` (rows of s,) at the origin."""
-    steps = forecasts.prices.shape[1]
-    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, predicted = forecasts.of(s)
-        for k in range(steps):
-            target = rows + k
-            use = (target >= lo[s]) & (target < hi[s])
-            step_scores[k].append(intervals.scores(prices[target[use]], predicted[use, k],
-                                                   vols[s][rows[use] - 1], space))
-    return intervals.Calibration(space, [np.concatenate(parts) for parts in step_scores])
-
-
-def fit_cqr(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-            space: str, levels: list[float], lower: int, upper: int
-            ) -> intervals.QuantileCalibration:
-    """CQR of the quantile levels ``lower`` and ``upper`` (indices into ``levels``) for each
-    step, pooled over series, from the forecasts whose target row lies in
-    ``[lo[s], hi[s])`` of its series; scores in ``space`` (log-price: relative to the
-    price, so series of any price level pool)."""
-    steps = forecasts.prices.shape[1]
-    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, quantiles = forecasts.of(s)[0], forecasts.quantiles_of(s)
-        for k in range(steps):
-            target = rows + k
-            use = (target >= lo[s]) & (target < hi[s])
-            step_scores[k].append(intervals.cqr_scores(
-                prices[target[use]], quantiles[use, k, lower], quantiles[use, k, upper], space))
-    return intervals.QuantileCalibration(levels[lower], levels[upper], space,
-                                         [np.concatenate(parts) for parts in step_scores])
-
-
-def central_pairs(levels: list[float]) -> list[tuple[float, int, int]]:
-    """(coverage, lower index, upper index) of every central interval whose two ends were
-    both trained: 0.1 and 0.9 give (0.8, 0, 2)."""
-    out = []
-    for i, q in enumerate(levels):
-        if q < 0.5:
-            coverage = round(1.0 - 2.0 * q, 10)
-            found = intervals.interval_levels(levels, coverage)
-            if found is not None:
-                out.append((coverage, *found))
-    return out
-
-
-def validation_halves(panel: Panel, train_end: np.ndarray, val_end: np.ndarray, horizon: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Split the validation rows by date, as the point guard splits its windows: the first
-    half ``[train_end[s], half_end[s])`` calibrates, the second ``[held_start[s],
-    val_end[s])`` judges, ``horizon - 1`` dates left out between them."""
-    stamps = panel.dates.asi8
-    own = [stamps[panel.rows(s)] for s in range(panel.n_series)]
-    unique = unique_sorted(np.concatenate([d[train_end[s]:val_end[s]]
-                                           for s, d in enumerate(own)]))
-    cut, gap = len(unique) // 2, len(unique) // 2 + horizon - 1
-    cut_date = unique[cut] if cut < len(unique) else np.iinfo(np.int64).max
-    gap_date = unique[gap] if gap < len(unique) else np.iinfo(np.int64).max
-    half_end = np.array([np.searchsorted(d, cut_date) for d in own])
-    held_start = np.array([np.searchsorted(d, gap_date) for d in own])
-    return (np.clip(half_end, train_end, val_end), np.clip(held_start, train_end, val_end))
-
-
-def judge_intervals(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-                    level: float, cqr: intervals.QuantileCalibration,
-                    conformal: intervals.Calibration, lower: int, upper: int,
-                    vols: list[np.ndarray], scales: np.ndarray) -> dict[str, Any]:
-    """The interval guard on one-step forecasts of rows ``[lo[s], hi[s])`` (held out from
-    both calibrations): the network's CQR band against the rolling-volatility conformal
-    band around the same point forecast. Scores are in log-price (``abs`` space: in units
-    of each series' naive MAE) so that series pool, and a panel's rows are averaged per
-    date."""
-    actual, network, baseline, dates = [], [], [], []
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, point = forecasts.of(s)
-        quantiles = forecasts.quantiles_of(s)
-        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
-        r = rows[use]
-        net = cqr.band(quantiles[use, 0, lower], quantiles[use, 0, upper], 1)
-        base = intervals.band(point[use, 0], vols[s][r - 1] * conformal.quantile(level, 1), 1.0,
-                              conformal.space)
-        unit = np.log if cqr.space == "log" else (lambda v, k=float(scales[s]): v / k)
-        actual.append(unit(prices[r]))
-        with np.errstate(divide="ignore"):   # a band down to 0 is -inf in log price: an
-            network.append([unit(b) for b in net])        # infinite score, and it loses
-            baseline.append([unit(b) for b in base])
-        dates.append(panel.dates.asi8[panel.offsets[s] + r])
-    both = lambda parts, i: np.concatenate([p[i] for p in parts])  # noqa: E731
-    with np.errstate(invalid="ignore", over="ignore"):
-        return baselines.interval_guard(
-            np.concatenate(actual), (both(network, 0), both(network, 1)),
-            (both(baseline, 0), both(baseline, 1)), level, dates=np.concatenate(dates))
-
-
-def choose_bands(panel: Panel, forecasts: OriginForecasts, train_end: np.ndarray,
-                 val_end: np.ndarray, space: str, vols: list[np.ndarray], scales: np.ndarray,
-                 levels: list[float], stream: IO[str]) -> intervals.QuantileIntervals:
-    """For each trained central interval: calibrate the network's quantiles by CQR and the
-    conformal band on the first half of the validation dates, let the interval guard judge
-    them on the second half, then calibrate the chosen band on every validation row. Says
-    on ``stream`` which band ``predict --interval`` will use, and why."""
-    if not levels:
-        return intervals.QuantileIntervals.point()
-    horizon = forecasts.prices.shape[1]
-    half_end, held_start = validation_halves(panel, train_end, val_end, horizon)
-    conformal = calibrate(panel, forecasts, train_end, half_end, space, vols)
-    pairs = []
-    for level, lower, upper in central_pairs(levels):
-        cqr = fit_cqr(panel, forecasts, train_end, half_end, space, levels, lower, upper)
-        result = judge_intervals(panel, forecasts, held_start, val_end, level, cqr, conformal,
-                                 lower, upper, vols, scales)
-        band = "quantiles" if result["kept"] == "network" else "conformal"
-        verdict = "beat" if band == "quantiles" else "did not beat"
-        uses = "uses it" if band == "quantiles" else \
-            "uses the rolling-volatility conformal band around the median"
-        stream.write(f"forecast: {level:.0%} interval: the network's quantile band (CQR) "
-                     f"{verdict} the rolling-volatility conformal band on "
-                     f"{result['dates']} held-out validation dates (interval score, "
-                     f"Diebold-Mariano p = {result['p_value']:.2f}); predict --interval "
-                     f"{level:g} {uses}\n")
-        pairs.append({"level": level, "lower": lower, "upper": upper, "band": band,
-                      "guard": result, "calibration": fit_cqr(
-                          panel, forecasts, train_end, val_end, space, levels, lower, upper)})
-    return intervals.QuantileIntervals(levels, space, pairs)
-
-
-def fit_garches(panel: Panel, train_end: np.ndarray) -> list[baselines.Garch | None]:
-    """Each series' GARCH(1,1) baseline, fit on its training rows only (None where it has
-    too few training returns or the fit fails)."""
-    return [baselines.fit_garch(panel.target_of(s)[:int(train_end[s])])[0]
-            for s in range(panel.n_series)]
-
-
-@dataclass
-class IntervalBands:
-    """What scoring a segment's intervals needs: the model's bands (conformal calibration,
-    quantile calibrations, each series' volatility) and the baselines' (GARCH fits and the
-    validation rows the rolling conformal band calibrates on)."""
-
-    calibration: intervals.Calibration
-    quantile: intervals.QuantileIntervals
-    vols: list[np.ndarray]
-    garches: list[baselines.Garch | None]
-    train_end: np.ndarray
-    val_end: np.ndarray
-    level: float = DEFAULT_INTERVAL
-
-
-def score_intervals(bands: IntervalBands, s: int, prices: np.ndarray, rows: np.ndarray,
-                    point: np.ndarray, quantiles: np.ndarray | None) -> dict[str, Any]:
-    """The interval figures of one series' one-step forecasts of ``rows`` (k,): the band
-    ``predict --interval`` gives beside both baselines (``baselines.compare_intervals``)."""
-    level, q = bands.level, bands.quantile
-    lower, upper = intervals.prediction_band(level, 1, point, bands.vols[s][rows - 1],
-                                             bands.calibration, q, quantiles)
-    published = q.calibrated(quantiles, 1) if quantiles is not None else None
-    out = baselines.compare_intervals(
-        prices, rows, level, (lower, upper), point, bands.garches[s],
-        np.arange(int(bands.train_end[s]), int(bands.val_end[s])), published, q.levels)
-    out["band"] = "quantiles" if q.uses_quantiles(level) else "conformal"
-    return out
-
-
-def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-                  scales: np.ndarray, bands: IntervalBands | None = None) -> dict[str, Any]:
-    """One-step scores (model, naive, drift) of every series on its rows ``[lo[s], hi[s])``,
-    with interval figures (the model's band, rolling conformal, GARCH) when ``bands`` are
-    given, and their aggregate over series.
-
-    Returns:
-        {"series": {name: metrics.compare(...) [+ "interval", "intervals"]},
-        "aggregate": metrics.aggregate(...)}.
-    """
-    per_series = {}
-    for s, name in enumerate(panel.names):
-        prices = panel.target_of(s)
-        rows, predicted = forecasts.of(s)
-        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
-        if not use.any():
-            continue
-        out = metrics.compare(prices, rows[use], predicted[use, 0], float(scales[s]))
-        if bands is not None:
-            quantiles = forecasts.quantiles_of(s)
-            compared = score_intervals(bands, s, prices, rows[use], predicted[use, 0],
-                                       None if quantiles is None else quantiles[use, 0])
-            out["interval"] = {k: compared["model"][k] for k in
-                               ("level", "coverage", "mean_width", "interval_score", "rows")}
-            out["intervals"] = compared
-        per_series[name] = out
-    return {"series": per_series, "aggregate": metrics.aggregate(per_series)}
-
-
 def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
                  dry_run: bool = False,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -786,22 +535,22 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     scores, calibration = {}, None
     quantile, garches = intervals.QuantileIntervals.point(), []
     if score:
-        forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
+        forecasts = windows.origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
                                      t.target_transform, first_row=train_end - m.horizon + 1,
                                      levels=m.quantiles)
         space = intervals.error_space(panel.values[:, 0])
         vols = [intervals.volatility(panel.target_of(s), space)
                 for s in range(panel.n_series)]
-        calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
-        quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
+        calibration = intervals.calibrate(panel, forecasts, train_end, val_end, space, vols)
+        quantile = intervals.choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
                                 m.quantiles, notes)
-        garches = fit_garches(panel, train_end)
+        garches = baselines.fit_garches(panel, train_end)
         # few validation rows: the widest level they support, so every band is finite
-        bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
+        bands = evaluation.IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
                               min(DEFAULT_INTERVAL, calibration.widest_level()))
         scores = {
-            "val": score_segment(panel, forecasts, train_end, val_end, scales),
-            "test": score_segment(panel, forecasts, val_end, ends, scales, bands),
+            "val": evaluation.score_segment(panel, forecasts, train_end, val_end, scales),
+            "test": evaluation.score_segment(panel, forecasts, val_end, ends, scales, bands),
         }
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
@@ -839,7 +588,7 @@ def output_start(prepared: Prepared, config: ForecastConfig) -> np.ndarray | Non
         return np.zeros(m.horizon) if config.training.baseline_guard else None
     y = prepared.targets(prepared.starts[prepared.masks["train"]])
     start = quantile_start(y, m.quantiles)
-    base = base_index(m.quantiles)
+    base = median_index(m.quantiles)
     start[:, base] = 0.0
     start[:, :base] = np.minimum(start[:, :base], 0.0)
     start[:, base + 1:] = np.maximum(start[:, base + 1:], 0.0)

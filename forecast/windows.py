@@ -6,13 +6,13 @@ Shapes: inputs ``(samples, window, features)``, targets ``(samples, horizon)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecast.config import VOLATILITY_WINDOW
+from forecast.config import VOLATILITY_WINDOW, median_index
 from forecast.data import Panel, unique_sorted
 from forecast.errors import DataError
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
@@ -382,3 +382,55 @@ def recent_rows(window: int, kind: str) -> int:
 def recent_of(panel: Panel, window: int, kind: str) -> Panel:
     """The rows of ``panel`` that a future forecast reads (``recent_rows``, ``FUTURE_SPAN``)."""
     return panel.recent(recent_rows(window, kind), FUTURE_SPAN)
+
+
+@dataclass
+class OriginForecasts:
+    """Forecasts in price units from origins of a panel's series.
+
+    Attributes:
+        series: (k,) series of each origin; rows: (k,) the price row, within its series, of
+        each origin's first step; prices: (k, horizon) point forecasts in price units;
+        quantiles: (k, horizon, levels) a quantile model's forecasts, else None.
+    """
+
+    series: np.ndarray
+    rows: np.ndarray
+    prices: np.ndarray
+    quantiles: np.ndarray | None = None
+    _ordered: bool | None = field(default=None, repr=False, compare=False)
+
+    def _select(self, s: int):
+        """Series ``s``'s origins: a slice where origins come series by series (as
+        ``origin_forecasts`` gives them: no scan of every origin per series), else a mask."""
+        if self._ordered is None:
+            self._ordered = bool((self.series[1:] >= self.series[:-1]).all())
+        if self._ordered:
+            return slice(*np.searchsorted(self.series, [s, s + 1]))
+        return self.series == s
+
+    def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, prices) of series ``s``."""
+        use = self._select(s)
+        return self.rows[use], self.prices[use]
+
+    def quantiles_of(self, s: int) -> np.ndarray | None:
+        """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
+        return None if self.quantiles is None else self.quantiles[self._select(s)]
+
+
+def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
+                     first_row: np.ndarray | None = None,
+                     levels: list[float] | None = None) -> OriginForecasts:
+    """Forecasts from every origin of every series whose first step is at or after
+    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks; a quantile
+    model (``levels``) gives each level's path and its median as the point forecast."""
+    starts, series, rows = prepared.origins()
+    if first_row is not None:
+        use = rows >= first_row[series]
+        starts, series, rows = starts[use], series[use], rows[use]
+    outputs = predict_windows(predictor, prepared, starts)
+    prices = origin_prices(prepared, panel, kind, outputs, series, rows)
+    if not levels:
+        return OriginForecasts(series, rows, prices)
+    return OriginForecasts(series, rows, prices[..., median_index(levels)], prices)

@@ -1,4 +1,5 @@
-"""The interval baselines (rolling-volatility conformal, GARCH(1,1)) and the interval guard."""
+"""The baselines: naive and drift forecasts, the interval baselines (rolling-volatility
+conformal, GARCH(1,1)), and the interval guard that judges a band against them."""
 
 import subprocess
 import sys
@@ -130,6 +131,14 @@ def test_rolling_conformal_band_is_the_intervals_machinery():
     np.testing.assert_allclose(shifted[1], 2 * upper)
 
 
+def test_naive_and_drift_forecasts():
+    prices = np.array([1.0, 3.0, 4.0, 8.0])
+    rows = np.array([1, 2, 3])
+    np.testing.assert_array_equal(baselines.naive_forecast(prices, rows), [1, 3, 4])
+    # drift: last + (last - first) / (r - 1); r = 1 has no step yet
+    np.testing.assert_allclose(baselines.drift_forecast(prices, rows), [1, 3 + 2, 4 + 3 / 2])
+
+
 def guard_case(kind, seed):
     """The guard between a CQR band that follows a GARCH(0.2, 0.75) volatility and the
     rolling-volatility conformal band: calibrated on rows 500..999, judged on 1000..3000."""
@@ -148,7 +157,7 @@ def guard_case(kind, seed):
                                             0.1, 0.9, "log")
     network = cqr.band(lower[held - 1], upper[held - 1])
     baseline = baselines.rolling_conformal_band(prices, held, cal, 0.8)
-    return baselines.interval_guard(prices[held], network, baseline, 0.8)
+    return intervals.interval_guard(prices[held], network, baseline, 0.8)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -169,7 +178,7 @@ def test_interval_guard_falls_back_on_constant_volatility_noise(seed):
 def test_interval_guard_on_a_tie_falls_back():
     actual = np.arange(5.0)
     band = (actual - 1, actual + 1)
-    assert baselines.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
+    assert intervals.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
 
 
 def test_baselines_import_neither_keras_nor_arch():

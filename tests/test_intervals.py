@@ -48,7 +48,8 @@ def test_calibration_uses_no_test_row():
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import OriginForecasts, calibrate
+    from forecast.intervals import calibrate
+    from forecast.windows import OriginForecasts
 
     rng = np.random.default_rng(1)
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
@@ -165,7 +166,8 @@ def test_calibration_scales_each_error_by_the_volatility_at_its_origin():
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import OriginForecasts, calibrate
+    from forecast.intervals import calibrate
+    from forecast.windows import OriginForecasts
 
     rng = np.random.default_rng(2)
     prices = [100 * np.exp(np.cumsum(rng.normal(0, 0.01, 100))),

@@ -230,7 +230,7 @@ def simulated_panel(kind, n=3000, seeds=(0, 1)):
                                   axis=-1)[:, None, :])
         rows_all.append(rows)
         series_all.append(np.full(n, s))
-    from forecast.training import OriginForecasts
+    from forecast.windows import OriginForecasts
     q = np.concatenate(quantiles)
     forecasts = OriginForecasts(np.concatenate(series_all), np.concatenate(rows_all),
                                 q[..., 1], q)
@@ -240,7 +240,7 @@ def simulated_panel(kind, n=3000, seeds=(0, 1)):
 @pytest.mark.parametrize("kind,band", [("garch", "quantiles"), ("noise", "conformal")])
 def test_the_interval_guard_keeps_quantiles_that_follow_true_volatility(kind, band):
     from forecast import intervals
-    from forecast.training import choose_bands
+    from forecast.intervals import choose_bands
 
     panel, forecasts = simulated_panel(kind)
     train_end, val_end = np.array([500, 500]), np.array([2500, 2500])
@@ -263,7 +263,8 @@ def test_pooled_cqr_calibrates_a_too_narrow_band_over_series_of_different_volati
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import OriginForecasts, fit_cqr
+    from forecast.intervals import fit_cqr
+    from forecast.windows import OriginForecasts
 
     rng = np.random.default_rng(3)
     n, z = 6000, 1.2815515655446004
@@ -337,7 +338,8 @@ def test_training_on_garch_returns_learns_the_volatility_and_keeps_its_band():
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import origin_forecasts, predict_batched
+    from forecast.training import predict_batched
+    from forecast.windows import origin_forecasts
     from forecast.windows import prepare_panel
     from tests.test_baselines import garch_path, prices_of
 
@@ -653,7 +655,7 @@ def test_the_shuffled_pipeline_is_a_new_permutation_each_epoch_and_seeded():
 
 
 def test_origin_forecasts_of_a_series_are_its_own_whatever_the_order():
-    from forecast.training import OriginForecasts
+    from forecast.windows import OriginForecasts
 
     series = np.array([0, 0, 1, 1, 1, 3])
     rows = np.arange(6) * 10
