@@ -1,6 +1,8 @@
-"""Sliding windows and chronological splits, with NumPy only.
+"""Windows over the panel: the start rows of every window inside one series, the date
+splits, the prepared (transformed, scaled, indexed) panel, forecasts from every origin, and
+which rows a future forecast reads. NumPy and pandas only.
 
-Parameter names follow ``keras.utils.timeseries_dataset_from_array`` where they overlap.
+Windows are never materialised beyond a batch: sample i is gathered by its start row.
 Shapes: inputs ``(samples, window, features)``, targets ``(samples, horizon)``.
 """
 
@@ -25,122 +27,18 @@ FUTURE_ROWS = 256
 FUTURE_SPAN = pd.Timedelta(days=8)
 
 
-def make_windows(data: np.ndarray, targets: np.ndarray | None, window: int,
-                 horizon: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """Cut every window of ``window`` rows and the ``horizon`` target values after it.
-
-    Sample i has inputs ``data[i : i + window]`` and targets
-    ``targets[i + window : i + window + horizon]``; its first target row is ``i + window``.
-
-    Args:
-        data: (rows, features).
-        targets: (rows,) or None for inputs only (then every full window is returned,
-            including the last one, which has no target yet).
-        window: rows per input window, >= 1.
-        horizon: target steps per sample, >= 1.
-
-    Returns:
-        X (samples, window, features) as a read-only view, and y (samples, horizon) or None.
-        samples = rows - window - horizon + 1 with targets, rows - window + 1 without.
-    """
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be at least 1, got {horizon}")
-    data = np.asarray(data)
-    if data.ndim != 2:
-        raise ValueError(f"data must be (rows, features), got shape {data.shape}")
-    if targets is not None and len(targets) != len(data):
-        raise ValueError(f"targets has {len(targets)} rows but data has {len(data)}")
-    needed = window + (horizon if targets is not None else 0)
-    if len(data) < needed:
-        empty = np.empty((0, window, data.shape[1]), dtype=data.dtype)
-        return empty, (None if targets is None else np.empty((0, horizon)))
-    # sliding_window_view puts the window axis last: (samples, features, window).
-    X = sliding_window_view(data, window, axis=0).transpose(0, 2, 1)
-    if targets is None:
-        return X, None
-    samples = len(data) - window - horizon + 1
-    y = sliding_window_view(np.asarray(targets)[window:], horizon)[:samples]
-    return X[:samples], y
-
-
-@dataclass(frozen=True)
-class Split:
-    """Chronological row boundaries: train ``[0, train_end)``, validation
-    ``[train_end, val_end)``, test ``[val_end, rows)``, in rows of the price frame."""
-
-    rows: int
-    train_end: int
-    val_end: int
-
-    @property
-    def n_train(self) -> int:
-        return self.train_end
-
-    @property
-    def n_val(self) -> int:
-        return self.val_end - self.train_end
-
-    @property
-    def n_test(self) -> int:
-        return self.rows - self.val_end
-
-
-def split_rows(rows: int, val_fraction: float, test_fraction: float) -> Split:
-    """The last ``test_fraction`` of rows for test, the ``val_fraction`` before them for
-    validation, the rest for training (each rounded to whole rows)."""
-    n_test = int(round(rows * test_fraction))
-    n_val = int(round(rows * val_fraction))
-    return Split(rows, rows - n_test - n_val, rows - n_test)
-
-
 def rows_needed(window: int, horizon: int, offset: int, val_fraction: float,
                 test_fraction: float) -> int:
-    """The fewest rows that give every split at least one full sample."""
+    """The fewest rows of one series that give training, validation and test a full sample
+    each, when the last ``test_fraction`` of its rows are the test rows and the
+    ``val_fraction`` before them the validation rows (each rounded to whole rows)."""
     rows = window + horizon + offset
-    while not _enough(split_rows(rows, val_fraction, test_fraction), window, horizon, offset):
+    while True:
+        n_test, n_val = int(round(rows * test_fraction)), int(round(rows * val_fraction))
+        if (rows - n_test - n_val >= offset + window + horizon and n_val >= horizon
+                and n_test >= horizon):
+            return rows
         rows += 1
-    return rows
-
-
-def _enough(split: Split, window: int, horizon: int, offset: int) -> bool:
-    return (split.train_end >= offset + window + horizon and split.n_val >= horizon
-            and split.n_test >= horizon)
-
-
-def check_rows(rows: int, window: int, horizon: int, offset: int, val_fraction: float,
-               test_fraction: float, source: str) -> Split:
-    """The split, or a DataError saying how many rows these settings need."""
-    split = split_rows(rows, val_fraction, test_fraction)
-    if not _enough(split, window, horizon, offset):
-        need = rows_needed(window, horizon, offset, val_fraction, test_fraction)
-        raise DataError(f"{source} has {rows} usable row(s); --window {window}, --horizon "
-                        f"{horizon} and the validation/test splits need at least {need}; "
-                        "pass more rows or a smaller --window")
-    return split
-
-
-def assign_samples(first_target_rows: np.ndarray, horizon: int,
-                   split: Split) -> dict[str, np.ndarray]:
-    """Which samples belong to which split: all of a sample's target rows in one split.
-
-    Args:
-        first_target_rows: (samples,) the price-frame row of each sample's first target.
-        horizon: target rows per sample.
-        split: the row boundaries.
-
-    Returns:
-        boolean masks (samples,) under "train", "val" and "test". Samples whose targets
-        straddle a boundary belong to none. Inputs may reach back across a boundary.
-    """
-    first = np.asarray(first_target_rows)
-    last = first + horizon - 1
-    return {
-        "train": last < split.train_end,
-        "val": (first >= split.train_end) & (last < split.val_end),
-        "test": first >= split.val_end,
-    }
 
 
 @dataclass(frozen=True)

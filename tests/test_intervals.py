@@ -5,7 +5,6 @@ import pytest
 
 from forecast import intervals
 from forecast.errors import ModelDirError
-from forecast.windows import split_rows
 
 
 def test_conformal_quantile_rank():
@@ -53,7 +52,7 @@ def test_calibration_uses_no_test_row():
 
     rng = np.random.default_rng(1)
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
-    split = split_rows(200, 0.2, 0.2)
+    train_end, val_end = 120, 160               # validation rows 120..159, test 160..199
     rows = np.arange(10, 201)
     forecasts = prices[rows - 1][:, None] * 1.001
 
@@ -62,14 +61,14 @@ def test_calibration_uses_no_test_row():
         panel = Panel.from_frames({"x": pd.DataFrame({"Close": prices}, index=index)})
         vols = [intervals.volatility(prices, "log")]
         return calibrate(panel, OriginForecasts(np.zeros(len(rows), int), rows, forecasts),
-                         np.array([split.train_end]), np.array([split.val_end]), "log", vols)
+                         np.array([train_end]), np.array([val_end]), "log", vols)
     base = calibrated(prices, forecasts)
     wild_prices, wild_forecasts = prices.copy(), forecasts.copy()
-    wild_prices[split.val_end:] *= 50
-    wild_forecasts[rows >= split.val_end] *= 3
+    wild_prices[val_end:] *= 50
+    wild_forecasts[rows >= val_end] *= 3
     wild = calibrated(wild_prices, wild_forecasts)
     np.testing.assert_array_equal(base.step_scores[0], wild.step_scores[0])
-    assert len(base.step_scores[0]) == split.n_val
+    assert len(base.step_scores[0]) == val_end - train_end
 
 
 def test_quantile_beyond_the_calibrated_steps_widens_like_a_random_walk():
