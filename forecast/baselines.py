@@ -13,7 +13,8 @@ test rows:
   rows.
 
 The interval guard that judges a network's band against these is
-``intervals.interval_guard``. Pure NumPy; ``arch`` is imported only when a GARCH model is fit or run (it pulls in SciPy and statsmodels).
+``intervals.interval_guard``. Pure NumPy; ``arch`` is imported only when a GARCH model is
+fit or run (it pulls in SciPy and statsmodels).
 """
 
 from __future__ import annotations
@@ -247,27 +248,6 @@ def _arch_model(scaled_steps: np.ndarray, dist: str):
 
     return arch_model(scaled_steps, mean="Zero", vol="GARCH", p=1, q=1, dist=dist,
                       rescale=False)
-
-
-def garch_intervals(returns_train: np.ndarray, returns_all: np.ndarray, level: float,
-                    dist: str = GARCH_DIST) -> tuple[np.ndarray, np.ndarray]:
-    """GARCH(1,1) intervals for each return: fit on ``returns_train``, filtered over all.
-
-    Args:
-        returns_train: (n_train,) the training steps, the first rows of ``returns_all``.
-        returns_all: (n,) every step of the series. level: nominal coverage, e.g. 0.8.
-
-    Returns:
-        (lower, upper), each (n + 1,), in the returns' units: the interval of each return
-        given the ones before it; entry n is for the next return after the data.
-    """
-    returns_all = np.asarray(returns_all, dtype=float)
-    if not np.array_equal(returns_all[:len(returns_train)], returns_train):
-        raise ValueError("returns_all must start with returns_train")
-    garch = Garch.fit_steps(returns_train, dist)
-    sigma = garch.volatility(returns_all)
-    return (garch.innovation_quantile((1 - level) / 2) * sigma,
-            garch.innovation_quantile((1 + level) / 2) * sigma)
 
 
 def fit_garch(prices_train: np.ndarray) -> tuple["Garch | None", str]:
