@@ -11,7 +11,7 @@ import pytest
 
 from forecast.bundle import Bundle, read_bundle
 from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from forecast.data import read_prices
+from forecast.data import read_panel
 from forecast.errors import DataError, UsageError
 from forecast.intervals import Calibration
 from forecast.predict import Forecaster, load_predictor
@@ -34,7 +34,7 @@ def hand_bundle(prices, kind="level", window=3, horizon=1) -> Bundle:
 
 @pytest.fixture
 def prices(prices_csv):
-    return read_prices(prices_csv)
+    return read_panel([prices_csv])
 
 
 def test_a_last_value_model_backtests_to_the_naive_forecast_exactly(prices):
@@ -200,7 +200,7 @@ def test_too_few_rows_says_how_many(tiny_model, write_csv):
     frame = price_frame(5)
     path = write_csv(frame.to_csv(index=False))
     with pytest.raises(DataError, match=r"has 5 usable row\(s\); the model needs at least 6"):
-        Forecaster(bundle, read_prices(path), load_predictor(bundle))
+        Forecaster(bundle, read_panel([path]), load_predictor(bundle))
 
 
 # Through the CLI.
