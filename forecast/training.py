@@ -14,25 +14,24 @@ import math
 import sys
 import time
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Iterator, Sequence
+from typing import IO, Any, Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from forecast import baselines, evaluation, intervals, metrics, windows
-from forecast.config import (DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig,
-                             median_index)
+from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig, median_index
 from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import console
 from forecast.console import HeldLines, progress
-from forecast.errors import OUT_OF_MEMORY, DataError, ForecastError, TrainingError, where
+from forecast.errors import OUT_OF_MEMORY, ForecastError, TrainingError
 from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, build_model, cudnn_eligible,
                              quantile_start, summary_text)
-from forecast.transforms import SeriesScaler, transform_offset
-from forecast.windows import DateSplit, Prepared, prepare_panel, rows_needed, split_dates
+from forecast.transforms import SeriesScaler
+from forecast.windows import Prepared, prepare_training, sample_dates
 
 #: Batches run per call into the compiled training step: fewer Python round trips, which
 #: is most of the cost for the small recurrent models this tool trains.
@@ -384,103 +383,6 @@ def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
-def prepare_training(panel: Panel, config: ForecastConfig,
-                     warn: Callable[[str], None] | None = None
-                     ) -> tuple[Prepared, DateSplit, Panel]:
-    """Split by date, leave out series too short to train on, transform, scale each series
-    on its training rows only and index the windows; refuse anything non-finite.
-
-    Returns:
-        the prepared panel, the split, and the panel of the series trained on.
-    """
-    m, t = config.model, config.training
-    warn = warn or (lambda message: print(f"forecast: warning: {message}", file=sys.stderr))
-    offset = transform_offset(t.target_transform)
-    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, t.val_start,
-                        t.test_start, panel.source)
-    train_end, val_end = split.bounds(panel.dates, panel.offsets)
-    trainable = train_end >= offset + m.window + m.horizon
-    if not trainable.any():
-        need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
-        longest = int(panel.lengths.max())
-        which = "" if panel.n_series == 1 else " in its longest series"
-        raise DataError(f"{panel.source} has {longest} usable row(s){which}; --window "
-                        f"{m.window}, --horizon {m.horizon} and the validation/test splits "
-                        f"need at least {need} (a training window before the validation start, "
-                        f"{split.val_start.date()}); pass more rows or a smaller --window")
-    if not trainable.all():
-        short = [panel.names[s] for s in np.flatnonzero(~trainable)]
-        warn(f"left out of training {len(short)} series with too few rows before "
-             f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
-             f"{', ...' if len(short) > 20 else ''}")
-        panel = panel.take(np.flatnonzero(trainable))
-    config.data.derived = resolve_derived(panel, config.data.derived)
-    config.data.extra, config.columns = list(panel.extra), list(panel.columns)
-    prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
-                             center="median" if t.loss == "mae" or m.quantiles else "mean",
-                             derived=config.data.derived)
-    for name, what in (("val", "validation"), ("test", "test")):
-        if not prepared.masks[name].any():
-            need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
-            raise DataError(f"{panel.source}: no {what} window (validation from "
-                            f"{split.val_start.date()}, test from {split.test_start.date()}); "
-                            f"--window {m.window} and --horizon {m.horizon} need at least "
-                            f"{need} rows, or move --val-start/--test-start")
-    val_dates = len(unique_sorted(sample_dates(panel, prepared)[prepared.masks["val"]]))
-    needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
-    if val_dates < needed:
-        raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
-                        f"{split.val_start.date()} to {split.test_start.date()}, but early "
-                        f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
-                        f"at least {needed}; pass more rows, a larger --val-fraction or an "
-                        "earlier --val-start")
-    _check_finite(panel, prepared, config.data.derived)
-    return prepared, split, panel
-
-
-def resolve_derived(panel: Panel, derived: list[str] | None) -> list[str]:
-    """The derived inputs to train with: as given, or (None, ``auto``) the absolute
-    log-return when the target is positive, plus the log high-low range when the panel has
-    High and Low columns, positive."""
-    if derived is not None:
-        return list(derived)
-    out = []
-    if np.all(panel.values[:, 0] > 0):
-        out.append("abs-return")
-    sources = [panel.column(c) for c in DERIVED_SOURCES["log-range"]]
-    if None not in sources and np.all(panel.values[:, sources] > 0):
-        out.append("log-range")
-    return out
-
-
-def _check_finite(panel: Panel, prepared: Prepared, derived: list[str] | None = None) -> None:
-    with np.errstate(over="ignore"):
-        span = prepared.scaler.data_max_ - prepared.scaler.data_min_
-    bad = ~np.isfinite(prepared.scaled)
-    if not bad.any() and np.all(np.isfinite(span)):
-        return
-    # The row to name: the first non-finite scaled value, or the most extreme value of
-    # a column whose training span overflows (its scale would silently become 0).
-    if bad.any():
-        trow, col = np.argwhere(bad)[0]
-        s = int(np.searchsorted(prepared.offsets, trow, side="right") - 1)
-        row = panel.offsets[s] + trow - prepared.offsets[s] + prepared.offset
-    else:
-        s, col = np.argwhere(~np.isfinite(span))[0]
-        rows = panel.rows(int(s))
-        row = rows.start + int(np.argmax(np.abs(panel.values[rows, col])))
-    names = panel.input_columns + [
-        panel.columns[panel.column(DERIVED_SOURCES[name][0])] if DERIVED_SOURCES[name]
-        else panel.target for name in derived or []]
-    place = where(panel.sources[int(s)], int(panel.lines[row]), names[int(col)])
-    raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
-
-
-def sample_dates(panel: Panel, prepared: Prepared) -> np.ndarray:
-    """(samples,) int64 date of each sample's first target row."""
-    return panel.dates.asi8[panel.offsets[prepared.series] + prepared.first_rows]
-
-
 def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
                  dry_run: bool = False,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -498,8 +400,9 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     notes = stream or HeldLines()  # without a stream: held, printed once the command ends
     m, t = config.model, config.training
     started = time.perf_counter()
-    prepared, split, panel = prepare_training(
-        panel, config, lambda message: print(f"forecast: warning: {message}", file=notes))
+    warn = console.warn if stream is None else \
+        (lambda message: print(f"forecast: warning: {message}", file=stream))
+    prepared, split, panel = prepare_training(panel, config, warn)
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from forecast.data import read_prices
+from forecast.data import read_panel
 from forecast.errors import DataError, TrainingError
 from forecast.training import StderrProgress, run_training
 from tests.conftest import (MOVING, TINY, assert_forecasts_move, backtest_frame, implied_steps,
@@ -20,7 +20,7 @@ def tiny_config(**training) -> ForecastConfig:
 
 
 def test_same_seed_gives_identical_weights_and_metrics(prices_csv):
-    prices = read_prices(prices_csv)
+    prices = read_panel([prices_csv])
     runs = [run_training(prices, tiny_config(seed=7), stream=io.StringIO()) for _ in range(2)]
     for a, b in zip(runs[0].model.get_weights(), runs[1].model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -32,14 +32,14 @@ def test_same_seed_gives_identical_weights_and_metrics(prices_csv):
 def test_progress_is_one_line_per_epoch_off_a_terminal(prices_csv, monkeypatch):
     monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)  # a slow training
     stream = io.StringIO()
-    trained = run_training(read_prices(prices_csv), tiny_config(), stream=stream)
+    trained = run_training(read_panel([prices_csv]), tiny_config(), stream=stream)
     lines = [l for l in stream.getvalue().splitlines() if l.startswith("epoch ")]
     assert len(lines) == len(trained.history["loss"]) == 2
     assert "loss" in lines[0] and "val_loss" in lines[0]
 
 
 def test_metrics_compare_model_with_baselines_on_the_test_rows(prices_csv):
-    trained = run_training(read_prices(prices_csv), tiny_config(), stream=io.StringIO())
+    trained = run_training(read_panel([prices_csv]), tiny_config(), stream=io.StringIO())
     test = trained.metrics["test"]["series"]["prices"]
     assert test["rows"] == trained.config.facts["test_rows"] == 60
     assert test["naive"]["rel_mae"] == 1.0
@@ -83,7 +83,7 @@ def test_a_huge_learning_rate_that_diverges_writes_nothing(prices_csv, tmp_path)
     frame = price_frame(300)
     frame.loc[150, "Close"] *= 1e150  # scaling squashes every other return to one value
     frame.to_csv(prices_csv, index=False)
-    prices = read_prices(prices_csv)
+    prices = read_panel([prices_csv])
     with pytest.raises(TrainingError, match="NaN or infinite in epoch 1"):
         run_training(prices, tiny_config(learning_rate=1e30, target_transform="level"),
                      stream=io.StringIO())
@@ -117,7 +117,7 @@ def test_the_baseline_guard_keeps_a_network_only_when_it_has_found_something(tmp
     ar_prices(4000, phi).to_csv(path, index=False)  # 200 validation windows for the test
     config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=8),
                             TrainConfig(epochs=40, patience=8, learning_rate=1e-2))
-    trained = run_training(read_prices(path), config, stream=io.StringIO())
+    trained = run_training(read_panel([path]), config, stream=io.StringIO())
     guard = trained.config.facts["baseline_guard"]
     assert guard["kept"] == kept, guard
     test = next(iter(trained.metrics["test"]["series"].values()))
@@ -150,7 +150,7 @@ def test_values_that_overflow_when_scaled_are_refused_with_the_line(tmp_path):
     path = tmp_path / "huge.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(DataError, match=r"huge.csv line \d+, column 'Close': value is too large"):
-        run_training(read_prices(path), tiny_config(target_transform="level"),
+        run_training(read_panel([path]), tiny_config(target_transform="level"),
                      stream=io.StringIO())
 
 
@@ -319,10 +319,11 @@ def test_pin_median_puts_the_median_back_and_keeps_the_spread():
 
 
 def test_a_quantile_model_starts_at_the_training_spread_with_its_median_at_zero(prices_csv):
-    from forecast.training import output_start, prepare_training
+    from forecast.training import output_start
+    from forecast.windows import prepare_training
 
     config = tiny_config()
-    prepared, _, _ = prepare_training(read_prices(prices_csv), config)
+    prepared, _, _ = prepare_training(read_panel([prices_csv]), config)
     start = output_start(prepared, config)
     y = prepared.targets(prepared.starts[prepared.masks["train"]])
     assert start.shape == (1, 3) and start[0, 1] == 0.0

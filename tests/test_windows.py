@@ -239,3 +239,19 @@ def test_a_validation_start_on_the_first_date_leaves_no_training_rows():
                                         "training rows before it"):
         split_dates(dates, 0.1, 0.2, val_start=str(dates[0].date()))
     assert split_dates(dates, 0.1, 0.2, val_start=str(dates[1].date())).val_start == dates[1]
+
+
+def test_preparing_the_training_data_imports_no_tensorflow():
+    """tune checks its data (``prepare_training``) before any trial: no TensorFlow for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from forecast.config import ForecastConfig\n"
+            "from forecast.windows import prepare_training\n"
+            "from forecast.evaluation import score_segment\n"
+            "import forecast.tuning.study\n"
+            "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+            "print(heavy); sys.exit(1 if heavy else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
