@@ -31,7 +31,7 @@ from forecast.metrics import diebold_mariano
 from forecast.models import (PinballLoss, build_model, cudnn_eligible,
                              quantile_start, summary_text)
 from forecast.transforms import SeriesScaler
-from forecast.windows import Prepared, prepare_training, sample_dates
+from forecast.windows import DateSplit, Prepared, prepare_training, sample_dates
 
 #: Batches run per call into the compiled training step: fewer Python round trips, which
 #: is most of the cost for the small recurrent models this tool trains.
@@ -407,12 +407,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
-    start = output_start(prepared, config)
-    loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
-    with setup.strategy.scope():
-        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
-                            zero_kernel=t.baseline_guard)
-        compile_model(model, t.learning_rate, loss, setup.mirrored)
+    model = build_compiled(prepared, config, setup)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=notes)
     if dry_run:
@@ -431,43 +426,19 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
                   callbacks, notes)
     seconds = time.perf_counter() - started
 
-    train_end, val_end = prepared.train_end, prepared.val_end
+    train_end = prepared.train_end
     scales = np.array([metrics.naive_scale(panel.target_of(s)[:train_end[s]])
                        for s in range(panel.n_series)])
-    ends = panel.lengths
     scores, calibration = {}, None
     quantile, garches = intervals.QuantileIntervals.point(), []
     if score:
-        forecasts = windows.origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
-                                     t.target_transform, first_row=train_end - m.horizon + 1,
-                                     levels=m.quantiles)
-        space = intervals.error_space(panel.values[:, 0])
-        vols = [intervals.volatility(panel.target_of(s), space)
-                for s in range(panel.n_series)]
-        calibration = intervals.calibrate(panel, forecasts, train_end, val_end, space, vols)
-        quantile = intervals.choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
-                                m.quantiles, notes)
-        garches = baselines.fit_garches(panel, train_end)
-        # few validation rows: the widest level they support, so every band is finite
-        bands = evaluation.IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
-                              min(DEFAULT_INTERVAL, calibration.widest_level()))
-        scores = {
-            "val": evaluation.score_segment(panel, forecasts, train_end, val_end, scales),
-            "test": evaluation.score_segment(panel, forecasts, val_end, ends, scales, bands),
-        }
+        scores, calibration, quantile, garches = score_held_out(model, prepared, panel, config,
+                                                                scales, notes)
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
-    dates = panel.dates
     config.facts.update({
-        "rows": int(len(panel.values)), "series": list(panel.names),
-        "train_rows": int(train_end.sum()), "val_rows": int((val_end - train_end).sum()),
-        "test_rows": int((ends - val_end).sum()),
-        "first_date": dates.min().isoformat(),
-        "val_start": split.val_start.isoformat(),
-        "test_start": split.test_start.isoformat(),
-        "last_date": dates.max().isoformat(),
-        "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
+        **data_facts(panel, prepared, split, scales),
         "epochs_run": len(history["loss"]), "best_epoch": best,
         "loss": "pinball" if m.quantiles else t.loss,
         "baseline_guard": guard_result,
@@ -479,6 +450,74 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     garch = {name: None if g is None else g.to_dict() for name, g in zip(panel.names, garches)}
     return Trained(model, prepared.scaler, config, history, scores, calibration, quantile,
                    garch)
+
+
+def build_compiled(prepared: Prepared, config: ForecastConfig, setup: DeviceSetup
+                   ) -> keras.Model:
+    """The network for ``prepared``'s inputs, starting at ``output_start``, compiled with
+    its loss (the pinball loss for a quantile model) under the devices' strategy."""
+    m, t = config.model, config.training
+    start = output_start(prepared, config)
+    loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
+    with setup.strategy.scope():
+        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
+                            zero_kernel=t.baseline_guard)
+        compile_model(model, t.learning_rate, loss, setup.mirrored)
+    return model
+
+
+def score_held_out(model: keras.Model, prepared: Prepared, panel: Panel,
+                   config: ForecastConfig, scales: np.ndarray, notes: IO[str]
+                   ) -> tuple[dict[str, Any], intervals.Calibration, intervals.QuantileIntervals,
+                              list[baselines.Garch | None]]:
+    """Forecast every origin from the last training windows on, calibrate the intervals on
+    the validation rows (the band choice said on ``notes``), fit each series' GARCH on its
+    training rows, and score the validation and test rows (``scales``: (series,) MASE
+    denominators).
+
+    Returns:
+        scores {"val", "test"} (``evaluation.score_segment``), the conformal calibration,
+        the quantile intervals and the GARCH fits (series,).
+    """
+    m, t = config.model, config.training
+    train_end, val_end = prepared.train_end, prepared.val_end
+    forecasts = windows.origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
+                                         t.target_transform,
+                                         first_row=train_end - m.horizon + 1,
+                                         levels=m.quantiles)
+    space = intervals.error_space(panel.values[:, 0])
+    vols = [intervals.volatility(panel.target_of(s), space) for s in range(panel.n_series)]
+    calibration = intervals.calibrate(panel, forecasts, train_end, val_end, space, vols)
+    quantile = intervals.choose_bands(panel, forecasts, train_end, val_end, space, vols,
+                                      scales, m.quantiles, notes)
+    garches = baselines.fit_garches(panel, train_end)
+    # few validation rows: the widest level they support, so every band is finite
+    bands = evaluation.IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
+                                     min(DEFAULT_INTERVAL, calibration.widest_level()))
+    scores = {
+        "val": evaluation.score_segment(panel, forecasts, train_end, val_end, scales),
+        "test": evaluation.score_segment(panel, forecasts, val_end, panel.lengths, scales,
+                                         bands),
+    }
+    return scores, calibration, quantile, garches
+
+
+def data_facts(panel: Panel, prepared: Prepared, split: DateSplit, scales: np.ndarray
+               ) -> dict[str, Any]:
+    """The training data's facts for config.json: rows and series, each split's rows and
+    dates, and each series' MASE denominator (``scales`` (series,))."""
+    train_end, val_end, ends = prepared.train_end, prepared.val_end, panel.lengths
+    dates = panel.dates
+    return {
+        "rows": int(len(panel.values)), "series": list(panel.names),
+        "train_rows": int(train_end.sum()), "val_rows": int((val_end - train_end).sum()),
+        "test_rows": int((ends - val_end).sum()),
+        "first_date": dates.min().isoformat(),
+        "val_start": split.val_start.isoformat(),
+        "test_start": split.test_start.isoformat(),
+        "last_date": dates.max().isoformat(),
+        "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
+    }
 
 
 def output_start(prepared: Prepared, config: ForecastConfig) -> np.ndarray | None:
