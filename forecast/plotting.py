@@ -173,7 +173,6 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     shown = data["shown"]
@@ -185,25 +184,35 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     pct = f"{data['level']:.0%}"
     table = data["backtest"]
     for i, name in enumerate(shown):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
-        rows = table[table["series"] == name]
-        ax.fill_between(rows["date"], rows["lower"], rows["upper"], color=COLORS["model"],
-                        alpha=0.15, lw=0, label=f"{pct} interval")
-        ax.plot(rows["date"], rows["actual"], color=COLORS["actual"], lw=0.8, label="actual")
-        ax.plot(rows["date"], rows["naive"], color=COLORS["naive"], lw=0.6, alpha=0.7,
-                label="naive")
-        ax.plot(rows["date"], rows["predicted"], color=COLORS["model"], lw=0.7, label="model")
-        ax.set_title(str(name), fontsize=9, loc="left")
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.25, lw=0.5)
-        ax.spines[["top", "right"]].set_visible(False)
-        if i == 0:
-            ax.legend(fontsize=7, frameon=False, loc="upper left")
-    hist = fig.add_subplot(grid[grid_rows, :])
-    rel = data["rel_mae"]
+        _draw_series(fig.add_subplot(grid[i // cols, i % cols]),
+                     table[table["series"] == name], str(name), pct, legend=i == 0)
+    _draw_rel_mae(fig.add_subplot(grid[grid_rows, :]), data["rel_mae"])
+    return save_figure(fig, out, dpi)
+
+
+def _draw_series(ax, rows: pd.DataFrame, name: str, pct: str, legend: bool) -> None:
+    """One series' test segment: actual, model, naive and the band."""
+    import matplotlib.dates as mdates
+
+    ax.fill_between(rows["date"], rows["lower"], rows["upper"], color=COLORS["model"],
+                    alpha=0.15, lw=0, label=f"{pct} interval")
+    ax.plot(rows["date"], rows["actual"], color=COLORS["actual"], lw=0.8, label="actual")
+    ax.plot(rows["date"], rows["naive"], color=COLORS["naive"], lw=0.6, alpha=0.7,
+            label="naive")
+    ax.plot(rows["date"], rows["predicted"], color=COLORS["model"], lw=0.7, label="model")
+    ax.set_title(name, fontsize=9, loc="left")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.25, lw=0.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    if legend:
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+
+
+def _draw_rel_mae(hist, rel) -> None:
+    """A histogram of per-series test MAE / naive, the model's beside drift's."""
     if len(rel):
         values = np.concatenate([rel["model"], rel["drift"]])
         bins = np.linspace(values.min(), values.max(), 30) if np.ptp(values) > 0 else 10
@@ -216,7 +225,6 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     hist.set_ylabel("series")
     hist.legend(fontsize=8, frameon=False)
     hist.grid(alpha=0.25, lw=0.5)
-    return save_figure(fig, out, dpi)
 
 
 def check_out(out: str | Path, inputs: list[str] | None = None,
