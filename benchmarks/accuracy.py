@@ -99,11 +99,11 @@ def main() -> None:
     parser.add_argument("--only-explore", action="store_true")
     args = parser.parse_args()
 
-    from forecast.data import read_prices
+    from forecast.data import read_panel
 
     # High and Low are read as the CLI reads them, for the default log-range input.
-    prices = read_prices(SP500, extra=["High", "Low"], extra_optional=True, warn=lambda m: None)
-    extended = read_prices(SP500, features=["High", "Low", "Volume"], warn=lambda m: None)
+    prices = read_panel([SP500], extra=["High", "Low"], extra_optional=True, warn=lambda m: None)
+    extended = read_panel([SP500], features=["High", "Low", "Volume"], warn=lambda m: None)
     headers = ["configuration", "test MAE", "naive MAE", "MAE / naive (median)",
                "per seed", "drift / naive", "direction", "80% coverage", "seconds"]
     print(f"data/sp500.csv, {len(prices.frame)} rows, last 20% test, seeds {args.seeds}\n")

@@ -23,7 +23,6 @@ from common import SP500, table
 
 from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DEFAULT_TEST_FRACTION, DEFAULT_VAL_FRACTION
-from forecast.windows import split_rows
 
 
 def constant_mean_band(prices, train_end, rows, level, dist):
@@ -49,17 +48,19 @@ def main() -> None:
     parser.add_argument("--level", type=float, default=DEFAULT_INTERVAL)
     args = parser.parse_args()
     prices = pd.read_csv(args.prices)["Close"].to_numpy(float)
-    split = split_rows(len(prices), DEFAULT_VAL_FRACTION, DEFAULT_TEST_FRACTION)
-    test = np.arange(split.val_end, split.rows)
-    val = np.arange(split.train_end, split.val_end)
-    scale = metrics.naive_scale(prices[:split.train_end])
+    n_test = int(round(len(prices) * DEFAULT_TEST_FRACTION))   # the last rows test, the
+    n_val = int(round(len(prices) * DEFAULT_VAL_FRACTION))     # ones before them validate
+    train_end, val_end = len(prices) - n_test - n_val, len(prices) - n_test
+    test = np.arange(val_end, len(prices))
+    val = np.arange(train_end, val_end)
+    scale = metrics.naive_scale(prices[:train_end])
     bands = {"rolling-volatility conformal": baselines.rolling_conformal_band(
         prices, test, val, args.level)}
     for dist in ("t", "normal"):
-        garch = baselines.Garch.fit(prices[:split.train_end], dist=dist)
+        garch = baselines.Garch.fit(prices[:train_end], dist=dist)
         bands[f"GARCH(1,1) zero mean, {dist}"] = garch.band(prices, test, args.level)
         bands[f"GARCH(1,1) constant mean, {dist}"] = constant_mean_band(
-            prices, split.train_end, test, args.level, dist)
+            prices, train_end, test, args.level, dist)
     rows = []
     for name, (lower, upper) in bands.items():
         s = metrics.interval_summary(prices[test], lower, upper, args.level)

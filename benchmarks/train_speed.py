@@ -34,13 +34,13 @@ def child(kind: str, epochs: int) -> dict:
     import_tensorflow_quietly()
     import keras
 
-    from forecast.data import read_prices
+    from forecast.data import read_panel
     from forecast.devices import setup_devices
     from forecast.models import build_model
     from forecast.training import (compile_model, fit, prepare_training, sample_dates,
                                    seed_everything)
 
-    prices = read_prices(SP500, warn=lambda m: None)
+    prices = read_panel([SP500], warn=lambda m: None)
     config = config_from({**RECIPE, "epochs": epochs, "patience": epochs + 1})
     prepared, _, prices = prepare_training(prices, config)
     masks = prepared.masks

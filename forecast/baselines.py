@@ -1,6 +1,8 @@
-"""The interval references every network interval stands beside, and the interval guard.
+"""The baselines every forecast stands beside: the naive and drift point forecasts, and
+the interval references every network interval stands beside.
 
-Two baselines, both one step ahead and in price units, both calibrated without test rows:
+Two interval baselines, both one step ahead and in price units, both calibrated without
+test rows:
 
 - **Rolling-volatility conformal** (``rolling_conformal_band``): split-conformal scores of a
   point forecast, scaled by the last ``VOLATILITY_WINDOW`` steps' volatility (the machinery
@@ -10,9 +12,9 @@ Two baselines, both one step ahead and in price units, both calibrated without t
   volatility of each step uses the steps before it and nothing fitted after the training
   rows.
 
-``interval_guard`` keeps a network's intervals only if their interval score beats a
-baseline's on held-out rows by a one-sided Diebold-Mariano test. Pure NumPy; ``arch`` is
-imported only when a GARCH model is fit or run (it pulls in SciPy and statsmodels).
+The interval guard that judges a network's band against these is
+``intervals.interval_guard``. Pure NumPy; ``arch`` is imported only when a GARCH model is
+fit or run (it pulls in SciPy and statsmodels).
 """
 
 from __future__ import annotations
@@ -25,14 +27,41 @@ from typing import Any
 import numpy as np
 
 from forecast import intervals, metrics
-from forecast.config import GARCH_DIST, GARCH_MIN_RETURNS, GUARD_Z, VOLATILITY_WINDOW
-from forecast.data import unique_sorted
+from forecast.config import GARCH_DIST, GARCH_MIN_RETURNS, VOLATILITY_WINDOW
+from forecast.data import Panel
 from forecast.errors import ModelDirError
 
 #: ``arch``'s optimiser is happiest with variances between 1 and 1000; the steps are
 #: multiplied by GARCH_SPREAD / their training standard deviation before fitting.
 GARCH_SPREAD = 10.0
 GARCH_DISTS = ("t", "normal")
+
+
+def naive_forecast(prices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Tomorrow equals today: the price at row r is forecast as the price at r - 1.
+
+    Args:
+        prices: (n,) the whole series. rows: (k,) rows to forecast, each >= 1.
+    Returns:
+        (k,) forecasts.
+    """
+    return np.asarray(prices, dtype=float)[np.asarray(rows) - 1]
+
+
+def drift_forecast(prices: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The naive forecast plus the average step of all history before the row:
+    ``p[r-1] + (p[r-1] - p[0]) / (r - 1)`` (Hyndman & Athanasopoulos, section 5.2).
+
+    Args:
+        prices: (n,) the whole series. rows: (k,) rows to forecast, each >= 1.
+    Returns:
+        (k,) forecasts; for r == 1 there is no step yet, so it equals the naive forecast.
+    """
+    prices = np.asarray(prices, dtype=float)
+    rows = np.asarray(rows)
+    last = prices[rows - 1]
+    steps = np.maximum(rows - 1, 1)
+    return last + np.where(rows > 1, (last - prices[0]) / steps, 0.0)
 
 
 def steps(prices: np.ndarray, space: str) -> np.ndarray:
@@ -71,9 +100,9 @@ def rolling_conformal_band(prices: np.ndarray, rows: np.ndarray, calibration_row
     prices = np.asarray(prices, dtype=float)
     rows, calibration_rows = np.asarray(rows), np.asarray(calibration_rows)
     if forecast is None:
-        forecast = metrics.naive_forecast(prices, rows)
+        forecast = naive_forecast(prices, rows)
     if calibration_forecast is None:
-        calibration_forecast = metrics.naive_forecast(prices, calibration_rows)
+        calibration_forecast = naive_forecast(prices, calibration_rows)
     space = intervals.error_space(prices)
     vol = intervals.volatility(prices, space, window)
     scores = intervals.scores(prices[calibration_rows], calibration_forecast,
@@ -221,70 +250,6 @@ def _arch_model(scaled_steps: np.ndarray, dist: str):
                       rescale=False)
 
 
-def garch_intervals(returns_train: np.ndarray, returns_all: np.ndarray, level: float,
-                    dist: str = GARCH_DIST) -> tuple[np.ndarray, np.ndarray]:
-    """GARCH(1,1) intervals for each return: fit on ``returns_train``, filtered over all.
-
-    Args:
-        returns_train: (n_train,) the training steps, the first rows of ``returns_all``.
-        returns_all: (n,) every step of the series. level: nominal coverage, e.g. 0.8.
-
-    Returns:
-        (lower, upper), each (n + 1,), in the returns' units: the interval of each return
-        given the ones before it; entry n is for the next return after the data.
-    """
-    returns_all = np.asarray(returns_all, dtype=float)
-    if not np.array_equal(returns_all[:len(returns_train)], returns_train):
-        raise ValueError("returns_all must start with returns_train")
-    garch = Garch.fit_steps(returns_train, dist)
-    sigma = garch.volatility(returns_all)
-    return (garch.innovation_quantile((1 - level) / 2) * sigma,
-            garch.innovation_quantile((1 + level) / 2) * sigma)
-
-
-def interval_guard(actual: np.ndarray, network: tuple[np.ndarray, np.ndarray],
-                   baseline: tuple[np.ndarray, np.ndarray], level: float, horizon: int = 1,
-                   z: float = GUARD_Z, dates: np.ndarray | None = None) -> dict[str, Any]:
-    """Keep the network's intervals only if they beat the baseline's, significantly.
-
-    A one-sided Diebold-Mariano test on per-row interval-score differences (network minus
-    baseline) over held-out rows: the network is kept when the statistic is below ``-z``
-    (5% level by default), else the caller falls back to the baseline and says so. In a
-    panel the series of one date move together, so with ``dates`` the differences are
-    averaged date by date and the test runs on that one series of dates (as the point
-    guard does).
-
-    Args:
-        actual: (rows,) the observed values of held-out rows (not used to calibrate either
-            band), in units comparable across rows (log-prices for a panel).
-        network, baseline: (lower, upper) each, each (rows,), in the units of ``actual``.
-        level: the intervals' nominal coverage (alpha = 1 - level).
-        horizon: steps ahead; overlapping multi-step errors get a Newey-West variance.
-        dates: (rows,) the date of each row, to average a panel's rows per date.
-
-    Returns:
-        ``{"dm_stat", "p_value", "kept": "network" | "baseline", "rows", "dates",
-        "network_score", "baseline_score"}`` (mean interval scores; a statistic that
-        cannot be computed, e.g. from an infinite band, is NaN and falls back).
-    """
-    alpha = 1.0 - level
-    ours = metrics.interval_score_rows(actual, *network, alpha)
-    theirs = metrics.interval_score_rows(actual, *baseline, alpha)
-    with np.errstate(invalid="ignore"):
-        diff = ours - theirs
-    if dates is not None and len(diff):
-        _, inverse = unique_sorted(dates, return_inverse=True)
-        diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
-    with np.errstate(invalid="ignore", over="ignore"):
-        stat = metrics.diebold_mariano(diff, horizon) if np.all(np.isfinite(diff)) \
-            else float("nan")
-    return {"dm_stat": stat, "p_value": metrics.normal_cdf(stat),
-            "kept": "network" if stat < -z else "baseline", "rows": int(len(ours)),
-            "dates": int(len(diff)),
-            "network_score": float(ours.mean()) if len(ours) else float("nan"),
-            "baseline_score": float(theirs.mean()) if len(theirs) else float("nan")}
-
-
 def fit_garch(prices_train: np.ndarray) -> tuple["Garch | None", str]:
     """GARCH(1,1) fit on one series' training prices, or None and the reason it has none
     (too few training returns, a flat series, no convergence)."""
@@ -358,3 +323,10 @@ def interval_figures(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray,
     summary["rel_interval_score"] = summary["interval_score"] / naive_mae if ok else float("nan")
     summary["rel_pinball"] = summary["pinball"] / naive_mae if ok else float("nan")
     return summary
+
+
+def fit_garches(panel: Panel, train_end: np.ndarray) -> list[Garch | None]:
+    """Each series' GARCH(1,1) baseline, fit on its training rows only (None where it has
+    too few training returns or the fit fails)."""
+    return [fit_garch(panel.target_of(s)[:int(train_end[s])])[0]
+            for s in range(panel.n_series)]

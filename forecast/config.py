@@ -12,7 +12,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from forecast.errors import ModelDirError, UsageError
 
@@ -62,6 +62,58 @@ SEED_RANGE = (0, 2**32 - 1)
 #: conformal rank rounds to 0 (an infinite band) and 1 - level to 1 (no interval score); no
 #: calibration has the million scores a level above the upper bound needs.
 INTERVAL_RANGE = (1e-6, 1 - 1e-6)
+
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The numbers an option takes: from ``low`` to ``high`` (None: no upper end), each
+    end included unless it is open; ``whole``: a whole number."""
+
+    low: float
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    whole: bool = False
+
+    def holds(self, value: float) -> bool:
+        """Whether ``value`` is inside the bounds (NaN never is)."""
+        above = value > self.low if self.open_low else value >= self.low
+        below = self.high is None or (value < self.high if self.open_high
+                                      else value <= self.high)
+        return bool(above and below)
+
+    @property
+    def phrase(self) -> str:
+        """What the messages say a value must be: "at least 1", "in [0, 1)", ..."""
+        low = _number(self.low)
+        if self.high is None:
+            if self.open_low:
+                return f"above {low}"
+            return f"at least {low}" if self.low else f"{low} or more"
+        if not (self.open_low or self.open_high):
+            return f"{'a whole number ' if self.whole else ''}from {low} to {_number(self.high)}"
+        return (f"in {'(' if self.open_low else '['}{low}, {_number(self.high)}"
+                f"{')' if self.open_high else ']'}")
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+#: The bounds of the numeric options, by config key: checked by ``ForecastConfig.validate``
+#: (train's options and config.json) and by tune's ``--space`` (``tuning.space``).
+OPTION_BOUNDS = {
+    **{name: Bound(1) for name in ("layers", "units", "window", "horizon", "epochs",
+                                   "batch_size")},
+    "dense_units": Bound(0),
+    "patience": Bound(0),
+    "dropout": Bound(0.0, 1.0, open_high=True),
+    "learning_rate": Bound(0.0, open_low=True),
+    "seed": Bound(*SEED_RANGE, whole=True),
+    "test_fraction": Bound(0.0, 1.0, open_low=True, open_high=True),
+    "val_fraction": Bound(0.0, 1.0, open_low=True, open_high=True),
+}
 
 #: What `forecast tune` searches by default, and over which values: a list of choices, or
 #: an inclusive range (``log``: sampled on a log scale). ``--space FILE.json`` replaces
@@ -178,11 +230,10 @@ class ForecastConfig:
         _choice("--device", t.device, DEVICES)
         _choice("--precision", t.precision, PRECISIONS)
         _choice("--strategy", t.strategy, STRATEGIES)
-        for flag, value in (("--layers", m.layers), ("--units", m.units), ("--window", m.window),
-                            ("--horizon", m.horizon), ("--epochs", t.epochs),
-                            ("--batch-size", t.batch_size)):
-            if value < 1:
-                raise UsageError(f"{flag} must be at least 1, got {value}")
+        for name, value in (("layers", m.layers), ("units", m.units), ("window", m.window),
+                            ("horizon", m.horizon), ("epochs", t.epochs),
+                            ("batch_size", t.batch_size)):
+            _check_bound(name, value)
         _check_quantiles(m.quantiles)
         if m.quantiles and t.loss != "mae":
             raise UsageError(f"--loss {t.loss} is for point models; a quantile model minimises "
@@ -190,21 +241,11 @@ class ForecastConfig:
                              "--no-quantiles to train a point model")
         for name in self.data.derived or []:
             _choice("--derived-inputs", name, DERIVED)
-        if m.dense_units < 0:
-            raise UsageError(f"--dense-units must be 0 or more, got {m.dense_units}")
-        if t.patience < 0:
-            raise UsageError(f"--patience must be 0 or more, got {t.patience}")
-        if not 0.0 <= m.dropout < 1.0:
-            raise UsageError(f"--dropout must be in [0, 1), got {m.dropout}")
-        if not t.learning_rate > 0:
-            raise UsageError(f"--learning-rate must be positive, got {t.learning_rate}")
-        if not SEED_RANGE[0] <= t.seed <= SEED_RANGE[1]:
-            raise UsageError(f"--seed must be a whole number from {SEED_RANGE[0]} to "
-                             f"{SEED_RANGE[1]}, got {t.seed}")
-        if not 0.0 < t.test_fraction < 1.0:
-            raise UsageError(f"--test-fraction must be in (0, 1), got {t.test_fraction}")
-        if not 0.0 < t.val_fraction < 1.0:
-            raise UsageError(f"--val-fraction must be in (0, 1), got {t.val_fraction}")
+        for name, value in (("dense_units", m.dense_units), ("patience", t.patience),
+                            ("dropout", m.dropout), ("learning_rate", t.learning_rate),
+                            ("seed", t.seed), ("test_fraction", t.test_fraction),
+                            ("val_fraction", t.val_fraction)):
+            _check_bound(name, value)
         for flag, value in (("--val-start", t.val_start), ("--test-start", t.test_start)):
             if value is not None:
                 try:
@@ -311,9 +352,23 @@ def _as_key(message: str) -> str:
     return re.sub(r"--([a-z][a-z-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
 
 
+def _check_bound(name: str, value: float) -> None:
+    """Refuse (UsageError naming the flag) a value outside its ``OPTION_BOUNDS``."""
+    bound = OPTION_BOUNDS[name]
+    if not bound.holds(value):
+        raise UsageError(f"--{name.replace('_', '-')} must be {bound.phrase}, got {value}")
+
+
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise UsageError(f"{flag} must be one of {', '.join(allowed)}; got '{value}'")
+
+
+def median_index(levels: Sequence[float]) -> int:
+    """The median's index among quantile levels (n_quantiles,), increasing: the level a
+    quantile model's point forecast is, and its head builds the others on (the nearest
+    level to 0.5 where 0.5 is missing)."""
+    return min(range(len(levels)), key=lambda i: abs(float(levels[i]) - 0.5))
 
 
 def _check_quantiles(levels: list[float]) -> None:

@@ -9,17 +9,25 @@ ceil((n + 1) a)-th smallest score times the current volatility.
 Around quantile forecasts (``QuantileCalibration``): conformalised quantile regression
 (Romano, Patterson & Candes 2019) widens or narrows the network's own lower and upper
 quantiles by one constant, so the band keeps the shape the network gave it.
+
+Over a panel's origin forecasts (``windows.OriginForecasts``): ``calibrate`` and ``fit_cqr``
+pool the scores of every series' validation rows; ``choose_bands`` lets the interval guard
+(``interval_guard``: a one-sided Diebold-Mariano test on interval scores) pick, for each
+trained central interval, the network's CQR band or the rolling-volatility conformal one.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from forecast.config import VOLATILITY_WINDOW
+from forecast import metrics
+from forecast.config import GUARD_Z, VOLATILITY_WINDOW, median_index
+from forecast.data import Panel, unique_sorted
 from forecast.errors import ModelDirError
+from forecast.windows import OriginForecasts
 
 
 def error_space(prices: np.ndarray) -> str:
@@ -307,7 +315,7 @@ class QuantileIntervals:
             if step <= len(cal.step_scores):
                 lo, hi = pair["lower"], pair["upper"]
                 out[:, lo], out[:, hi] = cal.band(quantiles[:, lo], quantiles[:, hi], step)
-        base = int(np.argmin(np.abs(np.asarray(self.levels) - 0.5)))
+        base = median_index(self.levels)
         out[:, base:] = np.maximum.accumulate(out[:, base:], axis=-1)
         out[:, :base + 1] = np.minimum.accumulate(out[:, base::-1], axis=-1)[:, ::-1]
         return out
@@ -361,3 +369,179 @@ def prediction_band(level: float, step: int, point: np.ndarray, scale: np.ndarra
                                         step)
     return band(point, np.asarray(scale) * calibration.quantile(level, step), 1.0,
                 calibration.space)
+
+
+def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+              space: str, vols: list[np.ndarray]) -> Calibration:
+    """Conformal scores for each step, pooled over series, from the forecasts whose target
+    row lies in ``[lo[s], hi[s])`` of its series (the validation rows); each score is scaled
+    by its own series' volatility ``vols[s]`` (rows of s,) at the origin."""
+    steps = forecasts.prices.shape[1]
+    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, predicted = forecasts.of(s)
+        for k in range(steps):
+            target = rows + k
+            use = (target >= lo[s]) & (target < hi[s])
+            step_scores[k].append(scores(prices[target[use]], predicted[use, k],
+                                                   vols[s][rows[use] - 1], space))
+    return Calibration(space, [np.concatenate(parts) for parts in step_scores])
+
+
+def fit_cqr(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+            space: str, levels: list[float], lower: int, upper: int
+            ) -> QuantileCalibration:
+    """CQR of the quantile levels ``lower`` and ``upper`` (indices into ``levels``) for each
+    step, pooled over series, from the forecasts whose target row lies in
+    ``[lo[s], hi[s])`` of its series; scores in ``space`` (log-price: relative to the
+    price, so series of any price level pool)."""
+    steps = forecasts.prices.shape[1]
+    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, quantiles = forecasts.of(s)[0], forecasts.quantiles_of(s)
+        for k in range(steps):
+            target = rows + k
+            use = (target >= lo[s]) & (target < hi[s])
+            step_scores[k].append(cqr_scores(
+                prices[target[use]], quantiles[use, k, lower], quantiles[use, k, upper], space))
+    return QuantileCalibration(levels[lower], levels[upper], space,
+                                         [np.concatenate(parts) for parts in step_scores])
+
+
+def central_pairs(levels: list[float]) -> list[tuple[float, int, int]]:
+    """(coverage, lower index, upper index) of every central interval whose two ends were
+    both trained: 0.1 and 0.9 give (0.8, 0, 2)."""
+    out = []
+    for i, q in enumerate(levels):
+        if q < 0.5:
+            coverage = round(1.0 - 2.0 * q, 10)
+            found = interval_levels(levels, coverage)
+            if found is not None:
+                out.append((coverage, *found))
+    return out
+
+
+def validation_halves(panel: Panel, train_end: np.ndarray, val_end: np.ndarray, horizon: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Split the validation rows by date, as the point guard splits its windows: the first
+    half ``[train_end[s], half_end[s])`` calibrates, the second ``[held_start[s],
+    val_end[s])`` judges, ``horizon - 1`` dates left out between them."""
+    stamps = panel.dates.asi8
+    own = [stamps[panel.rows(s)] for s in range(panel.n_series)]
+    unique = unique_sorted(np.concatenate([d[train_end[s]:val_end[s]]
+                                           for s, d in enumerate(own)]))
+    cut, gap = len(unique) // 2, len(unique) // 2 + horizon - 1
+    cut_date = unique[cut] if cut < len(unique) else np.iinfo(np.int64).max
+    gap_date = unique[gap] if gap < len(unique) else np.iinfo(np.int64).max
+    half_end = np.array([np.searchsorted(d, cut_date) for d in own])
+    held_start = np.array([np.searchsorted(d, gap_date) for d in own])
+    return (np.clip(half_end, train_end, val_end), np.clip(held_start, train_end, val_end))
+
+
+def judge_intervals(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+                    level: float, cqr: QuantileCalibration,
+                    conformal: Calibration, lower: int, upper: int,
+                    vols: list[np.ndarray], scales: np.ndarray) -> dict[str, Any]:
+    """The interval guard on one-step forecasts of rows ``[lo[s], hi[s])`` (held out from
+    both calibrations): the network's CQR band against the rolling-volatility conformal
+    band around the same point forecast. Scores are in log-price (``abs`` space: in units
+    of each series' naive MAE) so that series pool, and a panel's rows are averaged per
+    date."""
+    actual, network, baseline, dates = [], [], [], []
+    for s in range(panel.n_series):
+        prices = panel.target_of(s)
+        rows, point = forecasts.of(s)
+        quantiles = forecasts.quantiles_of(s)
+        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
+        r = rows[use]
+        net = cqr.band(quantiles[use, 0, lower], quantiles[use, 0, upper], 1)
+        base = band(point[use, 0], vols[s][r - 1] * conformal.quantile(level, 1), 1.0,
+                              conformal.space)
+        unit = np.log if cqr.space == "log" else (lambda v, k=float(scales[s]): v / k)
+        actual.append(unit(prices[r]))
+        with np.errstate(divide="ignore"):   # a band down to 0 is -inf in log price: an
+            network.append([unit(b) for b in net])        # infinite score, and it loses
+            baseline.append([unit(b) for b in base])
+        dates.append(panel.dates.asi8[panel.offsets[s] + r])
+    both = lambda parts, i: np.concatenate([p[i] for p in parts])  # noqa: E731
+    with np.errstate(invalid="ignore", over="ignore"):
+        return interval_guard(
+            np.concatenate(actual), (both(network, 0), both(network, 1)),
+            (both(baseline, 0), both(baseline, 1)), level, dates=np.concatenate(dates))
+
+
+def choose_bands(panel: Panel, forecasts: OriginForecasts, train_end: np.ndarray,
+                 val_end: np.ndarray, space: str, vols: list[np.ndarray], scales: np.ndarray,
+                 levels: list[float], stream: IO[str]) -> QuantileIntervals:
+    """For each trained central interval: calibrate the network's quantiles by CQR and the
+    conformal band on the first half of the validation dates, let the interval guard judge
+    them on the second half, then calibrate the chosen band on every validation row. Says
+    on ``stream`` which band ``predict --interval`` will use, and why."""
+    if not levels:
+        return QuantileIntervals.point()
+    horizon = forecasts.prices.shape[1]
+    half_end, held_start = validation_halves(panel, train_end, val_end, horizon)
+    conformal = calibrate(panel, forecasts, train_end, half_end, space, vols)
+    pairs = []
+    for level, lower, upper in central_pairs(levels):
+        cqr = fit_cqr(panel, forecasts, train_end, half_end, space, levels, lower, upper)
+        result = judge_intervals(panel, forecasts, held_start, val_end, level, cqr, conformal,
+                                 lower, upper, vols, scales)
+        band = "quantiles" if result["kept"] == "network" else "conformal"
+        verdict = "beat" if band == "quantiles" else "did not beat"
+        uses = "uses it" if band == "quantiles" else \
+            "uses the rolling-volatility conformal band around the median"
+        stream.write(f"forecast: {level:.0%} interval: the network's quantile band (CQR) "
+                     f"{verdict} the rolling-volatility conformal band on "
+                     f"{result['dates']} held-out validation dates (interval score, "
+                     f"Diebold-Mariano p = {result['p_value']:.2f}); predict --interval "
+                     f"{level:g} {uses}\n")
+        pairs.append({"level": level, "lower": lower, "upper": upper, "band": band,
+                      "guard": result, "calibration": fit_cqr(
+                          panel, forecasts, train_end, val_end, space, levels, lower, upper)})
+    return QuantileIntervals(levels, space, pairs)
+
+
+def interval_guard(actual: np.ndarray, network: tuple[np.ndarray, np.ndarray],
+                   baseline: tuple[np.ndarray, np.ndarray], level: float, horizon: int = 1,
+                   z: float = GUARD_Z, dates: np.ndarray | None = None) -> dict[str, Any]:
+    """Keep the network's intervals only if they beat the baseline's, significantly.
+
+    A one-sided Diebold-Mariano test on per-row interval-score differences (network minus
+    baseline) over held-out rows: the network is kept when the statistic is below ``-z``
+    (5% level by default), else the caller falls back to the baseline and says so. In a
+    panel the series of one date move together, so with ``dates`` the differences are
+    averaged date by date and the test runs on that one series of dates (as the point
+    guard does).
+
+    Args:
+        actual: (rows,) the observed values of held-out rows (not used to calibrate either
+            band), in units comparable across rows (log-prices for a panel).
+        network, baseline: (lower, upper) each, each (rows,), in the units of ``actual``.
+        level: the intervals' nominal coverage (alpha = 1 - level).
+        horizon: steps ahead; overlapping multi-step errors get a Newey-West variance.
+        dates: (rows,) the date of each row, to average a panel's rows per date.
+
+    Returns:
+        ``{"dm_stat", "p_value", "kept": "network" | "baseline", "rows", "dates",
+        "network_score", "baseline_score"}`` (mean interval scores; a statistic that
+        cannot be computed, e.g. from an infinite band, is NaN and falls back).
+    """
+    alpha = 1.0 - level
+    ours = metrics.interval_score_rows(actual, *network, alpha)
+    theirs = metrics.interval_score_rows(actual, *baseline, alpha)
+    with np.errstate(invalid="ignore"):
+        diff = ours - theirs
+    if dates is not None and len(diff):
+        _, inverse = unique_sorted(dates, return_inverse=True)
+        diff = np.bincount(inverse, weights=diff) / np.bincount(inverse)
+    with np.errstate(invalid="ignore", over="ignore"):
+        stat = metrics.diebold_mariano(diff, horizon) if np.all(np.isfinite(diff)) \
+            else float("nan")
+    return {"dm_stat": stat, "p_value": metrics.normal_cdf(stat),
+            "kept": "network" if stat < -z else "baseline", "rows": int(len(ours)),
+            "dates": int(len(diff)),
+            "network_score": float(ours.mean()) if len(ours) else float("nan"),
+            "baseline_score": float(theirs.mean()) if len(theirs) else float("nan")}

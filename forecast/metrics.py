@@ -1,4 +1,5 @@
-"""Forecast accuracy, the baselines every figure is shown beside, and interval scores.
+"""Forecast accuracy and interval scores (the baselines' forecasts are in ``baselines``;
+``evaluation.compare`` scores a forecast beside them).
 
 Pure NumPy. All arrays are 1-D over the scored rows, in price units: ``actual`` (rows,),
 ``predicted`` (rows,), and ``previous`` (rows,), the last known price before each row;
@@ -15,33 +16,6 @@ import numpy as np
 
 METRICS = ("mae", "rmse", "mape", "mase", "rel_mae", "directional_accuracy")
 BASELINES = ("naive", "drift")
-
-
-def naive_forecast(prices: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Tomorrow equals today: the price at row r is forecast as the price at r - 1.
-
-    Args:
-        prices: (n,) the whole series. rows: (k,) rows to forecast, each >= 1.
-    Returns:
-        (k,) forecasts.
-    """
-    return np.asarray(prices, dtype=float)[np.asarray(rows) - 1]
-
-
-def drift_forecast(prices: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The naive forecast plus the average step of all history before the row:
-    ``p[r-1] + (p[r-1] - p[0]) / (r - 1)`` (Hyndman & Athanasopoulos, section 5.2).
-
-    Args:
-        prices: (n,) the whole series. rows: (k,) rows to forecast, each >= 1.
-    Returns:
-        (k,) forecasts; for r == 1 there is no step yet, so it equals the naive forecast.
-    """
-    prices = np.asarray(prices, dtype=float)
-    rows = np.asarray(rows)
-    last = prices[rows - 1]
-    steps = np.maximum(rows - 1, 1)
-    return last + np.where(rows > 1, (last - prices[0]) / steps, 0.0)
 
 
 def naive_scale(prices: np.ndarray) -> float:
@@ -107,30 +81,6 @@ def score(actual: np.ndarray, predicted: np.ndarray, previous: np.ndarray, scale
         "rel_mae": model_mae / naive_mae if naive_mae > 0 else float("nan"),
         "directional_accuracy": directional_accuracy(actual, predicted, previous),
     }
-
-
-def compare(prices: np.ndarray, rows: np.ndarray, predicted: np.ndarray,
-            scale: float) -> dict[str, dict[str, float]]:
-    """Score the model beside the naive and drift forecasts on exactly the same rows.
-
-    Args:
-        prices: (n,) the whole series, in price units.
-        rows: (k,) the rows scored (each >= 1).
-        predicted: (k,) the model's one-step forecasts of those rows.
-        scale: MASE's denominator (``naive_scale`` of the training rows).
-
-    Returns:
-        {"model": {...}, "naive": {...}, "drift": {...}, "rows": k, "up_share": f}.
-    """
-    prices = np.asarray(prices, dtype=float)
-    actual = prices[rows]
-    previous = naive_forecast(prices, rows)
-    naive_mae = mae(actual, previous)
-    forecasts = {"model": predicted, "naive": previous, "drift": drift_forecast(prices, rows)}
-    out = {name: score(actual, f, previous, scale, naive_mae) for name, f in forecasts.items()}
-    out["rows"] = int(len(rows))
-    out["up_share"] = up_share(actual, previous)
-    return out
 
 
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from forecast.config import ModelConfig
+from forecast.config import ModelConfig, median_index
 from forecast.errors import UsageError
 
 #: Cell name -> Keras layer class. Every layer keeps its defaults (tanh / sigmoid,
@@ -94,11 +94,6 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
 MIN_START_GAP = 1e-4
 
 
-def base_index(levels: Sequence[float]) -> int:
-    """Index of the level the head builds the others on: the median, or the nearest level."""
-    return int(np.argmin(np.abs(np.asarray(levels, dtype=float) - 0.5)))
-
-
 def quantile_start(y: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     """Empirical quantiles of the training targets, the quantile head's starting output.
 
@@ -134,7 +129,7 @@ def quantile_head_bias(start: np.ndarray, base: int) -> np.ndarray:
 def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarray | None,
                    zero_kernel: bool = True):
     n = len(levels)
-    base = base_index(levels)
+    base = median_index(levels)
     start = {}
     if output_start is not None:
         output_start = np.asarray(output_start, dtype=float)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast import metrics
+from forecast import baselines, metrics
 from forecast.bundle import Bundle
 from forecast.errors import OutputError
 from forecast.files import write_atomically
@@ -56,7 +56,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     scores = {} if not len(test) else {
         "model": metrics.mae(test["actual"], test["predicted"]),
         "naive": metrics.mae(test["actual"], test["naive"]),
-        "drift": metrics.mae(test["actual"], metrics.drift_forecast(target, test_rows))}
+        "drift": metrics.mae(test["actual"], baselines.drift_forecast(target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
             "best_epoch": facts.get("best_epoch"),
             "bounds": bounds, "scores": scores, "level": level,
@@ -142,7 +142,7 @@ def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any
     for name, group in test.groupby("series", sort=False):
         naive = metrics.mae(group["actual"], group["naive"])
         s = forecaster.prices.names.index(name)
-        drift = metrics.drift_forecast(forecaster.prices.target_of(s),
+        drift = baselines.drift_forecast(forecaster.prices.target_of(s),
                                        rows[(series == s) & (table["segment"] == "test").to_numpy()])
         rel.append({"series": name,
                     "model": metrics.mae(group["actual"], group["predicted"]) / naive,
@@ -173,7 +173,6 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     shown = data["shown"]
@@ -185,25 +184,35 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     pct = f"{data['level']:.0%}"
     table = data["backtest"]
     for i, name in enumerate(shown):
-        ax = fig.add_subplot(grid[i // cols, i % cols])
-        rows = table[table["series"] == name]
-        ax.fill_between(rows["date"], rows["lower"], rows["upper"], color=COLORS["model"],
-                        alpha=0.15, lw=0, label=f"{pct} interval")
-        ax.plot(rows["date"], rows["actual"], color=COLORS["actual"], lw=0.8, label="actual")
-        ax.plot(rows["date"], rows["naive"], color=COLORS["naive"], lw=0.6, alpha=0.7,
-                label="naive")
-        ax.plot(rows["date"], rows["predicted"], color=COLORS["model"], lw=0.7, label="model")
-        ax.set_title(str(name), fontsize=9, loc="left")
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.25, lw=0.5)
-        ax.spines[["top", "right"]].set_visible(False)
-        if i == 0:
-            ax.legend(fontsize=7, frameon=False, loc="upper left")
-    hist = fig.add_subplot(grid[grid_rows, :])
-    rel = data["rel_mae"]
+        _draw_series(fig.add_subplot(grid[i // cols, i % cols]),
+                     table[table["series"] == name], str(name), pct, legend=i == 0)
+    _draw_rel_mae(fig.add_subplot(grid[grid_rows, :]), data["rel_mae"])
+    return save_figure(fig, out, dpi)
+
+
+def _draw_series(ax, rows: pd.DataFrame, name: str, pct: str, legend: bool) -> None:
+    """One series' test segment: actual, model, naive and the band."""
+    import matplotlib.dates as mdates
+
+    ax.fill_between(rows["date"], rows["lower"], rows["upper"], color=COLORS["model"],
+                    alpha=0.15, lw=0, label=f"{pct} interval")
+    ax.plot(rows["date"], rows["actual"], color=COLORS["actual"], lw=0.8, label="actual")
+    ax.plot(rows["date"], rows["naive"], color=COLORS["naive"], lw=0.6, alpha=0.7,
+            label="naive")
+    ax.plot(rows["date"], rows["predicted"], color=COLORS["model"], lw=0.7, label="model")
+    ax.set_title(name, fontsize=9, loc="left")
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.25, lw=0.5)
+    ax.spines[["top", "right"]].set_visible(False)
+    if legend:
+        ax.legend(fontsize=7, frameon=False, loc="upper left")
+
+
+def _draw_rel_mae(hist, rel) -> None:
+    """A histogram of per-series test MAE / naive, the model's beside drift's."""
     if len(rel):
         values = np.concatenate([rel["model"], rel["drift"]])
         bins = np.linspace(values.min(), values.max(), 30) if np.ptp(values) > 0 else 10
@@ -216,7 +225,6 @@ def draw_panel(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> P
     hist.set_ylabel("series")
     hist.legend(fontsize=8, frameon=False)
     hist.grid(alpha=0.25, lw=0.5)
-    return save_figure(fig, out, dpi)
 
 
 def check_out(out: str | Path, inputs: list[str] | None = None,
@@ -243,15 +251,15 @@ def check_out(out: str | Path, inputs: list[str] | None = None,
 
 def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     """Draw the report figure and write it to ``out`` atomically, in the format its suffix
-    names (``FORMATS``)."""
+    names (``FORMATS``): the whole series, the test segment up close with its band, the
+    test errors, and the training curves."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    table, future = data["backtest"], data["future"]
+    table = data["backtest"]
     pct = f"{data['level'] * 100:.4g}%"
     fig = plt.figure(figsize=(14, 11), layout="constrained")
     grid = fig.add_gridspec(3, 3, height_ratios=[3, 3, 2])
@@ -260,13 +268,29 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     errors = fig.add_subplot(grid[2, :2], sharex=zoom)
     losses = fig.add_subplot(grid[2, 2])
     fig.suptitle(title, fontsize=13)
+    test = table[table["segment"] == "test"]
+    zoom_rows = test if len(test) else table
+    _draw_overview(overview, data, test, pct)
+    _draw_zoom(zoom, data, zoom_rows, pct)
+    _draw_errors(errors, zoom_rows)
+    _draw_losses(losses, data)
+    for ax in (overview, zoom, errors):
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    for ax in (overview, zoom, errors, losses):
+        ax.grid(alpha=0.25, lw=0.5)
+        ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, out, dpi)
 
-    # 1. The whole series, segments shaded, future forecast after the last row.
+
+def _draw_overview(overview, data: dict[str, Any], test: pd.DataFrame, pct: str) -> None:
+    """The whole series, segments shaded, the future forecast after the last row."""
+    table, future = data["backtest"], data["future"]
     overview.plot(table["date"], table["actual"], color=COLORS["actual"], lw=0.8,
                   label="actual", zorder=3)
     overview.plot(table["date"], table["predicted"], color=COLORS["model"], lw=0.6,
                   alpha=0.6, label="model, one step ahead", zorder=2)
-    test = table[table["segment"] == "test"]
     overview.plot(test["date"], test["naive"], color=COLORS["naive"], lw=0.5, alpha=0.6,
                   label="naive (last value), test")
     for name, (start, end) in data["bounds"].items():
@@ -277,8 +301,10 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     overview.set_ylabel("price")
     overview.legend(loc="upper left", bbox_to_anchor=(0.0, 0.93), fontsize=8, frameon=False)
 
-    # 2. The test segment up close, with the interval band.
-    zoom_rows = test if len(test) else table
+
+def _draw_zoom(zoom, data: dict[str, Any], zoom_rows: pd.DataFrame, pct: str) -> None:
+    """The test segment up close, with the interval band."""
+    future = data["future"]
     band = (data.get("intervals") or {}).get("band")
     kind = {"quantiles": "network quantiles, CQR", "conformal": "rolling conformal"}.get(band)
     zoom.fill_between(zoom_rows["date"], zoom_rows["lower"], zoom_rows["upper"],
@@ -295,7 +321,9 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     zoom.set_ylabel("price")
     zoom.legend(loc="upper left", fontsize=8, frameon=False, ncol=4)
 
-    # 3. Absolute errors on the test segment: faint daily values, bold 20-row means.
+
+def _draw_errors(errors, zoom_rows: pd.DataFrame) -> None:
+    """Absolute errors on the test segment: faint daily values, bold 20-row means."""
     for name, col in (("naive", "naive"), ("model", "predicted")):
         err = (zoom_rows["actual"] - zoom_rows[col]).abs()
         errors.plot(zoom_rows["date"], err, color=COLORS[name], lw=0.4, alpha=0.3)
@@ -304,7 +332,11 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
     errors.set_ylabel("absolute error")
     errors.legend(loc="upper left", fontsize=8, frameon=False)
 
-    # 4. Training curves, best epoch marked.
+
+def _draw_losses(losses, data: dict[str, Any]) -> None:
+    """Training curves, the best epoch marked."""
+    from matplotlib.ticker import MaxNLocator
+
     hist = data["history"]
     title = "loss (scaled units)"
     if len(hist):
@@ -323,15 +355,6 @@ def draw(data: dict[str, Any], title: str, out: Path, dpi: int = 100) -> Path:
         losses.set_xlabel("epoch")
         losses.set_title(title, fontsize=10, loc="left")
         losses.legend(fontsize=8, frameon=False, loc="best")
-
-    for ax in (overview, zoom, errors):
-        locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    for ax in (overview, zoom, errors, losses):
-        ax.grid(alpha=0.25, lw=0.5)
-        ax.spines[["top", "right"]].set_visible(False)
-    return save_figure(fig, out, dpi)
 
 
 def save_figure(fig, out: Path, dpi: int) -> Path:

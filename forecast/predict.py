@@ -16,11 +16,12 @@ import pandas as pd
 
 from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
-from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval
+from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval, median_index
 from forecast.calendar import future_dates_of_series
 from forecast.data import Panel, panel_from_tables, read_tables, unique_sorted
 from forecast.console import warn as warning
 from forecast.errors import DataError, ModelDirError, UsageError
+from forecast.evaluation import SeriesBand, pooled, score_series
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
 from forecast.windows import (origin_prices, predict_windows, prepare_panel, recent_of,
@@ -226,7 +227,7 @@ class Forecaster:
     @property
     def median_index(self) -> int | None:
         """The median's index among a quantile model's levels (None: a point model)."""
-        return int(np.argmin(np.abs(np.asarray(self.levels) - 0.5))) if self.levels else None
+        return median_index(self.levels) if self.levels else None
 
     def point(self, outputs: np.ndarray) -> np.ndarray:
         """(k, steps) point outputs: the outputs, or a quantile model's median level."""
@@ -500,19 +501,13 @@ class Forecaster:
             per_series = {}
             for s in unique_sorted(series[mask]):
                 use = mask & (series == s)
-                target = self.prices.target_of(int(s))
-                scores = metrics.compare(target, rows[use], predicted[use], scales[s])
-                compared = baselines.compare_intervals(
-                    target, rows[use], level, (lower[use], upper[use]), predicted[use],
-                    self.garches[s], calibration_rows[s],
-                    None if published is None else published[use], self.levels)
-                compared["band"] = band
-                scores["interval"] = {k: compared["model"][k] for k in
-                                      ("level", "coverage", "mean_width", "interval_score",
-                                       "rows")}
-                scores["intervals"] = compared
-                per_series[self.prices.names[s]] = scores
-            result[name] = {"series": per_series, "aggregate": metrics.aggregate(per_series)}
+                per_series[self.prices.names[s]] = score_series(
+                    self.prices.target_of(int(s)), rows[use], predicted[use], scales[s],
+                    SeriesBand(level, lower[use], upper[use], self.garches[s],
+                               calibration_rows[s],
+                               None if published is None else published[use], self.levels,
+                               band))
+            result[name] = pooled(per_series)
         return result
 
     def _band(self, predicted, origins, level, steps, quantiles=None, volatility=None):

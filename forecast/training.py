@@ -13,26 +13,25 @@ import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any, Iterator, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from forecast import baselines, intervals, metrics
-from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
-from forecast.data import Panel, option_date, unique_sorted
+from forecast import baselines, evaluation, intervals, metrics, windows
+from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig, median_index
+from forecast.data import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import console
 from forecast.console import HeldLines, progress
-from forecast.errors import OUT_OF_MEMORY, DataError, ForecastError, TrainingError, where
+from forecast.errors import OUT_OF_MEMORY, ForecastError, TrainingError
 from forecast.metrics import diebold_mariano
-from forecast.models import (PinballLoss, base_index, build_model, cudnn_eligible,
+from forecast.models import (PinballLoss, build_model, cudnn_eligible,
                              quantile_start, summary_text)
-from forecast.transforms import SeriesScaler, transform_offset
-from forecast.windows import (DateSplit, Prepared, origin_prices, predict_windows,
-                              prepare_panel, rows_needed, split_dates)
+from forecast.transforms import SeriesScaler
+from forecast.windows import DateSplit, Prepared, prepare_training, sample_dates
 
 #: Batches run per call into the compiled training step: fewer Python round trips, which
 #: is most of the cost for the small recurrent models this tool trains.
@@ -310,7 +309,7 @@ def guard(model: keras.Model, start_weights: list, X: np.ndarray, y: np.ndarray,
     its start is kept, only the median goes back to the start (``pin_median``): the spread
     around it stays the trained network's, which the interval guard judges on its own.
     """
-    base = base_index(levels) if levels else None
+    base = median_index(levels) if levels else None
     trained = point_outputs(predict_batched(model, X), base)
     trained_weights = model.get_weights()
     model.set_weights(start_weights)
@@ -384,356 +383,6 @@ def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
-def prepare_training(panel: Panel, config: ForecastConfig,
-                     warn: Callable[[str], None] | None = None
-                     ) -> tuple[Prepared, DateSplit, Panel]:
-    """Split by date, leave out series too short to train on, transform, scale each series
-    on its training rows only and index the windows; refuse anything non-finite.
-
-    Returns:
-        the prepared panel, the split, and the panel of the series trained on.
-    """
-    m, t = config.model, config.training
-    warn = warn or (lambda message: print(f"forecast: warning: {message}", file=sys.stderr))
-    offset = transform_offset(t.target_transform)
-    starts = [None if value is None else option_date(value, flag, panel.date_order,
-                                                     config.data.date_format)
-              for value, flag in ((t.val_start, "--val-start"), (t.test_start, "--test-start"))]
-    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, *starts, panel.source)
-    train_end, val_end = split.bounds(panel.dates, panel.offsets)
-    trainable = train_end >= offset + m.window + m.horizon
-    if not trainable.any():
-        need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
-        longest = int(panel.lengths.max())
-        which = "" if panel.n_series == 1 else " in its longest series"
-        raise DataError(f"{panel.source} has {longest} usable row(s){which}; --window "
-                        f"{m.window}, --horizon {m.horizon} and the validation/test splits "
-                        f"need at least {need} (a training window before the validation start, "
-                        f"{split.val_start.date()}); pass more rows or a smaller --window")
-    if not trainable.all():
-        short = [panel.names[s] for s in np.flatnonzero(~trainable)]
-        warn(f"left out of training {len(short)} series with too few rows before "
-             f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
-             f"{', ...' if len(short) > 20 else ''}")
-        panel = panel.take(np.flatnonzero(trainable))
-    config.data.derived = resolve_derived(panel, config.data.derived)
-    config.data.extra, config.columns = list(panel.extra), list(panel.columns)
-    prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
-                             center="median" if t.loss == "mae" or m.quantiles else "mean",
-                             derived=config.data.derived)
-    for name, what in (("val", "validation"), ("test", "test")):
-        if not prepared.masks[name].any():
-            need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
-            raise DataError(f"{panel.source}: no {what} window (validation from "
-                            f"{split.val_start.date()}, test from {split.test_start.date()}); "
-                            f"--window {m.window} and --horizon {m.horizon} need at least "
-                            f"{need} rows, or move --val-start/--test-start")
-    val_dates = len(unique_sorted(sample_dates(panel, prepared)[prepared.masks["val"]]))
-    needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
-    if val_dates < needed:
-        raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
-                        f"{split.val_start.date()} to {split.test_start.date()}, but early "
-                        f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
-                        f"at least {needed}; pass more rows, a larger --val-fraction or an "
-                        "earlier --val-start")
-    _check_finite(panel, prepared, config.data.derived)
-    return prepared, split, panel
-
-
-def resolve_derived(panel: Panel, derived: list[str] | None) -> list[str]:
-    """The derived inputs to train with: as given, or (None, ``auto``) the absolute
-    log-return when the target is positive, plus the log high-low range when the panel has
-    High and Low columns, positive."""
-    if derived is not None:
-        return list(derived)
-    out = []
-    if np.all(panel.values[:, 0] > 0):
-        out.append("abs-return")
-    sources = [panel.column(c) for c in DERIVED_SOURCES["log-range"]]
-    if None not in sources and np.all(panel.values[:, sources] > 0):
-        out.append("log-range")
-    return out
-
-
-def _check_finite(panel: Panel, prepared: Prepared, derived: list[str] | None = None) -> None:
-    with np.errstate(over="ignore"):
-        span = prepared.scaler.data_max_ - prepared.scaler.data_min_
-    bad = ~np.isfinite(prepared.scaled)
-    if not bad.any() and np.all(np.isfinite(span)):
-        return
-    # The row to name: the first non-finite scaled value, or the most extreme value of
-    # a column whose training span overflows (its scale would silently become 0).
-    if bad.any():
-        trow, col = np.argwhere(bad)[0]
-        s = int(np.searchsorted(prepared.offsets, trow, side="right") - 1)
-        row = panel.offsets[s] + trow - prepared.offsets[s] + prepared.offset
-    else:
-        s, col = np.argwhere(~np.isfinite(span))[0]
-        rows = panel.rows(int(s))
-        row = rows.start + int(np.argmax(np.abs(panel.values[rows, col])))
-    names = panel.input_columns + [
-        panel.columns[panel.column(DERIVED_SOURCES[name][0])] if DERIVED_SOURCES[name]
-        else panel.target for name in derived or []]
-    place = where(panel.sources[int(s)], int(panel.lines[row]), names[int(col)])
-    raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
-
-
-def sample_dates(panel: Panel, prepared: Prepared) -> np.ndarray:
-    """(samples,) int64 date of each sample's first target row."""
-    return panel.dates.asi8[panel.offsets[prepared.series] + prepared.first_rows]
-
-
-@dataclass
-class OriginForecasts:
-    """Forecasts in price units from origins of a panel's series.
-
-    Attributes:
-        series: (k,) series of each origin; rows: (k,) the price row, within its series, of
-        each origin's first step; prices: (k, horizon) point forecasts in price units;
-        quantiles: (k, horizon, levels) a quantile model's forecasts, else None.
-    """
-
-    series: np.ndarray
-    rows: np.ndarray
-    prices: np.ndarray
-    quantiles: np.ndarray | None = None
-    _ordered: bool | None = field(default=None, repr=False, compare=False)
-
-    def _select(self, s: int):
-        """Series ``s``'s origins: a slice where origins come series by series (as
-        ``origin_forecasts`` gives them: no scan of every origin per series), else a mask."""
-        if self._ordered is None:
-            self._ordered = bool((self.series[1:] >= self.series[:-1]).all())
-        if self._ordered:
-            return slice(*np.searchsorted(self.series, [s, s + 1]))
-        return self.series == s
-
-    def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, prices) of series ``s``."""
-        use = self._select(s)
-        return self.rows[use], self.prices[use]
-
-    def quantiles_of(self, s: int) -> np.ndarray | None:
-        """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
-        return None if self.quantiles is None else self.quantiles[self._select(s)]
-
-
-def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
-                     first_row: np.ndarray | None = None,
-                     levels: list[float] | None = None) -> OriginForecasts:
-    """Forecasts from every origin of every series whose first step is at or after
-    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks; a quantile
-    model (``levels``) gives each level's path and its median as the point forecast."""
-    starts, series, rows = prepared.origins()
-    if first_row is not None:
-        use = rows >= first_row[series]
-        starts, series, rows = starts[use], series[use], rows[use]
-    outputs = predict_windows(predictor, prepared, starts)
-    prices = origin_prices(prepared, panel, kind, outputs, series, rows)
-    if not levels:
-        return OriginForecasts(series, rows, prices)
-    return OriginForecasts(series, rows, prices[..., base_index(levels)], prices)
-
-
-def calibrate(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-              space: str, vols: list[np.ndarray]) -> intervals.Calibration:
-    """Conformal scores for each step, pooled over series, from the forecasts whose target
-    row lies in ``[lo[s], hi[s])`` of its series (the validation rows); each score is scaled
-    by its own series' volatility ``vols[s]`` (rows of s,) at the origin."""
-    steps = forecasts.prices.shape[1]
-    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, predicted = forecasts.of(s)
-        for k in range(steps):
-            target = rows + k
-            use = (target >= lo[s]) & (target < hi[s])
-            step_scores[k].append(intervals.scores(prices[target[use]], predicted[use, k],
-                                                   vols[s][rows[use] - 1], space))
-    return intervals.Calibration(space, [np.concatenate(parts) for parts in step_scores])
-
-
-def fit_cqr(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-            space: str, levels: list[float], lower: int, upper: int
-            ) -> intervals.QuantileCalibration:
-    """CQR of the quantile levels ``lower`` and ``upper`` (indices into ``levels``) for each
-    step, pooled over series, from the forecasts whose target row lies in
-    ``[lo[s], hi[s])`` of its series; scores in ``space`` (log-price: relative to the
-    price, so series of any price level pool)."""
-    steps = forecasts.prices.shape[1]
-    step_scores: list[list[np.ndarray]] = [[] for _ in range(steps)]
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, quantiles = forecasts.of(s)[0], forecasts.quantiles_of(s)
-        for k in range(steps):
-            target = rows + k
-            use = (target >= lo[s]) & (target < hi[s])
-            step_scores[k].append(intervals.cqr_scores(
-                prices[target[use]], quantiles[use, k, lower], quantiles[use, k, upper], space))
-    return intervals.QuantileCalibration(levels[lower], levels[upper], space,
-                                         [np.concatenate(parts) for parts in step_scores])
-
-
-def central_pairs(levels: list[float]) -> list[tuple[float, int, int]]:
-    """(coverage, lower index, upper index) of every central interval whose two ends were
-    both trained: 0.1 and 0.9 give (0.8, 0, 2)."""
-    out = []
-    for i, q in enumerate(levels):
-        if q < 0.5:
-            coverage = round(1.0 - 2.0 * q, 10)
-            found = intervals.interval_levels(levels, coverage)
-            if found is not None:
-                out.append((coverage, *found))
-    return out
-
-
-def validation_halves(panel: Panel, train_end: np.ndarray, val_end: np.ndarray, horizon: int
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Split the validation rows by date, as the point guard splits its windows: the first
-    half ``[train_end[s], half_end[s])`` calibrates, the second ``[held_start[s],
-    val_end[s])`` judges, ``horizon - 1`` dates left out between them."""
-    stamps = panel.dates.asi8
-    own = [stamps[panel.rows(s)] for s in range(panel.n_series)]
-    unique = unique_sorted(np.concatenate([d[train_end[s]:val_end[s]]
-                                           for s, d in enumerate(own)]))
-    cut, gap = len(unique) // 2, len(unique) // 2 + horizon - 1
-    cut_date = unique[cut] if cut < len(unique) else np.iinfo(np.int64).max
-    gap_date = unique[gap] if gap < len(unique) else np.iinfo(np.int64).max
-    half_end = np.array([np.searchsorted(d, cut_date) for d in own])
-    held_start = np.array([np.searchsorted(d, gap_date) for d in own])
-    return (np.clip(half_end, train_end, val_end), np.clip(held_start, train_end, val_end))
-
-
-def judge_intervals(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-                    level: float, cqr: intervals.QuantileCalibration,
-                    conformal: intervals.Calibration, lower: int, upper: int,
-                    vols: list[np.ndarray], scales: np.ndarray) -> dict[str, Any]:
-    """The interval guard on one-step forecasts of rows ``[lo[s], hi[s])`` (held out from
-    both calibrations): the network's CQR band against the rolling-volatility conformal
-    band around the same point forecast. Scores are in log-price (``abs`` space: in units
-    of each series' naive MAE) so that series pool, and a panel's rows are averaged per
-    date."""
-    actual, network, baseline, dates = [], [], [], []
-    for s in range(panel.n_series):
-        prices = panel.target_of(s)
-        rows, point = forecasts.of(s)
-        quantiles = forecasts.quantiles_of(s)
-        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
-        r = rows[use]
-        net = cqr.band(quantiles[use, 0, lower], quantiles[use, 0, upper], 1)
-        base = intervals.band(point[use, 0], vols[s][r - 1] * conformal.quantile(level, 1), 1.0,
-                              conformal.space)
-        unit = np.log if cqr.space == "log" else (lambda v, k=float(scales[s]): v / k)
-        actual.append(unit(prices[r]))
-        with np.errstate(divide="ignore"):   # a band down to 0 is -inf in log price: an
-            network.append([unit(b) for b in net])        # infinite score, and it loses
-            baseline.append([unit(b) for b in base])
-        dates.append(panel.dates.asi8[panel.offsets[s] + r])
-    both = lambda parts, i: np.concatenate([p[i] for p in parts])  # noqa: E731
-    with np.errstate(invalid="ignore", over="ignore"):
-        return baselines.interval_guard(
-            np.concatenate(actual), (both(network, 0), both(network, 1)),
-            (both(baseline, 0), both(baseline, 1)), level, dates=np.concatenate(dates))
-
-
-def choose_bands(panel: Panel, forecasts: OriginForecasts, train_end: np.ndarray,
-                 val_end: np.ndarray, space: str, vols: list[np.ndarray], scales: np.ndarray,
-                 levels: list[float], stream: IO[str]) -> intervals.QuantileIntervals:
-    """For each trained central interval: calibrate the network's quantiles by CQR and the
-    conformal band on the first half of the validation dates, let the interval guard judge
-    them on the second half, then calibrate the chosen band on every validation row. Says
-    on ``stream`` which band ``predict --interval`` will use, and why."""
-    if not levels:
-        return intervals.QuantileIntervals.point()
-    horizon = forecasts.prices.shape[1]
-    half_end, held_start = validation_halves(panel, train_end, val_end, horizon)
-    conformal = calibrate(panel, forecasts, train_end, half_end, space, vols)
-    pairs = []
-    for level, lower, upper in central_pairs(levels):
-        cqr = fit_cqr(panel, forecasts, train_end, half_end, space, levels, lower, upper)
-        result = judge_intervals(panel, forecasts, held_start, val_end, level, cqr, conformal,
-                                 lower, upper, vols, scales)
-        band = "quantiles" if result["kept"] == "network" else "conformal"
-        verdict = "beat" if band == "quantiles" else "did not beat"
-        uses = "uses it" if band == "quantiles" else \
-            "uses the rolling-volatility conformal band around the median"
-        stream.write(f"forecast: {level:.0%} interval: the network's quantile band (CQR) "
-                     f"{verdict} the rolling-volatility conformal band on "
-                     f"{result['dates']} held-out validation dates (interval score, "
-                     f"Diebold-Mariano p = {result['p_value']:.2f}); predict --interval "
-                     f"{level:g} {uses}\n")
-        pairs.append({"level": level, "lower": lower, "upper": upper, "band": band,
-                      "guard": result, "calibration": fit_cqr(
-                          panel, forecasts, train_end, val_end, space, levels, lower, upper)})
-    return intervals.QuantileIntervals(levels, space, pairs)
-
-
-def fit_garches(panel: Panel, train_end: np.ndarray) -> list[baselines.Garch | None]:
-    """Each series' GARCH(1,1) baseline, fit on its training rows only (None where it has
-    too few training returns or the fit fails)."""
-    return [baselines.fit_garch(panel.target_of(s)[:int(train_end[s])])[0]
-            for s in range(panel.n_series)]
-
-
-@dataclass
-class IntervalBands:
-    """What scoring a segment's intervals needs: the model's bands (conformal calibration,
-    quantile calibrations, each series' volatility) and the baselines' (GARCH fits and the
-    validation rows the rolling conformal band calibrates on)."""
-
-    calibration: intervals.Calibration
-    quantile: intervals.QuantileIntervals
-    vols: list[np.ndarray]
-    garches: list[baselines.Garch | None]
-    train_end: np.ndarray
-    val_end: np.ndarray
-    level: float = DEFAULT_INTERVAL
-
-
-def score_intervals(bands: IntervalBands, s: int, prices: np.ndarray, rows: np.ndarray,
-                    point: np.ndarray, quantiles: np.ndarray | None) -> dict[str, Any]:
-    """The interval figures of one series' one-step forecasts of ``rows`` (k,): the band
-    ``predict --interval`` gives beside both baselines (``baselines.compare_intervals``)."""
-    level, q = bands.level, bands.quantile
-    lower, upper = intervals.prediction_band(level, 1, point, bands.vols[s][rows - 1],
-                                             bands.calibration, q, quantiles)
-    published = q.calibrated(quantiles, 1) if quantiles is not None else None
-    out = baselines.compare_intervals(
-        prices, rows, level, (lower, upper), point, bands.garches[s],
-        np.arange(int(bands.train_end[s]), int(bands.val_end[s])), published, q.levels)
-    out["band"] = "quantiles" if q.uses_quantiles(level) else "conformal"
-    return out
-
-
-def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
-                  scales: np.ndarray, bands: IntervalBands | None = None) -> dict[str, Any]:
-    """One-step scores (model, naive, drift) of every series on its rows ``[lo[s], hi[s])``,
-    with interval figures (the model's band, rolling conformal, GARCH) when ``bands`` are
-    given, and their aggregate over series.
-
-    Returns:
-        {"series": {name: metrics.compare(...) [+ "interval", "intervals"]},
-        "aggregate": metrics.aggregate(...)}.
-    """
-    per_series = {}
-    for s, name in enumerate(panel.names):
-        prices = panel.target_of(s)
-        rows, predicted = forecasts.of(s)
-        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
-        if not use.any():
-            continue
-        out = metrics.compare(prices, rows[use], predicted[use, 0], float(scales[s]))
-        if bands is not None:
-            quantiles = forecasts.quantiles_of(s)
-            compared = score_intervals(bands, s, prices, rows[use], predicted[use, 0],
-                                       None if quantiles is None else quantiles[use, 0])
-            out["interval"] = {k: compared["model"][k] for k in
-                               ("level", "coverage", "mean_width", "interval_score", "rows")}
-            out["intervals"] = compared
-        per_series[name] = out
-    return {"series": per_series, "aggregate": metrics.aggregate(per_series)}
-
-
 def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
                  dry_run: bool = False,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -751,18 +400,14 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     notes = stream or HeldLines()  # without a stream: held, printed once the command ends
     m, t = config.model, config.training
     started = time.perf_counter()
-    prepared, split, panel = prepare_training(
-        panel, config, lambda message: print(f"forecast: warning: {message}", file=notes))
+    warn = console.warn if stream is None else \
+        (lambda message: print(f"forecast: warning: {message}", file=stream))
+    prepared, split, panel = prepare_training(panel, config, warn)
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
     seed_everything(t.seed)
-    start = output_start(prepared, config)
-    loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
-    with setup.strategy.scope():
-        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
-                            zero_kernel=t.baseline_guard)
-        compile_model(model, t.learning_rate, loss, setup.mirrored)
+    model = build_compiled(prepared, config, setup)
     cudnn = cudnn_eligible(model)
     print(f"forecast: {setup.describe(cudnn)}", file=notes)
     if dry_run:
@@ -781,43 +426,19 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
                   callbacks, notes)
     seconds = time.perf_counter() - started
 
-    train_end, val_end = prepared.train_end, prepared.val_end
+    train_end = prepared.train_end
     scales = np.array([metrics.naive_scale(panel.target_of(s)[:train_end[s]])
                        for s in range(panel.n_series)])
-    ends = panel.lengths
     scores, calibration = {}, None
     quantile, garches = intervals.QuantileIntervals.point(), []
     if score:
-        forecasts = origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
-                                     t.target_transform, first_row=train_end - m.horizon + 1,
-                                     levels=m.quantiles)
-        space = intervals.error_space(panel.values[:, 0])
-        vols = [intervals.volatility(panel.target_of(s), space)
-                for s in range(panel.n_series)]
-        calibration = calibrate(panel, forecasts, train_end, val_end, space, vols)
-        quantile = choose_bands(panel, forecasts, train_end, val_end, space, vols, scales,
-                                m.quantiles, notes)
-        garches = fit_garches(panel, train_end)
-        # few validation rows: the widest level they support, so every band is finite
-        bands = IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
-                              min(DEFAULT_INTERVAL, calibration.widest_level()))
-        scores = {
-            "val": score_segment(panel, forecasts, train_end, val_end, scales),
-            "test": score_segment(panel, forecasts, val_end, ends, scales, bands),
-        }
+        scores, calibration, quantile, garches = score_held_out(model, prepared, panel, config,
+                                                                scales, notes)
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
-    dates = panel.dates
     config.facts.update({
-        "rows": int(len(panel.values)), "series": list(panel.names),
-        "train_rows": int(train_end.sum()), "val_rows": int((val_end - train_end).sum()),
-        "test_rows": int((ends - val_end).sum()),
-        "first_date": dates.min().isoformat(),
-        "val_start": split.val_start.isoformat(),
-        "test_start": split.test_start.isoformat(),
-        "last_date": dates.max().isoformat(),
-        "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
+        **data_facts(panel, prepared, split, scales),
         "epochs_run": len(history["loss"]), "best_epoch": best,
         "loss": "pinball" if m.quantiles else t.loss,
         "baseline_guard": guard_result,
@@ -831,6 +452,74 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
                    garch)
 
 
+def build_compiled(prepared: Prepared, config: ForecastConfig, setup: DeviceSetup
+                   ) -> keras.Model:
+    """The network for ``prepared``'s inputs, starting at ``output_start``, compiled with
+    its loss (the pinball loss for a quantile model) under the devices' strategy."""
+    m, t = config.model, config.training
+    start = output_start(prepared, config)
+    loss = PinballLoss(m.quantiles) if m.quantiles else t.loss
+    with setup.strategy.scope():
+        model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
+                            zero_kernel=t.baseline_guard)
+        compile_model(model, t.learning_rate, loss, setup.mirrored)
+    return model
+
+
+def score_held_out(model: keras.Model, prepared: Prepared, panel: Panel,
+                   config: ForecastConfig, scales: np.ndarray, notes: IO[str]
+                   ) -> tuple[dict[str, Any], intervals.Calibration, intervals.QuantileIntervals,
+                              list[baselines.Garch | None]]:
+    """Forecast every origin from the last training windows on, calibrate the intervals on
+    the validation rows (the band choice said on ``notes``), fit each series' GARCH on its
+    training rows, and score the validation and test rows (``scales``: (series,) MASE
+    denominators).
+
+    Returns:
+        scores {"val", "test"} (``evaluation.score_segment``), the conformal calibration,
+        the quantile intervals and the GARCH fits (series,).
+    """
+    m, t = config.model, config.training
+    train_end, val_end = prepared.train_end, prepared.val_end
+    forecasts = windows.origin_forecasts(lambda X: predict_batched(model, X), prepared, panel,
+                                         t.target_transform,
+                                         first_row=train_end - m.horizon + 1,
+                                         levels=m.quantiles)
+    space = intervals.error_space(panel.values[:, 0])
+    vols = [intervals.volatility(panel.target_of(s), space) for s in range(panel.n_series)]
+    calibration = intervals.calibrate(panel, forecasts, train_end, val_end, space, vols)
+    quantile = intervals.choose_bands(panel, forecasts, train_end, val_end, space, vols,
+                                      scales, m.quantiles, notes)
+    garches = baselines.fit_garches(panel, train_end)
+    # few validation rows: the widest level they support, so every band is finite
+    bands = evaluation.IntervalBands(calibration, quantile, vols, garches, train_end, val_end,
+                                     min(DEFAULT_INTERVAL, calibration.widest_level()))
+    scores = {
+        "val": evaluation.score_segment(panel, forecasts, train_end, val_end, scales),
+        "test": evaluation.score_segment(panel, forecasts, val_end, panel.lengths, scales,
+                                         bands),
+    }
+    return scores, calibration, quantile, garches
+
+
+def data_facts(panel: Panel, prepared: Prepared, split: DateSplit, scales: np.ndarray
+               ) -> dict[str, Any]:
+    """The training data's facts for config.json: rows and series, each split's rows and
+    dates, and each series' MASE denominator (``scales`` (series,))."""
+    train_end, val_end, ends = prepared.train_end, prepared.val_end, panel.lengths
+    dates = panel.dates
+    return {
+        "rows": int(len(panel.values)), "series": list(panel.names),
+        "train_rows": int(train_end.sum()), "val_rows": int((val_end - train_end).sum()),
+        "test_rows": int((ends - val_end).sum()),
+        "first_date": dates.min().isoformat(),
+        "val_start": split.val_start.isoformat(),
+        "test_start": split.test_start.isoformat(),
+        "last_date": dates.max().isoformat(),
+        "naive_scales": {name: float(v) for name, v in zip(panel.names, scales)},
+    }
+
+
 def output_start(prepared: Prepared, config: ForecastConfig) -> np.ndarray | None:
     """The untrained model's output: (horizon,) zeros for a point model with the guard (the
     centered target's 0 is each series' median or mean step); for a quantile model
@@ -841,7 +530,7 @@ def output_start(prepared: Prepared, config: ForecastConfig) -> np.ndarray | Non
         return np.zeros(m.horizon) if config.training.baseline_guard else None
     y = prepared.targets(prepared.starts[prepared.masks["train"]])
     start = quantile_start(y, m.quantiles)
-    base = base_index(m.quantiles)
+    base = median_index(m.quantiles)
     start[:, base] = 0.0
     start[:, :base] = np.minimum(start[:, :base], 0.0)
     start[:, base + 1:] = np.maximum(start[:, base + 1:], 0.0)

@@ -1,10 +1,10 @@
 """The target transform (price level or log-return), the derived volatility inputs, and a
-JSON-safe MinMax scaler.
+JSON-safe MinMax scaler per series (``SeriesScaler``, fit on each series' training rows).
 
-Pure NumPy. The scaler follows scikit-learn's contract (``fit`` / ``transform`` /
-``inverse_transform``, learned attributes end in ``_``) and gives the same numbers as
-``sklearn.preprocessing.MinMaxScaler``; it exists so that a model directory stores plain
-numbers and a prediction can invert the target column alone, without padding.
+Pure NumPy. The scaler's learned attributes end in ``_`` as scikit-learn's do, and one
+series of it gives the same numbers as ``sklearn.preprocessing.MinMaxScaler``; it exists so
+that a model directory stores plain numbers and a prediction can invert the target column
+alone, without padding.
 """
 
 from __future__ import annotations
@@ -15,80 +15,6 @@ import numpy as np
 
 from forecast.config import DERIVED, DERIVED_SOURCES
 from forecast.errors import DataError, ModelDirError, UsageError, where
-
-
-class MinMaxScaler:
-    """Scale each column to [0, 1] from the rows it was fit on.
-
-    Attributes (after ``fit``):
-        data_min_, data_max_: (features,) per-column minimum and maximum of the fit rows.
-        scale_, min_: (features,) so that ``scaled = X * scale_ + min_``.
-    """
-
-    def __init__(self) -> None:
-        self.data_min_: np.ndarray | None = None
-        self.data_max_: np.ndarray | None = None
-
-    def fit(self, X: np.ndarray) -> "MinMaxScaler":
-        """Learn per-column min and max of X (rows, features); X is not modified."""
-        X = np.asarray(X, dtype=float)
-        if X.ndim != 2 or len(X) == 0:
-            raise ValueError(f"fit needs a non-empty 2-D array, got shape {X.shape}")
-        self.data_min_ = X.min(axis=0)
-        self.data_max_ = X.max(axis=0)
-        return self
-
-    @property
-    def scale_(self) -> np.ndarray:
-        data_min, data_max = self._fitted()
-        with np.errstate(over="ignore"):  # an overflowing span is refused by the caller
-            span = data_max - data_min
-        # A constant column maps to 0, as scikit-learn's handle_zeros_in_scale does.
-        return 1.0 / np.where(span == 0.0, 1.0, span)
-
-    @property
-    def min_(self) -> np.ndarray:
-        return -self._fitted()[0] * self.scale_
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """(rows, features) -> (rows, features) in [0, 1] on the fit rows."""
-        with np.errstate(over="ignore", invalid="ignore"):  # non-finite results are checked
-            return np.asarray(X, dtype=float) * self.scale_ + self.min_
-
-    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
-        """Exact inverse of ``transform`` for (rows, features)."""
-        return (np.asarray(X, dtype=float) - self.min_) / self.scale_
-
-    def inverse_column(self, values: np.ndarray, column: int = 0) -> np.ndarray:
-        """Invert one column's scaling on an array of any shape (e.g. the target's forecasts)."""
-        return (np.asarray(values, dtype=float) - self.min_[column]) / self.scale_[column]
-
-    def to_dict(self) -> dict[str, Any]:
-        data_min, data_max = self._fitted()
-        return {"kind": "minmax", "feature_range": [0.0, 1.0],
-                "data_min": [float(v) for v in data_min], "data_max": [float(v) for v in data_max]}
-
-    @classmethod
-    def from_dict(cls, raw: Any, source: str = "scaler.json") -> "MinMaxScaler":
-        try:
-            if raw.get("kind") != "minmax":
-                raise ValueError("kind is not 'minmax'")
-            data_min = np.asarray(raw["data_min"], dtype=float)
-            data_max = np.asarray(raw["data_max"], dtype=float)
-            if data_min.ndim != 1 or data_min.shape != data_max.shape or not data_min.size:
-                raise ValueError("data_min and data_max must be equal-length lists")
-            if not (np.all(np.isfinite(data_min)) and np.all(np.isfinite(data_max))):
-                raise ValueError("non-finite numbers")
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
-        scaler = cls()
-        scaler.data_min_, scaler.data_max_ = data_min, data_max
-        return scaler
-
-    def _fitted(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.data_min_ is None or self.data_max_ is None:
-            raise RuntimeError("MinMaxScaler is not fitted; call fit first")
-        return self.data_min_, self.data_max_
 
 
 def transform_offset(kind: str) -> int:
@@ -152,21 +78,6 @@ def to_prices(forecasts: np.ndarray, anchor: np.ndarray, kind: str) -> np.ndarra
     return anchor * np.exp(np.cumsum(forecasts, axis=1))
 
 
-def forecasts_to_prices(scaled: np.ndarray, scaler: MinMaxScaler, kind: str,
-                        anchor: np.ndarray) -> np.ndarray:
-    """Model output to prices: undo the target column's scaling, then the transform.
-
-    Args:
-        scaled: (samples, steps) model outputs (scaled, transformed target).
-        scaler: the fitted scaler (the target is column 0).
-        kind: the target transform.
-        anchor: (samples,) the last known price before each sample's first step.
-    Returns:
-        (samples, steps) prices.
-    """
-    return to_prices(scaler.inverse_column(scaled, 0), anchor, kind)
-
-
 class SeriesScaler:
     """MinMax scaling per series: each series to [0, 1] on its own training rows.
 
@@ -217,8 +128,9 @@ class SeriesScaler:
         lows, highs = [], []
         for s in range(len(names)):
             rows = values[offsets[s]: offsets[s] + max(int(fit_rows[s]), 1)]
-            scaler = MinMaxScaler().fit(rows)
-            low, high = scaler.data_min_.copy(), scaler.data_max_.copy()
+            if len(rows) == 0:
+                raise ValueError(f"fit needs a non-empty 2-D array, got shape {rows.shape}")
+            low, high = rows.min(axis=0), rows.max(axis=0)
             for c in tied:
                 low[c], high[c] = 0.0, high[0] - low[0]
             lows.append(low)
@@ -281,8 +193,7 @@ class SeriesScaler:
     def from_dict(cls, raw: Any, source: str = "scaler.json") -> "SeriesScaler":
         """Read back ``to_dict``; a format-1 single ``minmax`` scaler becomes one series ''."""
         if isinstance(raw, dict) and raw.get("kind") == "minmax":
-            one = MinMaxScaler.from_dict(raw, source)
-            return cls([""], one.data_min_[None], one.data_max_[None])
+            return cls._from_format_1(raw, source)
         try:
             if raw.get("kind") != "minmax-per-series":
                 raise ValueError("kind is not 'minmax-per-series'")
@@ -308,6 +219,21 @@ class SeriesScaler:
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
         return cls(names, lows, highs, center)
+
+    @classmethod
+    def _from_format_1(cls, raw: dict, source: str) -> "SeriesScaler":
+        """Format 1's one ``minmax`` scaler ({"data_min": [...], "data_max": [...]}) as one
+        series ''."""
+        try:
+            data_min = np.asarray(raw["data_min"], dtype=float)
+            data_max = np.asarray(raw["data_max"], dtype=float)
+            if data_min.ndim != 1 or data_min.shape != data_max.shape or not data_min.size:
+                raise ValueError("data_min and data_max must be equal-length lists")
+            if not (np.all(np.isfinite(data_min)) and np.all(np.isfinite(data_max))):
+                raise ValueError("non-finite numbers")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+        return cls([""], data_min[None], data_max[None])
 
 
 def transform_panel(values: np.ndarray, offsets: np.ndarray, kind: str, *,

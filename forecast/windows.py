@@ -1,20 +1,25 @@
-"""Sliding windows and chronological splits, with NumPy only.
+"""Windows over the panel: the start rows of every window inside one series, the date
+splits, the prepared (transformed, scaled, indexed) panel and the training data's checks
+(``prepare_training``), forecasts from every origin, and which rows a future forecast
+reads. NumPy and pandas only: tune checks its data without TensorFlow.
 
-Parameter names follow ``keras.utils.timeseries_dataset_from_array`` where they overlap.
+Windows are never materialised beyond a batch: sample i is gathered by its start row.
 Shapes: inputs ``(samples, window, features)``, targets ``(samples, horizon)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from forecast.config import VOLATILITY_WINDOW
-from forecast.data import Panel, unique_sorted
-from forecast.errors import DataError
+from forecast import console
+from forecast.config import DERIVED_SOURCES, VOLATILITY_WINDOW, ForecastConfig, median_index
+from forecast.data import Panel, option_date, unique_sorted
+from forecast.errors import DataError, where
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)
 
@@ -25,122 +30,18 @@ FUTURE_ROWS = 256
 FUTURE_SPAN = pd.Timedelta(days=8)
 
 
-def make_windows(data: np.ndarray, targets: np.ndarray | None, window: int,
-                 horizon: int = 1) -> tuple[np.ndarray, np.ndarray | None]:
-    """Cut every window of ``window`` rows and the ``horizon`` target values after it.
-
-    Sample i has inputs ``data[i : i + window]`` and targets
-    ``targets[i + window : i + window + horizon]``; its first target row is ``i + window``.
-
-    Args:
-        data: (rows, features).
-        targets: (rows,) or None for inputs only (then every full window is returned,
-            including the last one, which has no target yet).
-        window: rows per input window, >= 1.
-        horizon: target steps per sample, >= 1.
-
-    Returns:
-        X (samples, window, features) as a read-only view, and y (samples, horizon) or None.
-        samples = rows - window - horizon + 1 with targets, rows - window + 1 without.
-    """
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}")
-    if horizon < 1:
-        raise ValueError(f"horizon must be at least 1, got {horizon}")
-    data = np.asarray(data)
-    if data.ndim != 2:
-        raise ValueError(f"data must be (rows, features), got shape {data.shape}")
-    if targets is not None and len(targets) != len(data):
-        raise ValueError(f"targets has {len(targets)} rows but data has {len(data)}")
-    needed = window + (horizon if targets is not None else 0)
-    if len(data) < needed:
-        empty = np.empty((0, window, data.shape[1]), dtype=data.dtype)
-        return empty, (None if targets is None else np.empty((0, horizon)))
-    # sliding_window_view puts the window axis last: (samples, features, window).
-    X = sliding_window_view(data, window, axis=0).transpose(0, 2, 1)
-    if targets is None:
-        return X, None
-    samples = len(data) - window - horizon + 1
-    y = sliding_window_view(np.asarray(targets)[window:], horizon)[:samples]
-    return X[:samples], y
-
-
-@dataclass(frozen=True)
-class Split:
-    """Chronological row boundaries: train ``[0, train_end)``, validation
-    ``[train_end, val_end)``, test ``[val_end, rows)``, in rows of the price frame."""
-
-    rows: int
-    train_end: int
-    val_end: int
-
-    @property
-    def n_train(self) -> int:
-        return self.train_end
-
-    @property
-    def n_val(self) -> int:
-        return self.val_end - self.train_end
-
-    @property
-    def n_test(self) -> int:
-        return self.rows - self.val_end
-
-
-def split_rows(rows: int, val_fraction: float, test_fraction: float) -> Split:
-    """The last ``test_fraction`` of rows for test, the ``val_fraction`` before them for
-    validation, the rest for training (each rounded to whole rows)."""
-    n_test = int(round(rows * test_fraction))
-    n_val = int(round(rows * val_fraction))
-    return Split(rows, rows - n_test - n_val, rows - n_test)
-
-
 def rows_needed(window: int, horizon: int, offset: int, val_fraction: float,
                 test_fraction: float) -> int:
-    """The fewest rows that give every split at least one full sample."""
+    """The fewest rows of one series that give training, validation and test a full sample
+    each, when the last ``test_fraction`` of its rows are the test rows and the
+    ``val_fraction`` before them the validation rows (each rounded to whole rows)."""
     rows = window + horizon + offset
-    while not _enough(split_rows(rows, val_fraction, test_fraction), window, horizon, offset):
+    while True:
+        n_test, n_val = int(round(rows * test_fraction)), int(round(rows * val_fraction))
+        if (rows - n_test - n_val >= offset + window + horizon and n_val >= horizon
+                and n_test >= horizon):
+            return rows
         rows += 1
-    return rows
-
-
-def _enough(split: Split, window: int, horizon: int, offset: int) -> bool:
-    return (split.train_end >= offset + window + horizon and split.n_val >= horizon
-            and split.n_test >= horizon)
-
-
-def check_rows(rows: int, window: int, horizon: int, offset: int, val_fraction: float,
-               test_fraction: float, source: str) -> Split:
-    """The split, or a DataError saying how many rows these settings need."""
-    split = split_rows(rows, val_fraction, test_fraction)
-    if not _enough(split, window, horizon, offset):
-        need = rows_needed(window, horizon, offset, val_fraction, test_fraction)
-        raise DataError(f"{source} has {rows} usable row(s); --window {window}, --horizon "
-                        f"{horizon} and the validation/test splits need at least {need}; "
-                        "pass more rows or a smaller --window")
-    return split
-
-
-def assign_samples(first_target_rows: np.ndarray, horizon: int,
-                   split: Split) -> dict[str, np.ndarray]:
-    """Which samples belong to which split: all of a sample's target rows in one split.
-
-    Args:
-        first_target_rows: (samples,) the price-frame row of each sample's first target.
-        horizon: target rows per sample.
-        split: the row boundaries.
-
-    Returns:
-        boolean masks (samples,) under "train", "val" and "test". Samples whose targets
-        straddle a boundary belong to none. Inputs may reach back across a boundary.
-    """
-    first = np.asarray(first_target_rows)
-    last = first + horizon - 1
-    return {
-        "train": last < split.train_end,
-        "val": (first >= split.train_end) & (last < split.val_end),
-        "test": first >= split.val_end,
-    }
 
 
 @dataclass(frozen=True)
@@ -382,3 +283,154 @@ def recent_rows(window: int, kind: str) -> int:
 def recent_of(panel: Panel, window: int, kind: str) -> Panel:
     """The rows of ``panel`` that a future forecast reads (``recent_rows``, ``FUTURE_SPAN``)."""
     return panel.recent(recent_rows(window, kind), FUTURE_SPAN)
+
+
+@dataclass
+class OriginForecasts:
+    """Forecasts in price units from origins of a panel's series.
+
+    Attributes:
+        series: (k,) series of each origin; rows: (k,) the price row, within its series, of
+        each origin's first step; prices: (k, horizon) point forecasts in price units;
+        quantiles: (k, horizon, levels) a quantile model's forecasts, else None.
+    """
+
+    series: np.ndarray
+    rows: np.ndarray
+    prices: np.ndarray
+    quantiles: np.ndarray | None = None
+    _ordered: bool | None = field(default=None, repr=False, compare=False)
+
+    def _select(self, s: int):
+        """Series ``s``'s origins: a slice where origins come series by series (as
+        ``origin_forecasts`` gives them: no scan of every origin per series), else a mask."""
+        if self._ordered is None:
+            self._ordered = bool((self.series[1:] >= self.series[:-1]).all())
+        if self._ordered:
+            return slice(*np.searchsorted(self.series, [s, s + 1]))
+        return self.series == s
+
+    def of(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, prices) of series ``s``."""
+        use = self._select(s)
+        return self.rows[use], self.prices[use]
+
+    def quantiles_of(self, s: int) -> np.ndarray | None:
+        """(rows of s, horizon, levels) quantile forecasts of series ``s``, or None."""
+        return None if self.quantiles is None else self.quantiles[self._select(s)]
+
+
+def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
+                     first_row: np.ndarray | None = None,
+                     levels: list[float] | None = None) -> OriginForecasts:
+    """Forecasts from every origin of every series whose first step is at or after
+    ``first_row[s]`` (series,) (default: all), in batched, gathered chunks; a quantile
+    model (``levels``) gives each level's path and its median as the point forecast."""
+    starts, series, rows = prepared.origins()
+    if first_row is not None:
+        use = rows >= first_row[series]
+        starts, series, rows = starts[use], series[use], rows[use]
+    outputs = predict_windows(predictor, prepared, starts)
+    prices = origin_prices(prepared, panel, kind, outputs, series, rows)
+    if not levels:
+        return OriginForecasts(series, rows, prices)
+    return OriginForecasts(series, rows, prices[..., median_index(levels)], prices)
+
+
+def prepare_training(panel: Panel, config: ForecastConfig,
+                     warn: Callable[[str], None] | None = None
+                     ) -> tuple[Prepared, DateSplit, Panel]:
+    """Split by date, leave out series too short to train on, transform, scale each series
+    on its training rows only and index the windows; refuse anything non-finite.
+
+    Returns:
+        the prepared panel, the split, and the panel of the series trained on.
+    """
+    m, t = config.model, config.training
+    warn = warn or console.warn
+    offset = transform_offset(t.target_transform)
+    starts = [None if value is None else option_date(value, flag, panel.date_order,
+                                                     config.data.date_format)
+              for value, flag in ((t.val_start, "--val-start"), (t.test_start, "--test-start"))]
+    split = split_dates(panel.dates, t.val_fraction, t.test_fraction, *starts, panel.source)
+    train_end, val_end = split.bounds(panel.dates, panel.offsets)
+    trainable = train_end >= offset + m.window + m.horizon
+    if not trainable.any():
+        need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
+        longest = int(panel.lengths.max())
+        which = "" if panel.n_series == 1 else " in its longest series"
+        raise DataError(f"{panel.source} has {longest} usable row(s){which}; --window "
+                        f"{m.window}, --horizon {m.horizon} and the validation/test splits "
+                        f"need at least {need} (a training window before the validation start, "
+                        f"{split.val_start.date()}); pass more rows or a smaller --window")
+    if not trainable.all():
+        short = [panel.names[s] for s in np.flatnonzero(~trainable)]
+        warn(f"left out of training {len(short)} series with too few rows before "
+             f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
+             f"{', ...' if len(short) > 20 else ''}")
+        panel = panel.take(np.flatnonzero(trainable))
+    config.data.derived = resolve_derived(panel, config.data.derived)
+    config.data.extra, config.columns = list(panel.extra), list(panel.columns)
+    prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
+                             center="median" if t.loss == "mae" or m.quantiles else "mean",
+                             derived=config.data.derived)
+    for name, what in (("val", "validation"), ("test", "test")):
+        if not prepared.masks[name].any():
+            need = rows_needed(m.window, m.horizon, offset, t.val_fraction, t.test_fraction)
+            raise DataError(f"{panel.source}: no {what} window (validation from "
+                            f"{split.val_start.date()}, test from {split.test_start.date()}); "
+                            f"--window {m.window} and --horizon {m.horizon} need at least "
+                            f"{need} rows, or move --val-start/--test-start")
+    val_dates = len(unique_sorted(sample_dates(panel, prepared)[prepared.masks["val"]]))
+    needed = m.horizon + 1 if t.baseline_guard else 1   # one half to stop on, one to test
+    if val_dates < needed:
+        raise DataError(f"{panel.source}: {val_dates} validation date(s) from "
+                        f"{split.val_start.date()} to {split.test_start.date()}, but early "
+                        f"stopping{' and the baseline guard' if t.baseline_guard else ''} need "
+                        f"at least {needed}; pass more rows, a larger --val-fraction or an "
+                        "earlier --val-start")
+    _check_finite(panel, prepared, config.data.derived)
+    return prepared, split, panel
+
+
+def resolve_derived(panel: Panel, derived: list[str] | None) -> list[str]:
+    """The derived inputs to train with: as given, or (None, ``auto``) the absolute
+    log-return when the target is positive, plus the log high-low range when the panel has
+    High and Low columns, positive."""
+    if derived is not None:
+        return list(derived)
+    out = []
+    if np.all(panel.values[:, 0] > 0):
+        out.append("abs-return")
+    sources = [panel.column(c) for c in DERIVED_SOURCES["log-range"]]
+    if None not in sources and np.all(panel.values[:, sources] > 0):
+        out.append("log-range")
+    return out
+
+
+def _check_finite(panel: Panel, prepared: Prepared, derived: list[str] | None = None) -> None:
+    with np.errstate(over="ignore"):
+        span = prepared.scaler.data_max_ - prepared.scaler.data_min_
+    bad = ~np.isfinite(prepared.scaled)
+    if not bad.any() and np.all(np.isfinite(span)):
+        return
+    # The row to name: the first non-finite scaled value, or the most extreme value of
+    # a column whose training span overflows (its scale would silently become 0).
+    if bad.any():
+        trow, col = np.argwhere(bad)[0]
+        s = int(np.searchsorted(prepared.offsets, trow, side="right") - 1)
+        row = panel.offsets[s] + trow - prepared.offsets[s] + prepared.offset
+    else:
+        s, col = np.argwhere(~np.isfinite(span))[0]
+        rows = panel.rows(int(s))
+        row = rows.start + int(np.argmax(np.abs(panel.values[rows, col])))
+    names = panel.input_columns + [
+        panel.columns[panel.column(DERIVED_SOURCES[name][0])] if DERIVED_SOURCES[name]
+        else panel.target for name in derived or []]
+    place = where(panel.sources[int(s)], int(panel.lines[row]), names[int(col)])
+    raise DataError(f"{place}: value is too large to scale (it overflows); check the value")
+
+
+def sample_dates(panel: Panel, prepared: Prepared) -> np.ndarray:
+    """(samples,) int64 date of each sample's first target row."""
+    return panel.dates.asi8[panel.offsets[prepared.series] + prepared.first_rows]

@@ -1,4 +1,5 @@
-"""The interval baselines (rolling-volatility conformal, GARCH(1,1)) and the interval guard."""
+"""The baselines: naive and drift forecasts, and the interval baselines (rolling-volatility
+conformal, GARCH(1,1))."""
 
 import subprocess
 import sys
@@ -77,17 +78,6 @@ def test_later_rows_never_change_the_fit_or_earlier_volatility(simulated):
     assert baselines.Garch.fit_steps(wild[:1500]) == garch
 
 
-def test_garch_intervals_cover_about_80_percent_of_simulated_returns(simulated):
-    n_train = 1500
-    lower, upper = baselines.garch_intervals(simulated[:n_train], simulated, 0.8)
-    assert lower.shape == upper.shape == (len(simulated) + 1,)
-    test = simulated[n_train:]
-    covered = np.mean((lower[n_train:-1] <= test) & (test <= upper[n_train:-1]))
-    # 1500 test rows: sampling sd about 0.01, plus the parameters' estimation error
-    assert abs(covered - 0.8) < 0.04
-    assert np.all(upper > 0) and np.allclose(lower, -upper)
-
-
 def test_garch_price_band_and_json(simulated):
     prices = prices_of(simulated)
     garch = baselines.Garch.fit(prices[:1501])
@@ -110,8 +100,6 @@ def test_garch_refuses_too_few_or_flat_steps():
         baselines.Garch.fit_steps(np.ones(10))
     with pytest.raises(ValueError, match="vary"):
         baselines.Garch.fit_steps(np.zeros(500))
-    with pytest.raises(ValueError, match="start with returns_train"):
-        baselines.garch_intervals(np.ones(200), np.zeros(300), 0.8)
 
 
 def test_rolling_conformal_band_is_the_intervals_machinery():
@@ -130,46 +118,12 @@ def test_rolling_conformal_band_is_the_intervals_machinery():
     np.testing.assert_allclose(shifted[1], 2 * upper)
 
 
-def guard_case(kind, seed):
-    """The guard between a CQR band that follows a GARCH(0.2, 0.75) volatility and the
-    rolling-volatility conformal band: calibrated on rows 500..999, judged on 1000..3000."""
-    rng = np.random.default_rng(seed)
-    omega, alpha, beta = 1e-4 * 0.05, 0.2, 0.75
-    if kind == "garch":
-        steps, sd = garch_path(3000, omega, alpha, beta, rng)
-    else:            # constant volatility: the same filter sees clusters that are not there
-        steps = rng.normal(0, 0.01, 3000)
-        sd = filtered_sd(steps, omega, alpha, beta)
-    prices = prices_of(steps)
-    rows = np.arange(1, 3001)                             # row r moves by steps[r - 1]
-    lower, upper = prices[rows - 1] * np.exp(-Z80 * sd), prices[rows - 1] * np.exp(Z80 * sd)
-    cal, held = rows[(rows >= 500) & (rows < 1000)], rows[rows >= 1000]
-    cqr = intervals.QuantileCalibration.fit(prices[cal], lower[cal - 1], upper[cal - 1],
-                                            0.1, 0.9, "log")
-    network = cqr.band(lower[held - 1], upper[held - 1])
-    baseline = baselines.rolling_conformal_band(prices, held, cal, 0.8)
-    return baselines.interval_guard(prices[held], network, baseline, 0.8)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_interval_guard_keeps_a_band_that_follows_garch_volatility(seed):
-    result = guard_case("garch", seed)
-    assert result["kept"] == "network"
-    assert result["network_score"] < result["baseline_score"]
-    assert result["p_value"] < 0.05 and result["rows"] == 2001
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_interval_guard_falls_back_on_constant_volatility_noise(seed):
-    result = guard_case("noise", seed)
-    assert result["kept"] == "baseline"
-    assert result["p_value"] >= 0.05
-
-
-def test_interval_guard_on_a_tie_falls_back():
-    actual = np.arange(5.0)
-    band = (actual - 1, actual + 1)
-    assert baselines.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
+def test_naive_and_drift_forecasts():
+    prices = np.array([1.0, 3.0, 4.0, 8.0])
+    rows = np.array([1, 2, 3])
+    np.testing.assert_array_equal(baselines.naive_forecast(prices, rows), [1, 3, 4])
+    # drift: last + (last - first) / (r - 1); r = 1 has no step yet
+    np.testing.assert_allclose(baselines.drift_forecast(prices, rows), [1, 3 + 2, 4 + 3 / 2])
 
 
 def test_baselines_import_neither_keras_nor_arch():

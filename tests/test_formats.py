@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from forecast import data
-from forecast.data import read_prices
+from forecast.data import read_panel
 from forecast.errors import DataError, UsageError
 from tests.conftest import assert_advice_fits
 
@@ -60,38 +60,38 @@ def refused(read, *fragments: str) -> str:
 ])
 def test_the_sources_names_for_the_close_and_the_date_are_found(write_csv, reader, date, close):
     rows = "".join(f"{d},1.5,{c}\n" for d, c in zip(DATES, CLOSES))
-    panel = read_prices(write_csv(f"{date},Open,{close}\n{rows}"))
+    panel = read_panel([write_csv(f"{date},Open,{close}\n{rows}")])
     assert (panel.date_column, panel.target) == (date, close)
     assert series(panel)["input"] == (DATES, CLOSES)
 
 
 def test_close_comes_before_the_adjusted_close_and_the_sources_words(write_csv):
     text = "Date,Price,Adj Close,Close\n2024-01-02,1,2,3\n2024-01-03,1,2,3\n"
-    assert read_prices(write_csv(text)).target == "Close"
+    assert read_panel([write_csv(text)]).target == "Close"
     text = "Date,Price,Adj Close\n2024-01-02,1,2\n2024-01-03,1,2\n"
-    assert read_prices(write_csv(text)).target == "Adj Close"
+    assert read_panel([write_csv(text)]).target == "Adj Close"
 
 
 def test_two_names_for_the_close_of_one_rank_are_ambiguous(write_csv):
     # Quandl's futures (CHRIS) write both Last and Settle
     path = write_csv("Date,Open,Last,Settle\n2024-01-02,1,2,3\n2024-01-03,1,2,3\n")
-    refused(lambda: read_prices(path), "ambiguous", "--target", "Last, Settle")
-    assert read_prices(path, target="settle").target == "Settle"
+    refused(lambda: read_panel([path]), "ambiguous", "--target", "Last, Settle")
+    assert read_panel([path], target="settle").target == "Settle"
 
 
 def test_two_date_names_of_one_rank_are_ambiguous(write_csv):
     path = write_csv("Datum,Fecha,Close\n2024-01-02,2024-01-02,1\n2024-01-03,2024-01-03,2\n")
-    refused(lambda: read_prices(path), "ambiguous", "--date-column", "Datum, Fecha")
-    assert read_prices(path, date_column="fecha").date_column == "Fecha"
+    refused(lambda: read_panel([path]), "ambiguous", "--date-column", "Datum, Fecha")
+    assert read_panel([path], date_column="fecha").date_column == "Fecha"
     # a date and a time column: Date is the date (as stooq and MetaTrader name them)
     text = "<DATE>,<TIME>,<CLOSE>\n20240102,000000,1\n20240103,000000,2\n"
-    assert read_prices(write_csv(text)).date_column == "<DATE>"
+    assert read_panel([write_csv(text)]).date_column == "<DATE>"
 
 
 def test_options_name_columns_as_the_names_are_compared(write_csv):
     path = write_csv("<DATE>,<OPEN>,<HIGH>,<LOW>,<CLOSE>\n"
                      "20240102,1,2,0.5,1.5\n20240103,1,2,0.5,1.5\n")
-    panel = read_prices(path, target="close", features=["open"], extra=["High", "Low"])
+    panel = read_panel([path], target="close", features=["open"], extra=["High", "Low"])
     assert panel.columns == ["<CLOSE>", "<OPEN>", "<HIGH>", "<LOW>"]
 
 
@@ -106,7 +106,7 @@ GERMAN = ("Datum;Eröffnung;Hoch;Tief;Schluss;Volumen\n"
 @pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-16", "utf-16-le", "utf-8"])
 def test_encoding_round_trips(write_csv, encoding):
     path = write_csv(GERMAN.encode(encoding))
-    panel = read_prices(path, encoding=encoding)
+    panel = read_panel([path], encoding=encoding)
     assert series(panel)["input"] == (["2024-01-15", "2024-01-16", "2024-01-17"],
                                       [12.80, 13.05, 13.15])
     assert panel.date_column == "Datum" and panel.target == "Schluss"
@@ -116,26 +116,26 @@ def test_encoding_round_trips(write_csv, encoding):
 
 def test_a_cp1252_file_without_encoding_says_to_pass_it(write_csv):
     path = write_csv(GERMAN.encode("cp1252"))
-    refused(lambda: read_prices(path), "line 1", "not UTF-8", "--encoding cp1252", "Excel")
+    refused(lambda: read_panel([path]), "line 1", "not UTF-8", "--encoding cp1252", "Excel")
 
 
 @pytest.mark.parametrize("bom, encoding", [(b"\xef\xbb\xbf", "utf-8"), (b"", "utf-16"),
                                            (b"", "utf-32")])
 def test_a_byte_order_mark_is_honoured_without_encoding(write_csv, reader, bom, encoding):
     text = "Date,Close\n" + "".join(f"{d},{c}\n" for d, c in zip(DATES, CLOSES))
-    panel = read_prices(write_csv(bom + text.encode(encoding)))   # utf-16/32 write a BOM
+    panel = read_panel([write_csv(bom + text.encode(encoding))])   # utf-16/32 write a BOM
     assert series(panel)["input"] == (DATES, CLOSES)
 
 
 def test_an_unknown_encoding_is_a_usage_error(write_csv):
     path = write_csv("Date,Close\n2024-01-02,1\n")
-    refused(lambda: read_prices(path, encoding="klingon"), "--encoding", "'klingon'", "cp1252")
-    refused(lambda: read_prices(path, encoding="rot13"), "--encoding", "not a text encoding")
+    refused(lambda: read_panel([path], encoding="klingon"), "--encoding", "'klingon'", "cp1252")
+    refused(lambda: read_panel([path], encoding="rot13"), "--encoding", "not a text encoding")
 
 
 def test_bytes_the_encoding_cannot_read_name_their_line(write_csv):
     path = write_csv("Date,Close\n2024-01-02,1\n2024-01-03,2\n".encode() + b"\x81\n")
-    refused(lambda: read_prices(path, encoding="cp1252"), "line 4", "not cp1252 text")
+    refused(lambda: read_panel([path], encoding="cp1252"), "line 4", "not cp1252 text")
 
 
 def test_encoding_on_every_command_that_reads_prices(cli, tmp_path):
@@ -210,7 +210,7 @@ def test_yfinance_single_ticker_is_one_series_named_by_its_ticker(write_csv, rea
     text = yfinance_csv({"MSFT": CLOSES})
     assert text.splitlines()[:3] == ["Price,Close,High,Low,Open,Volume",
                                      "Ticker,MSFT,MSFT,MSFT,MSFT,MSFT", "Date,,,,,"]
-    panel = read_prices(write_csv(text, "msft.csv"), extra=["High", "Low"])
+    panel = read_panel([write_csv(text, "msft.csv")], extra=["High", "Low"])
     assert series(panel) == {"MSFT": (DATES, CLOSES)}
     assert (panel.layout, panel.target, panel.columns) == ("single", "Close",
                                                            ["Close", "High", "Low"])
@@ -230,7 +230,7 @@ def test_yfinance_several_tickers_are_a_panel_of_them(write_csv, reader, group_b
     assert first[2] == "Date" + "," * 15
     assert first[0].startswith("Price,Close,Close" if group_by == "column" and labels else
                                "Ticker,AAPL,AAPL" if labels else ",")
-    panel = read_prices(write_csv(text), features=["Open"], extra=["High", "Low"])
+    panel = read_panel([write_csv(text)], features=["Open"], extra=["High", "Low"])
     assert (panel.layout, panel.series_column, panel.columns) == (
         "long", "Ticker", ["Close", "Open", "High", "Low"])
     assert series(panel) == {
@@ -241,9 +241,9 @@ def test_yfinance_several_tickers_are_a_panel_of_them(write_csv, reader, group_b
 
 
 def test_yfinance_several_tickers_read_as_the_same_prices_in_long_form(write_csv, reader):
-    wide = read_prices(write_csv(yfinance_csv(MULTI), "yf.csv"), target="High",
+    wide = read_panel([write_csv(yfinance_csv(MULTI), "yf.csv")], target="High",
                        features=["Volume", "Open"], extra=["Low"])
-    long = read_prices(write_csv(long_csv(MULTI), "long.csv"), target="High",
+    long = read_panel([write_csv(long_csv(MULTI), "long.csv")], target="High",
                        features=["Volume", "Open"], extra=["Low"])
     for name in ("names", "target", "features", "extra", "layout", "series_column",
                  "date_column", "filled"):
@@ -258,30 +258,30 @@ def test_yfinance_intraday_keeps_the_exchange_clock(write_csv, reader):
               "2024-03-11 09:30:00-04:00", "2024-03-11 10:30:00-04:00"]
     text = ("Price,Close,High,Low,Open,Volume\nTicker,SPY,SPY,SPY,SPY,SPY\nDatetime,,,,,\n"
             + "".join(f"{s},{c},{c + 1},{c - 1},{c},1000\n" for s, c in zip(stamps, CLOSES)))
-    panel = read_prices(write_csv(text))
+    panel = read_panel([write_csv(text)])
     assert panel.date_column == "Datetime" and panel.names == ["SPY"]
     assert series(panel)["SPY"] == ([s[:19].replace(" ", "T") for s in stamps], CLOSES[:4])
     # one offset throughout (UTC, as a 1m download writes it): the same
     utc = text.replace("-05:00", "+00:00").replace("-04:00", "+00:00")
-    assert series(read_prices(write_csv(utc)))["SPY"][1] == CLOSES[:4]
+    assert series(read_panel([write_csv(utc)]))["SPY"][1] == CLOSES[:4]
 
 
 def test_yfinance_old_single_header_keeps_working(write_csv, reader):
     text = "Date,Open,High,Low,Close,Adj Close,Volume\n" + "".join(
         f"{d},1,2,0.5,{c},{c - 1},100\n" for d, c in zip(DATES, CLOSES))
-    panel = read_prices(write_csv(text, "aapl.csv"))
+    panel = read_panel([write_csv(text, "aapl.csv")])
     assert series(panel) == {"aapl": (DATES, CLOSES)} and panel.target == "Close"
 
 
 def test_yfinance_several_tickers_refuse_wide(write_csv):
     path = write_csv(yfinance_csv(MULTI))
-    refused(lambda: read_prices(path, wide=True), "yfinance", "drop --wide")
+    refused(lambda: read_panel([path], wide=True), "yfinance", "drop --wide")
 
 
 def test_a_header_row_of_values_is_not_taken_for_yfinance(write_csv, reader):
     """Rows that only look like yfinance's (no Date row) are the usual header and data."""
     text = "Price,Close\nTicker,1\nDate,2\n"
-    refused(lambda: read_prices(write_csv(text)), "no date column")
+    refused(lambda: read_panel([write_csv(text)]), "no date column")
 
 
 def test_inspect_shows_a_yfinance_panel(cli, tmp_path):
@@ -316,7 +316,7 @@ def test_the_two_readers_agree_on_yfinance_files(text):
 ])
 def test_a_file_without_a_header_says_what_a_header_needs(write_csv, reader, first):
     path = write_csv(first + "\n" + first.replace("02", "03", 1) + "\n")
-    message = refused(lambda: read_prices(path), "line 1", "holds values",
+    message = refused(lambda: read_panel([path]), "line 1", "holds values",
                       "add a header row", "Date,Open,High,Low,Close,Volume")
     assert first.replace("\t", ",")[:30] in message or first[:30] in message
 
@@ -345,18 +345,18 @@ def test_marked_numbers_read_as_numbers(write_csv, reader, cells, values):
 def test_marks_leave_the_decimal_separator_to_the_whole_column(write_csv, reader):
     text = ("Datum;Schluss;Vol.\n15.01.2024;1.234,50 €;3,46B\n16.01.2024;€ 1.236;850K\n"
             "17.01.2024;1.240,25€;1,2M\n")
-    panel = read_prices(write_csv(text), features=["Vol."])
+    panel = read_panel([write_csv(text)], features=["Vol."])
     assert panel.frame["Schluss"].tolist() == [1234.5, 1236.0, 1240.25]
     assert panel.frame["Vol."].tolist() == [3.46e9, 850e3, 1.2e6]
     # 1,234 € alone could be 1234 or 1.234 in a semicolon file: refused as any such cell is
     path = write_csv("Date;Close\n2024-01-02;1,234 €\n2024-01-03;1,500 €\n")
-    refused(lambda: read_prices(path), "'1,234 €'", "--decimal")
+    refused(lambda: read_panel([path]), "'1,234 €'", "--decimal")
 
 
 def test_a_column_in_two_currencies_is_refused_naming_both(write_csv, reader):
     text = "Date,Close\n" + "".join(f"{d},{c}\n" for d, c in
                                     zip(DATES, ["$12.5", "$12.6", "€11.9", "$12.4"]))
-    refused(lambda: read_prices(write_csv(text)), "line 2", "'$12.5'", "$", "line 4",
+    refused(lambda: read_panel([write_csv(text)]), "line 2", "'$12.5'", "$", "line 4",
             "'€11.9'", "€", "one currency")
 
 
@@ -364,7 +364,7 @@ def test_a_trailing_percent_in_an_unused_column_is_no_problem(write_csv, reader,
     text = "Date,Price,Change %\n" + "".join(f"{d},{c},{i - 1.5:.2f}%\n" for i, (d, c) in
                                              enumerate(zip(DATES, CLOSES)))
     path = write_csv(text)
-    assert series(read_prices(path))["input"] == (DATES, CLOSES)
+    assert series(read_panel([path]))["input"] == (DATES, CLOSES)
     result = cli("inspect", path)
     assert result.exit_code == 0 and "Change %,,number,0" in result.stdout, result.stdout
 
@@ -513,7 +513,7 @@ def test_yfinance_blanks_before_the_first_price_and_after_the_last_are_no_rows(w
                                                                                reader):
     prices = {"AAPL": [np.nan, 184.25, 181.91, 181.18, np.nan],   # listed late, delisted
               "MSFT": [370.87, 370.6, 367.94, 367.75, 374.69]}
-    panel = read_prices(write_csv(yfinance_csv(prices)), missing="error")
+    panel = read_panel([write_csv(yfinance_csv(prices))], missing="error")
     assert series(panel) == {"AAPL": (DATES[1:4], prices["AAPL"][1:4]),
                              "MSFT": (DATES, prices["MSFT"])}
     assert panel.lines[:3].tolist() == [5, 6, 7]
@@ -522,8 +522,8 @@ def test_yfinance_blanks_before_the_first_price_and_after_the_last_are_no_rows(w
 def test_encoding_is_obeyed_even_where_the_bytes_are_valid_utf8(write_csv, reader):
     """b'\\xc3\\xb6' is ö in UTF-8 but Ã¶ in cp1252: --encoding cp1252 reads Ã¶."""
     path = write_csv("Date,Schluss,Gr\u00f6\u00dfe\n2024-01-02,1,2\n2024-01-03,2,3\n".encode())
-    assert read_prices(path, features=["Größe"]).features == ["Größe"]
-    panel = read_prices(path, encoding="cp1252", features=["GrÃ¶ÃŸe"])
+    assert read_panel([path], features=["Größe"]).features == ["Größe"]
+    panel = read_panel([path], encoding="cp1252", features=["GrÃ¶ÃŸe"])
     assert panel.features == ["GrÃ¶ÃŸe"]
 
 
@@ -539,9 +539,9 @@ def test_messages_about_formats_stay_one_short_line_whatever_the_file_holds(writ
         (f"{huge},Close\n2024-01-02,1\n", {}),                              # no date column
     ]
     for text, options in cases:
-        refused(lambda: read_prices(write_csv(text), **options))
-    refused(lambda: read_prices(write_csv("Date,Close\n2024-01-02,1\n"), encoding=huge))
-    refused(lambda: read_prices(write_csv(b"Date,Close\n" + b"\xff" * 100_000 + b"\n")))
+        refused(lambda: read_panel([write_csv(text)], **options))
+    refused(lambda: read_panel([write_csv("Date,Close\n2024-01-02,1\n")], encoding=huge))
+    refused(lambda: read_panel([write_csv(b"Date,Close\n" + b"\xff" * 100_000 + b"\n")]))
 
 
 def test_train_and_predict_on_a_yfinance_download_of_several_tickers(cli, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecast.data import read_prices
+from forecast.data import read_panel
 from forecast.errors import DataError, ForecastError, UsageError
 
 #: The profile's example count; the CLI test, slower per example, runs a quarter of it.
@@ -25,7 +25,7 @@ CLI_EXAMPLES = settings(max_examples=max(10, settings.default.max_examples // 4)
 
 def check(raw: bytes, **options) -> None:
     try:
-        prices = read_prices("-", stdin=io.BytesIO(raw), warn=lambda m: None, **options)
+        prices = read_panel(["-"], stdin=io.BytesIO(raw), warn=lambda m: None, **options)
     except ForecastError as exc:
         assert exc.message and "\n" not in exc.message
         # a reader error is the user's data or options: exit 2, never 1 (a bug)

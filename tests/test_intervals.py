@@ -1,3 +1,4 @@
+import io
 import json
 
 import numpy as np
@@ -5,7 +6,6 @@ import pytest
 
 from forecast import intervals
 from forecast.errors import ModelDirError
-from forecast.windows import split_rows
 
 
 def test_conformal_quantile_rank():
@@ -48,11 +48,12 @@ def test_calibration_uses_no_test_row():
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import OriginForecasts, calibrate
+    from forecast.intervals import calibrate
+    from forecast.windows import OriginForecasts
 
     rng = np.random.default_rng(1)
     prices = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200)))
-    split = split_rows(200, 0.2, 0.2)
+    train_end, val_end = 120, 160               # validation rows 120..159, test 160..199
     rows = np.arange(10, 201)
     forecasts = prices[rows - 1][:, None] * 1.001
 
@@ -61,14 +62,14 @@ def test_calibration_uses_no_test_row():
         panel = Panel.from_frames({"x": pd.DataFrame({"Close": prices}, index=index)})
         vols = [intervals.volatility(prices, "log")]
         return calibrate(panel, OriginForecasts(np.zeros(len(rows), int), rows, forecasts),
-                         np.array([split.train_end]), np.array([split.val_end]), "log", vols)
+                         np.array([train_end]), np.array([val_end]), "log", vols)
     base = calibrated(prices, forecasts)
     wild_prices, wild_forecasts = prices.copy(), forecasts.copy()
-    wild_prices[split.val_end:] *= 50
-    wild_forecasts[rows >= split.val_end] *= 3
+    wild_prices[val_end:] *= 50
+    wild_forecasts[rows >= val_end] *= 3
     wild = calibrated(wild_prices, wild_forecasts)
     np.testing.assert_array_equal(base.step_scores[0], wild.step_scores[0])
-    assert len(base.step_scores[0]) == split.n_val
+    assert len(base.step_scores[0]) == val_end - train_end
 
 
 def test_quantile_beyond_the_calibrated_steps_widens_like_a_random_walk():
@@ -165,7 +166,8 @@ def test_calibration_scales_each_error_by_the_volatility_at_its_origin():
     import pandas as pd
 
     from forecast.data import Panel
-    from forecast.training import OriginForecasts, calibrate
+    from forecast.intervals import calibrate
+    from forecast.windows import OriginForecasts
 
     rng = np.random.default_rng(2)
     prices = [100 * np.exp(np.cumsum(rng.normal(0, 0.01, 100))),
@@ -221,3 +223,142 @@ def test_80_percent_bands_cover_80_percent_of_a_long_random_walk():
         regime = regime_vol[rows[test]] == level
         share = metrics.coverage(actual[regime], lower[regime], upper[regime])
         assert abs(share - 0.8) < 3 * np.sqrt(0.16 / regime.sum()), (level, share)
+
+
+# The calibration of a panel's origin forecasts, on simulated panels where the answer is known.
+
+def simulated_panel(kind, n=3000, seeds=(0, 1)):
+    """Two series of GARCH(0.2, 0.75) steps (``garch``) or of constant-volatility noise,
+    and for each origin the 0.1 / 0.5 / 0.9 quantiles that the GARCH filter with the true
+    parameters gives: right on the first kind, following swings that are not there on the
+    second."""
+    import pandas as pd
+
+    from forecast.data import Panel
+    from tests.test_baselines import Z80, filtered_sd, garch_path, prices_of
+
+    omega, alpha, beta = 1e-4 * 0.05, 0.2, 0.75
+    frames, quantiles, rows_all, series_all = {}, [], [], []
+    for s, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        if kind == "garch":
+            steps, sd = garch_path(n, omega, alpha, beta, rng)
+        else:
+            steps = rng.normal(0, 0.01, n)
+            sd = filtered_sd(steps, omega, alpha, beta)
+        prices = prices_of(steps)
+        frames[f"s{s}"] = pd.DataFrame({"Close": prices},
+                                       index=pd.bdate_range("2000-01-03", periods=n + 1))
+        rows = np.arange(1, n + 1)                    # row r moves by steps[r - 1]
+        last = prices[rows - 1]
+        quantiles.append(np.stack([last * np.exp(-Z80 * sd), last, last * np.exp(Z80 * sd)],
+                                  axis=-1)[:, None, :])
+        rows_all.append(rows)
+        series_all.append(np.full(n, s))
+    from forecast.windows import OriginForecasts
+    q = np.concatenate(quantiles)
+    forecasts = OriginForecasts(np.concatenate(series_all), np.concatenate(rows_all),
+                                q[..., 1], q)
+    return Panel.from_frames(frames), forecasts
+
+
+@pytest.mark.parametrize("kind,band", [("garch", "quantiles"), ("noise", "conformal")])
+def test_the_interval_guard_keeps_quantiles_that_follow_true_volatility(kind, band):
+    from forecast.intervals import choose_bands
+
+    panel, forecasts = simulated_panel(kind)
+    train_end, val_end = np.array([500, 500]), np.array([2500, 2500])
+    vols = [intervals.volatility(panel.target_of(s), "log") for s in range(2)]
+    stream = io.StringIO()
+    chosen = choose_bands(panel, forecasts, train_end, val_end, "log", vols, np.ones(2),
+                          [0.1, 0.5, 0.9], stream)
+    pair = chosen.pairs[0]
+    assert (pair["level"], pair["lower"], pair["upper"], pair["band"]) == (0.8, 0, 2, band)
+    # Two series, one date each row: the test runs on the held-out half's dates.
+    assert pair["guard"]["rows"] == 2 * pair["guard"]["dates"] >= 1900
+    verdict = "beat" if band == "quantiles" else "did not beat"
+    assert f"the network's quantile band (CQR) {verdict} the rolling-volatility" \
+        in stream.getvalue()
+    assert chosen.uses_quantiles(0.8) == (band == "quantiles")
+    assert not chosen.uses_quantiles(0.9)          # no 0.05 / 0.95 levels: conformal
+
+
+def test_pooled_cqr_calibrates_a_too_narrow_band_over_series_of_different_volatility():
+    import pandas as pd
+
+    from forecast.data import Panel
+    from forecast.intervals import fit_cqr
+    from forecast.windows import OriginForecasts
+
+    rng = np.random.default_rng(3)
+    n, z = 6000, 1.2815515655446004
+    frames, parts = {}, []
+    for s, level in enumerate((0.01, 0.03)):       # exchangeable rows, volatility varies
+        sigma = level * np.exp(rng.normal(0, 0.5, n))
+        last = 100 * np.exp(rng.normal(0, 0.1, n))
+        actual = last * np.exp(sigma * rng.standard_normal(n))
+        prices = np.empty(2 * n)
+        prices[0::2], prices[1::2] = last, actual    # row 2i + 1 is forecast from row 2i
+        frames[f"s{s}"] = pd.DataFrame({"Close": prices},
+                                       index=pd.bdate_range("2000-01-03", periods=2 * n))
+        half = 0.5 * z * sigma                          # the right shape, half the width
+        q = np.stack([last * np.exp(-half), last, last * np.exp(half)], -1)[:, None, :]
+        parts.append((np.full(n, s), np.arange(1, 2 * n, 2), q))
+    panel = Panel.from_frames(frames)
+    series, rows, q = (np.concatenate(p) for p in zip(*parts))
+    forecasts = OriginForecasts(series, rows, q[..., 1], q)
+    cut = np.array([2000, 2000])                       # calibrate on rows before it
+    cal = fit_cqr(panel, forecasts, np.zeros(2, int), cut, "log", [0.1, 0.5, 0.9], 0, 2)
+    assert cal.space == "log" and len(cal.step_scores[0]) == 2 * 1000
+    test = rows >= 2000
+    lower, upper = cal.band(q[test, 0, 0], q[test, 0, 2])
+    actual = np.concatenate([panel.target_of(s) for s in range(2)])[
+        np.concatenate([[0], np.cumsum(panel.lengths)])[series[test]] + rows[test]]
+    raw = np.mean((q[test, 0, 0] <= actual) & (actual <= q[test, 0, 2]))
+    covered = np.mean((lower <= actual) & (actual <= upper))
+    assert raw < 0.55 and abs(covered - 0.8) < 0.03   # about 0.009 of sampling error
+
+
+def guard_case(kind, seed):
+    """The guard between a CQR band that follows a GARCH(0.2, 0.75) volatility and the
+    rolling-volatility conformal band: calibrated on rows 500..999, judged on 1000..3000."""
+    from forecast import baselines
+    from tests.test_baselines import Z80, filtered_sd, garch_path, prices_of
+
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = 1e-4 * 0.05, 0.2, 0.75
+    if kind == "garch":
+        steps, sd = garch_path(3000, omega, alpha, beta, rng)
+    else:            # constant volatility: the same filter sees clusters that are not there
+        steps = rng.normal(0, 0.01, 3000)
+        sd = filtered_sd(steps, omega, alpha, beta)
+    prices = prices_of(steps)
+    rows = np.arange(1, 3001)                             # row r moves by steps[r - 1]
+    lower, upper = prices[rows - 1] * np.exp(-Z80 * sd), prices[rows - 1] * np.exp(Z80 * sd)
+    cal, held = rows[(rows >= 500) & (rows < 1000)], rows[rows >= 1000]
+    cqr = intervals.QuantileCalibration.fit(prices[cal], lower[cal - 1], upper[cal - 1],
+                                            0.1, 0.9, "log")
+    network = cqr.band(lower[held - 1], upper[held - 1])
+    baseline = baselines.rolling_conformal_band(prices, held, cal, 0.8)
+    return intervals.interval_guard(prices[held], network, baseline, 0.8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interval_guard_keeps_a_band_that_follows_garch_volatility(seed):
+    result = guard_case("garch", seed)
+    assert result["kept"] == "network"
+    assert result["network_score"] < result["baseline_score"]
+    assert result["p_value"] < 0.05 and result["rows"] == 2001
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interval_guard_falls_back_on_constant_volatility_noise(seed):
+    result = guard_case("noise", seed)
+    assert result["kept"] == "baseline"
+    assert result["p_value"] >= 0.05
+
+
+def test_interval_guard_on_a_tie_falls_back():
+    actual = np.arange(5.0)
+    band = (actual - 1, actual + 1)
+    assert intervals.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"

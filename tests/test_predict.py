@@ -11,11 +11,11 @@ import pytest
 
 from forecast.bundle import Bundle, read_bundle
 from forecast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from forecast.data import read_prices
+from forecast.data import read_panel
 from forecast.errors import DataError, UsageError
 from forecast.intervals import Calibration
 from forecast.predict import Forecaster, load_predictor
-from forecast.transforms import MinMaxScaler, SeriesScaler, apply_transform
+from forecast.transforms import SeriesScaler, apply_transform
 from tests.conftest import TINY, assert_advice_fits, backtest_frame, implied_steps, price_frame
 
 
@@ -25,15 +25,16 @@ def hand_bundle(prices, kind="level", window=3, horizon=1) -> Bundle:
     config = ForecastConfig(DataConfig(derived=[]),
                             ModelConfig(window=window, horizon=horizon, quantiles=[]),
                             TrainConfig(target_transform=kind), columns=prices.columns)
-    one = MinMaxScaler().fit(apply_transform(values, kind)[:100])
-    scaler = SeriesScaler(prices.names, one.data_min_[None], one.data_max_[None])
+    transformed = apply_transform(values, kind)
+    scaler = SeriesScaler.fit(transformed, np.array([0, len(transformed)]), np.array([100]),
+                              prices.names)
     calibration = Calibration("log", [np.linspace(0.1, 3, 99)] * horizon)
     return Bundle(Path("hand"), config, scaler, {}, calibration, pd.DataFrame())
 
 
 @pytest.fixture
 def prices(prices_csv):
-    return read_prices(prices_csv)
+    return read_panel([prices_csv])
 
 
 def test_a_last_value_model_backtests_to_the_naive_forecast_exactly(prices):
@@ -199,7 +200,7 @@ def test_too_few_rows_says_how_many(tiny_model, write_csv):
     frame = price_frame(5)
     path = write_csv(frame.to_csv(index=False))
     with pytest.raises(DataError, match=r"has 5 usable row\(s\); the model needs at least 6"):
-        Forecaster(bundle, read_prices(path), load_predictor(bundle))
+        Forecaster(bundle, read_panel([path]), load_predictor(bundle))
 
 
 # Through the CLI.
@@ -741,24 +742,23 @@ def test_recursion_feeds_back_the_scaled_target_and_its_absolute_return(prices):
     bundle.config.data.derived = ["abs-return"]
     transformed = np.diff(np.log(prices.values[:, :1]), axis=0)
     data = np.column_stack([transformed, np.abs(transformed)])
-    one = MinMaxScaler().fit(data[:100])
-    bundle.scaler = SeriesScaler(prices.names, one.data_min_[None], one.data_max_[None],
-                                 np.array([0.3]))
+    one = SeriesScaler.fit(data, np.array([0, len(data)]), np.array([100]), prices.names)
+    bundle.scaler = one.with_center(np.array([0.3]))
     weights = np.array([[0.2, 0.1], [-0.3, 0.5], [0.4, -0.2]])
 
     def predictor(X):
         return np.einsum("kwf,wf->k", X, weights)[:, None] - 0.3
     got = Forecaster(bundle, prices, predictor).future(steps=4)["predicted"].to_numpy()
-    scaled = one.transform(data)
+    scaled = one.transform(data, np.zeros(len(data), int))
     window = [row for row in scaled[-3:]]
     price = prices.values[-1, 0]
     expected = []
     for _ in range(4):
         out = predictor(np.array(window[-3:])[None])[0, 0]
-        step = (out + 0.3 - one.min_[0]) / one.scale_[0]       # uncentered, unscaled
+        step = (out + 0.3 - one.min_[0, 0]) / one.scale_[0, 0]  # uncentered, unscaled
         price = price * np.exp(step)
         expected.append(price)
-        window.append(np.array([out + 0.3, abs(step) * one.scale_[1] + one.min_[1]]))
+        window.append(np.array([out + 0.3, abs(step) * one.scale_[0, 1] + one.min_[0, 1]]))
     np.testing.assert_allclose(got, expected, rtol=1e-10)
 
 

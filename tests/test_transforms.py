@@ -5,27 +5,36 @@ import pytest
 from sklearn.preprocessing import MinMaxScaler as SkMinMaxScaler
 
 from forecast.errors import DataError, ModelDirError
-from forecast.transforms import MinMaxScaler, apply_transform, to_prices, transform_offset
+from forecast.transforms import SeriesScaler, apply_transform, to_prices, transform_offset
+
+
+def one_series(X: np.ndarray, fit_rows: int | None = None) -> SeriesScaler:
+    """A SeriesScaler of one series, fit on its first ``fit_rows`` rows (default all)."""
+    return SeriesScaler.fit(X, np.array([0, len(X)]),
+                            np.array([len(X) if fit_rows is None else fit_rows]), ["x"])
+
+
+def zeros(X: np.ndarray) -> np.ndarray:
+    return np.zeros(len(X), int)
 
 
 def test_scaler_matches_scikit_learn():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3)) * [1, 100, 1e6]
-    ours, theirs = MinMaxScaler().fit(X), SkMinMaxScaler().fit(X)
-    np.testing.assert_allclose(ours.transform(X), theirs.transform(X), rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ours.scale_, theirs.scale_)
-    np.testing.assert_allclose(ours.min_, theirs.min_)
+    ours, theirs = one_series(X), SkMinMaxScaler().fit(X)
+    np.testing.assert_allclose(ours.transform(X, zeros(X)), theirs.transform(X), rtol=0,
+                               atol=1e-12)
+    np.testing.assert_allclose(ours.scale_[0], theirs.scale_)
+    np.testing.assert_allclose(ours.min_[0], theirs.min_)
 
 
 def test_constant_column_maps_like_scikit_learn():
     X = np.array([[1.0, 5.0], [2.0, 5.0]])
-    np.testing.assert_allclose(MinMaxScaler().fit(X).transform(X),
+    np.testing.assert_allclose(one_series(X).transform(X, zeros(X)),
                                SkMinMaxScaler().fit(X).transform(X))
 
 
 def test_a_series_constant_on_its_fit_rows_scales_later_rows_like_scikit_learn():
-    from forecast.transforms import SeriesScaler
-
     # a volume that never moved in training, then does: a span of 0 counts as 1
     values = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [4.0, 7.5]])
     scaler = SeriesScaler.fit(values, np.array([0, 4]), np.array([3]), ["x"])
@@ -37,26 +46,38 @@ def test_a_series_constant_on_its_fit_rows_scales_later_rows_like_scikit_learn()
 def test_inputs_are_not_mutated():
     X = np.array([[1.0, 2.0], [3.0, 5.0]])
     before = X.copy()
-    scaler = MinMaxScaler().fit(X)
-    scaler.transform(X)
-    scaler.inverse_transform(X)
+    scaler = one_series(X)
+    scaler.transform(X, zeros(X))
+    scaler.inverse_column(X, zeros(X), 1)
     np.testing.assert_array_equal(X, before)
 
 
 def test_target_column_inverts_alone_without_padding():
     rng = np.random.default_rng(2)
     X = rng.uniform(10, 20, size=(40, 4))
-    scaler = MinMaxScaler().fit(X)
-    scaled = scaler.transform(X)
-    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 0], 0), X[:, 0], atol=1e-9)
-    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 2:3], 2), X[:, 2:3], atol=1e-9)
+    scaler = one_series(X)
+    scaled = scaler.transform(X, zeros(X))
+    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 0], zeros(X), 0), X[:, 0],
+                               atol=1e-9)
+    np.testing.assert_allclose(scaler.inverse_column(scaled[:, 2:3], zeros(X), 2), X[:, 2:3],
+                               atol=1e-9)
 
 
 def test_scaler_json_round_trip_is_exact():
     X = np.random.default_rng(3).normal(size=(20, 2))
-    scaler = MinMaxScaler().fit(X)
-    again = MinMaxScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
-    np.testing.assert_array_equal(again.transform(X), scaler.transform(X))
+    scaler = one_series(X)
+    again = SeriesScaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.transform(X, zeros(X)), scaler.transform(X, zeros(X)))
+
+
+def test_a_format_1_scaler_reads_as_one_series():
+    X = np.random.default_rng(3).normal(size=(20, 2))
+    raw = {"kind": "minmax", "feature_range": [0.0, 1.0],
+           "data_min": X.min(axis=0).tolist(), "data_max": X.max(axis=0).tolist()}
+    again = SeriesScaler.from_dict(json.loads(json.dumps(raw)))
+    assert again.names == [""]
+    np.testing.assert_array_equal(again.transform(X, zeros(X)),
+                                  one_series(X).transform(X, zeros(X)))
 
 
 @pytest.mark.parametrize("raw", [{}, {"kind": "minmax"}, {"kind": "pickle"}, [],
@@ -64,7 +85,7 @@ def test_scaler_json_round_trip_is_exact():
                                  {"kind": "minmax", "data_min": ["x"], "data_max": [1]}])
 def test_damaged_scaler_json_is_a_model_dir_error(raw):
     with pytest.raises(ModelDirError, match="scaler.json"):
-        MinMaxScaler.from_dict(raw)
+        SeriesScaler.from_dict(raw)
 
 
 @pytest.mark.parametrize("kind", ["level", "log-return"])
@@ -73,8 +94,9 @@ def test_transform_scale_and_invert_round_trip(kind):
     prices = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, size=(200, 2)), axis=0))
     transformed = apply_transform(prices, kind)
     assert len(transformed) == len(prices) - transform_offset(kind)
-    scaler = MinMaxScaler().fit(transformed[:100])
-    back = scaler.inverse_column(scaler.transform(transformed)[:, 0], 0)
+    scaler = one_series(transformed, 100)
+    back = scaler.inverse_column(scaler.transform(transformed, zeros(transformed))[:, 0],
+                                 zeros(transformed), 0)
     off = transform_offset(kind)
     anchors = prices[off - 1:-1, 0] if off else np.zeros(len(back))
     rebuilt = to_prices(back[:, None], anchors, kind)[:, 0]
@@ -146,8 +168,6 @@ def test_a_non_positive_low_is_named_by_line_and_column():
 
 
 def test_tied_columns_are_scaled_in_the_target_units_from_zero():
-    from forecast.transforms import SeriesScaler
-
     values = np.array([[-0.02, 0.02, 0.5], [0.04, 0.04, 0.7], [0.01, 0.01, 0.9],
                        [0.5, 0.5, 9.0]])                   # last row: not a fit row
     scaler = SeriesScaler.fit(values, np.array([0, 4]), np.array([3]), ["x"], tied=[1])

@@ -5,56 +5,68 @@ import pytest
 from forecast.data import Panel
 from forecast.errors import DataError
 from forecast.transforms import transform_offset
-from forecast.windows import (Split, assign_samples, check_rows, make_windows, prepare_panel,
-                              split_dates, window_starts,
-                              rows_needed, split_rows)
+from forecast.transforms import SeriesScaler
+from forecast.windows import Prepared, prepare_panel, rows_needed, split_dates, window_starts
+
+
+def arange_prepared(data: np.ndarray, window: int, horizon: int) -> Prepared:
+    """A one-series Prepared whose scaled panel is ``data`` (rows, features) as is."""
+    offsets = np.array([0, len(data)])
+    starts, series, first_rows = window_starts(offsets, window, horizon)
+    scaler = SeriesScaler(["x"], np.zeros(data.shape[1]), np.ones(data.shape[1]))
+    return Prepared(np.asarray(data, dtype=float), offsets, 0, scaler, window, horizon,
+                    starts, series, first_rows, {})
 
 
 def test_windows_on_arange_are_exact():
     data = np.arange(10, dtype=float).reshape(-1, 1)
-    X, y = make_windows(data, data[:, 0], window=3, horizon=2)
+    prepared = arange_prepared(data, window=3, horizon=2)
+    X, y = prepared.X, prepared.y
     assert X.shape == (6, 3, 1) and y.shape == (6, 2)
     for i in range(6):
         assert X[i, :, 0].tolist() == [i, i + 1, i + 2]
         assert y[i].tolist() == [i + 3, i + 4]
+    assert prepared.first_rows.tolist() == list(range(3, 9))
 
 
 def test_windows_keep_features_in_order():
     data = np.stack([np.arange(6), 100 + np.arange(6)], axis=1).astype(float)
-    X, y = make_windows(data, data[:, 0], window=2, horizon=1)
+    prepared = arange_prepared(data, window=2, horizon=1)
+    X, y = prepared.X, prepared.y
     assert X[0].tolist() == [[0, 100], [1, 101]]
     assert X[-1].tolist() == [[3, 103], [4, 104]]
     assert y[:, 0].tolist() == [2, 3, 4, 5]
 
 
-def test_windows_without_targets_include_the_last_window():
-    data = np.arange(5, dtype=float).reshape(-1, 1)
-    X, y = make_windows(data, None, window=3)
-    assert y is None
-    assert X[:, :, 0].tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+def test_origins_include_the_last_window():
+    prepared = arange_prepared(np.arange(5, dtype=float).reshape(-1, 1), window=3, horizon=1)
+    starts, _, rows = prepared.origins()
+    assert prepared.inputs(starts)[:, :, 0].tolist() == [[0, 1, 2], [1, 2, 3], [2, 3, 4]]
+    assert rows.tolist() == [3, 4, 5]          # the last window forecasts the first future row
 
 
 def test_too_short_gives_empty_arrays():
-    X, y = make_windows(np.zeros((3, 2)), np.zeros(3), window=3, horizon=1)
-    assert X.shape == (0, 3, 2) and y.shape == (0, 1)
+    prepared = arange_prepared(np.zeros((3, 2)), window=3, horizon=1)
+    assert prepared.X.shape == (0, 3, 2) and prepared.y.shape == (0, 1)
 
 
-@pytest.mark.parametrize("window,horizon", [(0, 1), (1, 0)])
-def test_bad_sizes_are_refused(window, horizon):
-    with pytest.raises(ValueError):
-        make_windows(np.zeros((5, 1)), np.zeros(5), window, horizon)
+def test_fractions_split_one_series_chronologically():
+    panel = one_series(np.arange(1, 101, dtype=float))
+    train_end, val_end = split_dates(panel.dates, 0.1, 0.2).bounds(panel.dates, panel.offsets)
+    assert (int(train_end[0]), int(val_end[0])) == (70, 80)
 
 
-def test_split_rows_is_chronological():
-    split = split_rows(100, val_fraction=0.1, test_fraction=0.2)
-    assert (split.train_end, split.val_end, split.rows) == (70, 80, 100)
-    assert (split.n_train, split.n_val, split.n_test) == (70, 10, 20)
+def split_at(rows: int, train_end: int, val_end: int, window: int, horizon: int) -> Prepared:
+    panel = one_series(np.arange(1, rows + 1, dtype=float))
+    split = split_dates(panel.dates, 0.1, 0.2, val_start=panel.dates[train_end],
+                        test_start=panel.dates[val_end])
+    return prepare_panel(panel, "level", window, horizon, split=split)
 
 
 def test_every_target_row_in_exactly_one_split_for_horizon_one():
-    split = Split(rows=20, train_end=12, val_end=16)
-    first = np.arange(3, 20)
-    masks = assign_samples(first, horizon=1, split=split)
+    prepared = split_at(20, 12, 16, window=3, horizon=1)
+    first, masks = prepared.first_rows, prepared.masks
+    assert first.tolist() == list(range(3, 20))
     total = masks["train"].astype(int) + masks["val"] + masks["test"]
     assert total.tolist() == [1] * len(first)
     assert first[masks["train"]].tolist() == list(range(3, 12))
@@ -63,20 +75,13 @@ def test_every_target_row_in_exactly_one_split_for_horizon_one():
 
 
 def test_samples_whose_targets_straddle_a_boundary_are_dropped():
-    split = Split(rows=20, train_end=12, val_end=16)
-    first = np.arange(3, 18)  # horizon 3: last target = first + 2
-    masks = assign_samples(first, horizon=3, split=split)
+    prepared = split_at(20, 12, 16, window=3, horizon=3)   # last target = first + 2
+    first, masks = prepared.first_rows, prepared.masks
+    assert first.tolist() == list(range(3, 18))
     assert first[masks["train"]].tolist() == list(range(3, 10))   # last target <= 11
     assert first[masks["val"]].tolist() == [12, 13]                # targets within 12..15
     assert first[masks["test"]].tolist() == [16, 17]
     assert not (masks["train"] & masks["val"]).any()
-
-
-def test_rows_needed_is_the_least_that_works():
-    need = rows_needed(window=5, horizon=1, offset=1, val_fraction=0.1, test_fraction=0.2)
-    check_rows(need, 5, 1, 1, 0.1, 0.2, "x.csv")
-    with pytest.raises(DataError, match=f"need at least {need}"):
-        check_rows(need - 1, 5, 1, 1, 0.1, 0.2, "x.csv")
 
 
 def one_series(values: np.ndarray, name: str = "x") -> Panel:
@@ -92,7 +97,7 @@ def test_scaler_never_sees_a_validation_or_test_row(kind):
     values = 100 + np.cumsum(rng.uniform(0.1, 1, size=(60, 2)), axis=0)
     panel = one_series(values)
     split = split_dates(panel.dates, 0.1, 0.2)
-    train_end = split_rows(60, 0.1, 0.2).train_end
+    train_end = int(split.bounds(panel.dates, panel.offsets)[0][0])
     base = prepare_panel(panel, kind, window=4, horizon=1, split=split)
     wild = values.copy()
     wild[train_end:] *= 1000  # only validation and test rows change
@@ -215,7 +220,7 @@ def test_each_series_is_centred_on_its_own_training_targets(kind, center):
 
 
 @pytest.mark.parametrize("window,horizon,kind,val_fraction,test_fraction", [
-    (5, 1, "level", 0.1, 0.2), (5, 3, "log-return", 0.1, 0.2),
+    (5, 1, "level", 0.1, 0.2), (5, 1, "log-return", 0.1, 0.2), (5, 3, "log-return", 0.1, 0.2),
     (4, 5, "level", 0.3, 0.3), (30, 2, "log-return", 0.05, 0.05)])
 def test_the_rows_said_to_be_needed_give_each_split_a_window_and_one_less_does_not(
         window, horizon, kind, val_fraction, test_fraction):
@@ -226,9 +231,6 @@ def test_the_rows_said_to_be_needed_give_each_split_a_window_and_one_less_does_n
         prepared = prepare_panel(panel, kind, window, horizon,
                                  split=split_dates(panel.dates, val_fraction, test_fraction))
         assert all(mask.any() for mask in prepared.masks.values()) == enough, rows
-    check_rows(need, window, horizon, offset, val_fraction, test_fraction, "x.csv")
-    with pytest.raises(DataError, match=f"need at least {need}"):
-        check_rows(need - 1, window, horizon, offset, val_fraction, test_fraction, "x.csv")
 
 
 def test_a_validation_start_on_the_first_date_leaves_no_training_rows():
@@ -237,3 +239,19 @@ def test_a_validation_start_on_the_first_date_leaves_no_training_rows():
                                         "training rows before it"):
         split_dates(dates, 0.1, 0.2, val_start=str(dates[0].date()))
     assert split_dates(dates, 0.1, 0.2, val_start=str(dates[1].date())).val_start == dates[1]
+
+
+def test_preparing_the_training_data_imports_no_tensorflow():
+    """tune checks its data (``prepare_training``) before any trial: no TensorFlow for it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from forecast.config import ForecastConfig\n"
+            "from forecast.windows import prepare_training\n"
+            "from forecast.evaluation import score_segment\n"
+            "import forecast.tuning.study\n"
+            "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+            "print(heavy); sys.exit(1 if heavy else 0)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from forecast.config import CELLS, SEARCH_SPACE, ForecastConfig
+from forecast.config import CELLS, OPTION_BOUNDS, SEARCH_SPACE, ForecastConfig
 from forecast.errors import UsageError
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ SEARCHABLE = {
     "learning_rate": ("training", float),
     "batch_size": ("training", int),
 }
+#: How a message names a searched option of type float.
+FLOAT_LABELS = {"dropout": "dropout", "learning_rate": "the learning rate"}
 # --- the search space ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -168,7 +170,8 @@ def _param(name: str, spec: Any, source: str) -> Param:
 
 
 def _check_value(name: str, kind: type, value: Any, where: str) -> None:
-    """Type and bounds of one value of an option, as ``ForecastConfig.validate`` has them."""
+    """Type and bounds (``config.OPTION_BOUNDS``, as ``ForecastConfig.validate`` checks them)
+    of one value of an option."""
     if kind is str:
         if value not in CELLS:
             raise UsageError(f"{where}: {json.dumps(value)} is not a cell; the cells are "
@@ -179,12 +182,10 @@ def _check_value(name: str, kind: type, value: Any, where: str) -> None:
         raise UsageError(f"{where} must be a whole number, got {json.dumps(value)}")
     if kind is float and not (number and math.isfinite(value)):
         raise UsageError(f"{where} must be a number, got {json.dumps(value)}")
-    if name == "dropout" and not 0 <= value < 1:
-        raise UsageError(f"{where}: dropout must be in [0, 1), got {value}")
-    if name == "learning_rate" and not value > 0:
-        raise UsageError(f"{where}: the learning rate must be above 0, got {value}")
-    if kind is int and value < 1:
-        raise UsageError(f"{where} must be at least 1, got {value}")
+    bound = OPTION_BOUNDS[name]
+    if not bound.holds(value):
+        what = "" if kind is int else f": {FLOAT_LABELS[name]}"
+        raise UsageError(f"{where}{what} must be {bound.phrase}, got {value}")
 
 
 def with_params(config: ForecastConfig, params: dict[str, Any]) -> ForecastConfig:

@@ -331,7 +331,7 @@ def fingerprint(search: Search) -> dict[str, Any]:
 def check_data(search: Search) -> None:
     """Refuse data too short for the smallest window searched (a DataError, exit 2),
     before any trial runs; warnings (series left out) are printed once, here."""
-    from forecast.training import prepare_training
+    from forecast.windows import prepare_training
 
     smallest = {name: min(p.choices) if p.choices is not None else p.low
                 for name, p in search.space.items() if name == "window"}

@@ -1,0 +1,154 @@
+"""Scoring forecasts, for train (its validation and test scores) and evaluate alike.
+
+One series' one-step forecasts are scored beside the naive and drift forecasts on exactly
+the same rows (``compare``), and, given the band ``predict --interval`` gives, their interval
+figures beside the rolling-volatility conformal and GARCH(1,1) bands
+(``baselines.compare_intervals``): ``score_series``. A segment's scores are pooled over
+series by ``pooled``; ``score_segment`` scores a panel's origin forecasts on a segment of
+rows. Pure NumPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from forecast import baselines, intervals, metrics
+from forecast.baselines import drift_forecast, naive_forecast
+from forecast.config import DEFAULT_INTERVAL
+from forecast.data import Panel
+from forecast.metrics import mae, score, up_share
+from forecast.windows import OriginForecasts
+
+#: The model's interval figures every series' scores carry as "interval".
+INTERVAL_KEYS = ("level", "coverage", "mean_width", "interval_score", "rows")
+
+
+def compare(prices: np.ndarray, rows: np.ndarray, predicted: np.ndarray,
+            scale: float) -> dict[str, dict[str, float]]:
+    """Score the model beside the naive and drift forecasts on exactly the same rows.
+
+    Args:
+        prices: (n,) the whole series, in price units.
+        rows: (k,) the rows scored (each >= 1).
+        predicted: (k,) the model's one-step forecasts of those rows.
+        scale: MASE's denominator (``naive_scale`` of the training rows).
+
+    Returns:
+        {"model": {...}, "naive": {...}, "drift": {...}, "rows": k, "up_share": f}.
+    """
+    prices = np.asarray(prices, dtype=float)
+    actual = prices[rows]
+    previous = naive_forecast(prices, rows)
+    naive_mae = mae(actual, previous)
+    forecasts = {"model": predicted, "naive": previous, "drift": drift_forecast(prices, rows)}
+    out = {name: score(actual, f, previous, scale, naive_mae) for name, f in forecasts.items()}
+    out["rows"] = int(len(rows))
+    out["up_share"] = up_share(actual, previous)
+    return out
+
+
+@dataclass
+class SeriesBand:
+    """One series' interval to score beside the baselines: the band ``predict --interval``
+    gives of the scored rows (k,) and what the baselines calibrate on.
+
+    Attributes:
+        level: nominal coverage. lower, upper: (k,) the band in price units.
+        garch: the series' GARCH(1,1) fit on its training rows, or None.
+        calibration_rows: (m,) the rows the rolling conformal band calibrates on.
+        published: (k, levels) the published (calibrated) quantiles, or None.
+        levels: the quantile levels (empty: a point model).
+        band: "quantiles" or "conformal", the band the model gives at ``level``.
+    """
+
+    level: float
+    lower: np.ndarray
+    upper: np.ndarray
+    garch: baselines.Garch | None
+    calibration_rows: np.ndarray
+    published: np.ndarray | None
+    levels: list[float]
+    band: str
+
+
+def score_series(prices: np.ndarray, rows: np.ndarray, predicted: np.ndarray, scale: float,
+                 band: SeriesBand | None = None) -> dict[str, Any]:
+    """One series' one-step scores of ``rows`` (k,) (``compare``), with, given its ``band``,
+    the model's interval figures ("interval") beside both baselines' ("intervals").
+
+    Args:
+        prices: (n,) the whole series. predicted: (k,) the model's one-step forecasts.
+        scale: MASE's denominator.
+    """
+    out = compare(prices, rows, predicted, scale)
+    if band is not None:
+        compared = baselines.compare_intervals(
+            prices, rows, band.level, (band.lower, band.upper), predicted, band.garch,
+            band.calibration_rows, band.published, band.levels)
+        compared["band"] = band.band
+        out["interval"] = {k: compared["model"][k] for k in INTERVAL_KEYS}
+        out["intervals"] = compared
+    return out
+
+
+def pooled(per_series: dict[str, dict]) -> dict[str, Any]:
+    """A segment's scores: {"series": per_series, "aggregate": metrics.aggregate(...)}."""
+    return {"series": per_series, "aggregate": metrics.aggregate(per_series)}
+
+
+@dataclass
+class IntervalBands:
+    """What scoring a segment's intervals needs: the model's bands (conformal calibration,
+    quantile calibrations, each series' volatility) and the baselines' (GARCH fits and the
+    validation rows the rolling conformal band calibrates on)."""
+
+    calibration: intervals.Calibration
+    quantile: intervals.QuantileIntervals
+    vols: list[np.ndarray]
+    garches: list[baselines.Garch | None]
+    train_end: np.ndarray
+    val_end: np.ndarray
+    level: float = DEFAULT_INTERVAL
+
+    def of(self, s: int, rows: np.ndarray, point: np.ndarray,
+           quantiles: np.ndarray | None) -> SeriesBand:
+        """Series ``s``'s band of its one-step forecasts of ``rows`` (k,): the band
+        ``predict --interval`` gives around ``point`` (k,) (from ``quantiles`` (k, levels)
+        where the interval guard kept the network's), and the baselines' calibration rows
+        (its validation rows)."""
+        level, q = self.level, self.quantile
+        lower, upper = intervals.prediction_band(level, 1, point, self.vols[s][rows - 1],
+                                                 self.calibration, q, quantiles)
+        published = q.calibrated(quantiles, 1) if quantiles is not None else None
+        return SeriesBand(level, lower, upper, self.garches[s],
+                          np.arange(int(self.train_end[s]), int(self.val_end[s])), published,
+                          q.levels, "quantiles" if q.uses_quantiles(level) else "conformal")
+
+
+def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: np.ndarray,
+                  scales: np.ndarray, bands: IntervalBands | None = None) -> dict[str, Any]:
+    """One-step scores (model, naive, drift) of every series on its rows ``[lo[s], hi[s])``,
+    with interval figures (the model's band, rolling conformal, GARCH) when ``bands`` are
+    given, and their aggregate over series.
+
+    Returns:
+        ``pooled``: {"series": {name: ``score_series(...)``}, "aggregate": ...}.
+    """
+    per_series = {}
+    for s, name in enumerate(panel.names):
+        prices = panel.target_of(s)
+        rows, predicted = forecasts.of(s)
+        use = (rows >= max(int(lo[s]), 1)) & (rows < hi[s])
+        if not use.any():
+            continue
+        band = None
+        if bands is not None:
+            quantiles = forecasts.quantiles_of(s)
+            band = bands.of(s, rows[use], predicted[use, 0],
+                            None if quantiles is None else quantiles[use, 0])
+        per_series[name] = score_series(prices, rows[use], predicted[use, 0],
+                                        float(scales[s]), band)
+    return pooled(per_series)
