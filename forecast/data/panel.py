@@ -1,7 +1,5 @@
-"""Read a price CSV (a path or ``-`` for stdin) into a date-sorted, validated DataFrame.
-
-Pure pandas/NumPy. Every problem is a ``DataError`` that names the file, the 1-based line
-in the file and the column, and says how to fix it.
+"""The Panel (every series' rows, contiguous and date-sorted) and reading files into one:
+``read_panel``, ``panel_from_tables``.
 """
 
 from __future__ import annotations
@@ -9,6 +7,7 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
+import dataclasses
 import hashlib
 import io
 import os
@@ -16,7 +15,6 @@ import re
 import stat
 import sys
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Sequence
@@ -28,6 +26,7 @@ from forecast.config import MISSING_POLICIES
 from forecast.console import progress, warn
 from forecast.errors import DataError, UsageError, where
 
+
 #: Date column names, compared as ``name_key`` gives them (case, accents, <>, dots and
 #: underscores aside), in tiers: a column of the first tier with a name found wins; two of
 #: one tier are ambiguous.
@@ -38,7 +37,9 @@ DATE_NAME_TIERS = (
      "\u65e5\u4ed8", "\u65e5\u671f"),
     ("time", "day", "dt", "period", "zeit", "tag", "jour", "dia", "giorno", "dzien"),
 )
+
 DATE_NAMES = tuple(name for tier in DATE_NAME_TIERS for name in tier)
+
 #: The names the usual sources give the close, in tiers as ``DATE_NAME_TIERS``: Close; then
 #: the adjusted close; then the sources' and languages' own words (Investing.com's Price,
 #: nasdaq.com's Close/Last, Quandl's Last and Settle; German, French, Spanish, Italian,
@@ -52,32 +53,43 @@ TARGET_NAME_TIERS = (
      "prezzo di chiusura", "zamkniecie", "ostatnio", "kurs zamkniecia", "fechamento",
      "slot", "slotkoers"),
 )
+
 DEFAULT_TARGETS = tuple(name for tier in TARGET_NAME_TIERS for name in tier)
+
 #: Cells read as missing values (compared lower-case, after stripping spaces).
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "#n/a", "-", "."})
+
 #: --date-format shorthands for numeric dates such as 02.01.2019 (else a strftime pattern).
 DATE_ORDERS = ("day-first", "month-first")
+
 #: --decimal: the decimal separator of every numeric column (default: decided per column).
 DECIMALS = (".", ",")
+
 #: A number with a decimal point, commas optionally grouping thousands: 1234.5, 1,234.5.
 _POINT_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:,[0-9]{3})+)?(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+
 #: A number with a decimal comma, dots optionally grouping thousands: 1234,5, 1.234,5.
 _COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?(?:,[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+
 #: A currency around a number: a sign (with its country's letters) or an ISO code.
 _CURRENCY = (r"US\$|C\$|CA\$|A\$|AU\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₩₽₺₪]|zł|kr|Fr\.|"
              r"USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|HKD|SGD|CNY|INR|KRW|SEK|NOK|DKK|PLN|CZK|HUF|"
              r"BRL|MXN|ZAR|TRY|RUB|ILS|USDT")
+
 #: A number with its marks: a currency before or after it (``$2,506.85``, ``USD 12.5``,
 #: ``12,50 €``), a trailing % or a thousands (K), millions (M), billions (B) or trillions
 #: (T) suffix (Investing.com's ``3.46B``).
 _MARKED = (rf"(?P<sign>[-+]?)\s*(?P<pre>{_CURRENCY})?\s*"
            r"(?P<num>[-+]?[0-9.,]*[0-9][0-9.,]*(?:[eE][-+]?[0-9]+)?)\s*(?P<suffix>[KkMmBbTt%])?"
            rf"\s*(?P<post>{_CURRENCY})?")
+
 #: What each suffix multiplies by, as the exponent written after the number.
 _SUFFIXES = {"k": "e3", "m": "e6", "b": "e9", "t": "e12", "%": ""}
+
 #: A numeric date whose day and month order the cell alone may not tell: two fields of 1-2
 #: digits, a 2- or 4-digit year, one separator throughout, then an optional time.
 _NUMERIC_DATE = r"([0-9]{1,2})([./-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})((?:[ T].*)?)"
+
 #: A UTC offset or zone letter after a time: stripped, so the file's wall-clock time is kept.
 _UTC_OFFSET = r"([0-9]:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)\s*(?:Z|UTC|GMT|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
@@ -345,8 +357,10 @@ def _share_allocator() -> None:
 
 #: The first bytes of every Parquet file.
 PARQUET_MAGIC = b"PAR1"
+
 #: Bytes read at a time (and at least this much before the header is looked at).
 CHUNK = 1 << 20
+
 #: Characters str.splitlines breaks lines at but CSV parsers do not, as UTF-8 bytes.
 _ODD_BREAKS = tuple(c.encode() for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
@@ -693,9 +707,11 @@ def _careful_table(text: str, name: str, sha256: str = "") -> Table:
 #: The labels yfinance's header rows start with (its column levels' names; blank before
 #: version 0.2.51 named them).
 LAYOUT_LABELS = ("price", "ticker", "")
+
 #: The fields yfinance writes for each ticker (how its unnamed header rows are told apart).
 YFINANCE_FIELDS = frozenset({"open", "high", "low", "close", "adj close", "volume",
                              "dividends", "stock splits", "capital gains", "repaired?"})
+
 #: The series column of a yfinance download of several tickers, once read in long form.
 TICKER_COLUMN = "Ticker"
 
