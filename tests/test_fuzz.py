@@ -193,7 +193,7 @@ def test_blank_lines_at_the_end_keep_the_fast_reader():
     from forecast import data
 
     def fast(raw):
-        return data.panel._fast_table(data.panel._Scan(io.BytesIO(raw), keep=True), "x", None)
+        return data.panel._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
 
     assert fast(b"Date,Close\n2020-01-01,1\n\n\r\n") is not None
     assert fast(b"Date,Close\n\n2020-01-01,1\n") is None   # inside: careful
@@ -205,9 +205,9 @@ def test_a_crlf_break_across_the_first_read_keeps_the_fast_reader(monkeypatch, c
     no lone CR (which only the careful reader takes)."""
     from forecast import data
 
-    monkeypatch.setattr(data.panel, "CHUNK", chunk)
+    monkeypatch.setattr(data.sources, "CHUNK", chunk)
     raw = b"Date,Close\r\n2020-01-01,1\r\n2020-01-02,2\r\n2020-01-03,3\r\n"
-    table = data.panel._fast_table(data.panel._Scan(io.BytesIO(raw), keep=True), "x", None)
+    table = data.panel._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
     assert table is not None and len(table.cells) == 3
 
 

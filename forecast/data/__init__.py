@@ -6,26 +6,28 @@ wide, long: rows) -> panel (Panel, read_panel) -> describe (inspect). Pure
 pandas/NumPy/pyarrow. The public names are re-exported here.
 """
 
+from forecast.data.sources import (
+    source_name, QUOTE_CHARS, shorten, quote_cell, open_source, read_bytes, BOMS,
+    check_encoding, is_utf8, decode, sniff_delimiter, PROBE, PARQUET_MAGIC, CHUNK,
+)
 from forecast.data.panel import (
     DATE_NAME_TIERS, DATE_NAMES, TARGET_NAME_TIERS, DEFAULT_TARGETS, MISSING_MARKERS,
-    DATE_ORDERS, DECIMALS, Table, source_name, QUOTE_CHARS, shorten, quote_cell, open_source,
-    read_bytes, BOMS, check_encoding, is_utf8, decode, sniff_delimiter, read_tables,
-    read_table, PROBE, PARQUET_MAGIC, CHUNK, parquet_table, cell_text, LAYOUT_LABELS,
-    YFINANCE_FIELDS, TICKER_COLUMN, header_layout, laid_out, check_header_row, name_key,
-    resolve_column, find_date_column, parse_dates, DATE_CHARS, option_date, check_option_date,
-    check_date_format, plain_iso_days, date_order, first_cell, number_format, check_decimal,
-    parse_numbers, unmarked_numbers, text_codes, numbers_by_rules, numeric_columns,
-    choose_target, Panel, unique_sorted, source_stem, series_name, read_panel, read_prices,
-    prices_from_table, panel_from_tables, SERIES_NAMES, find_series_column, SeriesChoice,
-    SHARED_DATES, choose_series, series_codes, apply_missing, series_step, describe_spacing,
-    describe_file, format_description, format_date,
+    DATE_ORDERS, DECIMALS, Table, read_tables, read_table, parquet_table, cell_text,
+    LAYOUT_LABELS, YFINANCE_FIELDS, TICKER_COLUMN, header_layout, laid_out, check_header_row,
+    name_key, resolve_column, find_date_column, parse_dates, DATE_CHARS, option_date,
+    check_option_date, check_date_format, plain_iso_days, date_order, first_cell,
+    number_format, check_decimal, parse_numbers, unmarked_numbers, text_codes,
+    numbers_by_rules, numeric_columns, choose_target, Panel, unique_sorted, source_stem,
+    series_name, read_panel, read_prices, prices_from_table, panel_from_tables, SERIES_NAMES,
+    find_series_column, SeriesChoice, SHARED_DATES, choose_series, series_codes, apply_missing,
+    series_step, describe_spacing, describe_file, format_description, format_date,
 )
 
 __all__ = [
-    "DATE_NAME_TIERS", "DATE_NAMES", "TARGET_NAME_TIERS", "DEFAULT_TARGETS", "MISSING_MARKERS",
-    "DATE_ORDERS", "DECIMALS", "Table", "source_name", "QUOTE_CHARS", "shorten", "quote_cell",
-    "open_source", "read_bytes", "BOMS", "check_encoding", "is_utf8", "decode",
-    "sniff_delimiter", "read_tables", "read_table", "PROBE", "PARQUET_MAGIC", "CHUNK",
+    "source_name", "QUOTE_CHARS", "shorten", "quote_cell", "open_source", "read_bytes", "BOMS",
+    "check_encoding", "is_utf8", "decode", "sniff_delimiter", "PROBE", "PARQUET_MAGIC",
+    "CHUNK", "DATE_NAME_TIERS", "DATE_NAMES", "TARGET_NAME_TIERS", "DEFAULT_TARGETS",
+    "MISSING_MARKERS", "DATE_ORDERS", "DECIMALS", "Table", "read_tables", "read_table",
     "parquet_table", "cell_text", "LAYOUT_LABELS", "YFINANCE_FIELDS", "TICKER_COLUMN",
     "header_layout", "laid_out", "check_header_row", "name_key", "resolve_column",
     "find_date_column", "parse_dates", "DATE_CHARS", "option_date", "check_option_date",
