@@ -161,7 +161,7 @@ def both_paths(raw: bytes):
                                for c in table.cells.columns])
     fast = outcome(lambda: data.read_table("-", io.BytesIO(raw)))
     text = raw.decode("utf-8-sig", errors="replace")
-    careful = outcome(lambda: data.panel._careful_table(text, "<stdin>",
+    careful = outcome(lambda: data.tables._careful_table(text, "<stdin>",
                                                   hashlib.sha256(raw).hexdigest())) \
         if text.strip() else fast
     return fast, careful
@@ -193,7 +193,7 @@ def test_blank_lines_at_the_end_keep_the_fast_reader():
     from forecast import data
 
     def fast(raw):
-        return data.panel._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
+        return data.tables._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
 
     assert fast(b"Date,Close\n2020-01-01,1\n\n\r\n") is not None
     assert fast(b"Date,Close\n\n2020-01-01,1\n") is None   # inside: careful
@@ -207,7 +207,7 @@ def test_a_crlf_break_across_the_first_read_keeps_the_fast_reader(monkeypatch, c
 
     monkeypatch.setattr(data.sources, "CHUNK", chunk)
     raw = b"Date,Close\r\n2020-01-01,1\r\n2020-01-02,2\r\n2020-01-03,3\r\n"
-    table = data.panel._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
+    table = data.tables._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
     assert table is not None and len(table.cells) == 3
 
 
