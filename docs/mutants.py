@@ -493,7 +493,7 @@ MUTANTS = [
     Mutant("name-accents", "forecast/data/tables.py",
            "if not unicodedata.combining(ch))", "if True)",
            "Clôture and Zamknięcie not found as the close", (F,)),
-    Mutant("date-ambiguous", "forecast/data/panel.py",
+    Mutant("date-ambiguous", "forecast/data/dates.py",
            '    if found:\n        raise DataError(f"{table.source}: which column holds the dates',
            '    if found and False:\n        raise DataError(f"{table.source}: which column '
            'holds the dates',
@@ -631,7 +631,7 @@ MUTANTS = [
            '_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,3}(?:\.[0-9]{3})+)?',
            "1234.567 could be a thousands group: refused in a semicolon or tab file",
            ("tests/test_data.py",)),
-    Mutant("option-date-ignores-file-order", "forecast/data/panel.py",
+    Mutant("option-date-ignores-file-order", "forecast/data/dates.py",
            "        chosen = date_format if date_format in DATE_ORDERS else order",
            "        chosen = date_format if date_format in DATE_ORDERS else None",
            "--test-start 01.05.2020 ignores the day-first order of the file's dates",

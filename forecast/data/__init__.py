@@ -15,15 +15,17 @@ from forecast.data.tables import (
     YFINANCE_FIELDS, TICKER_COLUMN, header_layout, laid_out, check_header_row, name_key,
     resolve_column, first_cell, SERIES_NAMES,
 )
+from forecast.data.dates import (
+    DATE_NAME_TIERS, DATE_NAMES, DATE_ORDERS, find_date_column, parse_dates, DATE_CHARS,
+    option_date, check_option_date, check_date_format, plain_iso_days, date_order, series_step,
+    describe_spacing,
+)
 from forecast.data.panel import (
-    DATE_NAME_TIERS, DATE_NAMES, TARGET_NAME_TIERS, DEFAULT_TARGETS, DATE_ORDERS, DECIMALS,
-    find_date_column, parse_dates, DATE_CHARS, option_date, check_option_date,
-    check_date_format, plain_iso_days, date_order, number_format, check_decimal, parse_numbers,
+    TARGET_NAME_TIERS, DEFAULT_TARGETS, DECIMALS, number_format, check_decimal, parse_numbers,
     unmarked_numbers, text_codes, numbers_by_rules, numeric_columns, choose_target, Panel,
     unique_sorted, source_stem, series_name, read_panel, read_prices, prices_from_table,
     panel_from_tables, find_series_column, SeriesChoice, SHARED_DATES, choose_series,
-    series_codes, apply_missing, series_step, describe_spacing, describe_file,
-    format_description, format_date,
+    series_codes, apply_missing, describe_file, format_description, format_date,
 )
 
 __all__ = [
@@ -32,13 +34,13 @@ __all__ = [
     "CHUNK", "MISSING_MARKERS", "Table", "read_tables", "read_table", "parquet_table",
     "cell_text", "LAYOUT_LABELS", "YFINANCE_FIELDS", "TICKER_COLUMN", "header_layout",
     "laid_out", "check_header_row", "name_key", "resolve_column", "first_cell", "SERIES_NAMES",
-    "DATE_NAME_TIERS", "DATE_NAMES", "TARGET_NAME_TIERS", "DEFAULT_TARGETS", "DATE_ORDERS",
-    "DECIMALS", "find_date_column", "parse_dates", "DATE_CHARS", "option_date",
-    "check_option_date", "check_date_format", "plain_iso_days", "date_order", "number_format",
-    "check_decimal", "parse_numbers", "unmarked_numbers", "text_codes", "numbers_by_rules",
-    "numeric_columns", "choose_target", "Panel", "unique_sorted", "source_stem", "series_name",
-    "read_panel", "read_prices", "prices_from_table", "panel_from_tables",
-    "find_series_column", "SeriesChoice", "SHARED_DATES", "choose_series", "series_codes",
-    "apply_missing", "series_step", "describe_spacing", "describe_file", "format_description",
-    "format_date",
+    "DATE_NAME_TIERS", "DATE_NAMES", "DATE_ORDERS", "find_date_column", "parse_dates",
+    "DATE_CHARS", "option_date", "check_option_date", "check_date_format", "plain_iso_days",
+    "date_order", "series_step", "describe_spacing", "TARGET_NAME_TIERS", "DEFAULT_TARGETS",
+    "DECIMALS", "number_format", "check_decimal", "parse_numbers", "unmarked_numbers",
+    "text_codes", "numbers_by_rules", "numeric_columns", "choose_target", "Panel",
+    "unique_sorted", "source_stem", "series_name", "read_panel", "read_prices",
+    "prices_from_table", "panel_from_tables", "find_series_column", "SeriesChoice",
+    "SHARED_DATES", "choose_series", "series_codes", "apply_missing", "describe_file",
+    "format_description", "format_date",
 ]
