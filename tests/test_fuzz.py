@@ -222,18 +222,18 @@ def test_the_plain_number_shortcut_reads_as_the_rules_do(cells):
     from forecast import data
 
     text = pd.Series(cells, dtype=str).str.strip()
-    plain = data.panel._plain_numbers(text)
+    plain = data.numbers._plain_numbers(text)
     if plain is not None:
-        np.testing.assert_array_equal(plain, data.panel._read_as(text, "."))
+        np.testing.assert_array_equal(plain, data.numbers._read_as(text, "."))
 
 
 def test_the_plain_number_shortcut_takes_plain_columns_only():
     from forecast import data
 
-    plain = data.panel._plain_numbers(pd.Series(["1.5", "-2", "1e5", "+.5", "-0"], dtype=str))
+    plain = data.numbers._plain_numbers(pd.Series(["1.5", "-2", "1e5", "+.5", "-0"], dtype=str))
     np.testing.assert_array_equal(plain, [1.5, -2.0, 1e5, 0.5, 0.0])
     for odd in (["1.5", ""], ["1.5", "nan"], ["inf"], ["1,5"], ["1.234.567"], ["1e400"]):
-        assert data.panel._plain_numbers(pd.Series(odd, dtype=str)) is None, odd
+        assert data.numbers._plain_numbers(pd.Series(odd, dtype=str)) is None, odd
 
 
 @FAST

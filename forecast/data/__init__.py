@@ -20,12 +20,15 @@ from forecast.data.dates import (
     option_date, check_option_date, check_date_format, plain_iso_days, date_order, series_step,
     describe_spacing,
 )
+from forecast.data.numbers import (
+    DECIMALS, number_format, check_decimal, parse_numbers, unmarked_numbers, text_codes,
+    numbers_by_rules,
+)
 from forecast.data.panel import (
-    TARGET_NAME_TIERS, DEFAULT_TARGETS, DECIMALS, number_format, check_decimal, parse_numbers,
-    unmarked_numbers, text_codes, numbers_by_rules, numeric_columns, choose_target, Panel,
-    unique_sorted, source_stem, series_name, read_panel, read_prices, prices_from_table,
-    panel_from_tables, find_series_column, SeriesChoice, SHARED_DATES, choose_series,
-    series_codes, apply_missing, describe_file, format_description, format_date,
+    TARGET_NAME_TIERS, DEFAULT_TARGETS, numeric_columns, choose_target, Panel, unique_sorted,
+    source_stem, series_name, read_panel, read_prices, prices_from_table, panel_from_tables,
+    find_series_column, SeriesChoice, SHARED_DATES, choose_series, series_codes, apply_missing,
+    describe_file, format_description, format_date,
 )
 
 __all__ = [
@@ -36,9 +39,9 @@ __all__ = [
     "laid_out", "check_header_row", "name_key", "resolve_column", "first_cell", "SERIES_NAMES",
     "DATE_NAME_TIERS", "DATE_NAMES", "DATE_ORDERS", "find_date_column", "parse_dates",
     "DATE_CHARS", "option_date", "check_option_date", "check_date_format", "plain_iso_days",
-    "date_order", "series_step", "describe_spacing", "TARGET_NAME_TIERS", "DEFAULT_TARGETS",
-    "DECIMALS", "number_format", "check_decimal", "parse_numbers", "unmarked_numbers",
-    "text_codes", "numbers_by_rules", "numeric_columns", "choose_target", "Panel",
+    "date_order", "series_step", "describe_spacing", "DECIMALS", "number_format",
+    "check_decimal", "parse_numbers", "unmarked_numbers", "text_codes", "numbers_by_rules",
+    "TARGET_NAME_TIERS", "DEFAULT_TARGETS", "numeric_columns", "choose_target", "Panel",
     "unique_sorted", "source_stem", "series_name", "read_panel", "read_prices",
     "prices_from_table", "panel_from_tables", "find_series_column", "SeriesChoice",
     "SHARED_DATES", "choose_series", "series_codes", "apply_missing", "describe_file",
