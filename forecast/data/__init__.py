@@ -24,10 +24,13 @@ from forecast.data.numbers import (
     DECIMALS, number_format, check_decimal, parse_numbers, unmarked_numbers, text_codes,
     numbers_by_rules,
 )
+from forecast.data.layouts import (
+    TARGET_NAME_TIERS, DEFAULT_TARGETS, numeric_columns, choose_target, source_stem,
+    series_name, find_series_column, SeriesChoice, SHARED_DATES, choose_series, series_codes,
+    apply_missing,
+)
 from forecast.data.panel import (
-    TARGET_NAME_TIERS, DEFAULT_TARGETS, numeric_columns, choose_target, Panel, unique_sorted,
-    source_stem, series_name, read_panel, read_prices, prices_from_table, panel_from_tables,
-    find_series_column, SeriesChoice, SHARED_DATES, choose_series, series_codes, apply_missing,
+    Panel, unique_sorted, read_panel, read_prices, prices_from_table, panel_from_tables,
     describe_file, format_description, format_date,
 )
 
@@ -41,9 +44,9 @@ __all__ = [
     "DATE_CHARS", "option_date", "check_option_date", "check_date_format", "plain_iso_days",
     "date_order", "series_step", "describe_spacing", "DECIMALS", "number_format",
     "check_decimal", "parse_numbers", "unmarked_numbers", "text_codes", "numbers_by_rules",
-    "TARGET_NAME_TIERS", "DEFAULT_TARGETS", "numeric_columns", "choose_target", "Panel",
-    "unique_sorted", "source_stem", "series_name", "read_panel", "read_prices",
-    "prices_from_table", "panel_from_tables", "find_series_column", "SeriesChoice",
-    "SHARED_DATES", "choose_series", "series_codes", "apply_missing", "describe_file",
-    "format_description", "format_date",
+    "TARGET_NAME_TIERS", "DEFAULT_TARGETS", "numeric_columns", "choose_target", "source_stem",
+    "series_name", "find_series_column", "SeriesChoice", "SHARED_DATES", "choose_series",
+    "series_codes", "apply_missing", "Panel", "unique_sorted", "read_panel", "read_prices",
+    "prices_from_table", "panel_from_tables", "describe_file", "format_description",
+    "format_date",
 ]
