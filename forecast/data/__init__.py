@@ -31,6 +31,8 @@ from forecast.data.layouts import (
 )
 from forecast.data.panel import (
     Panel, unique_sorted, read_panel, read_prices, prices_from_table, panel_from_tables,
+)
+from forecast.data.describe import (
     describe_file, format_description, format_date,
 )
 
