@@ -22,7 +22,8 @@ import tensorflow as tf
 
 from forecast import baselines, intervals, metrics
 from forecast.config import DEFAULT_INTERVAL, DERIVED_SOURCES, GUARD_Z, ForecastConfig
-from forecast.data import Panel, option_date, unique_sorted
+from forecast.data.dates import option_date
+from forecast.data.panel import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import console
 from forecast.console import HeldLines, progress

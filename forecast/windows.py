@@ -13,7 +13,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast.config import VOLATILITY_WINDOW
-from forecast.data import Panel, unique_sorted
+from forecast.data.panel import Panel, unique_sorted
 from forecast.errors import DataError
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)

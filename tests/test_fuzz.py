@@ -162,7 +162,7 @@ def both_paths(raw: bytes):
     fast = outcome(lambda: data.read_table("-", io.BytesIO(raw)))
     text = raw.decode("utf-8-sig", errors="replace")
     careful = outcome(lambda: data.tables._careful_table(text, "<stdin>",
-                                                  hashlib.sha256(raw).hexdigest())) \
+                                                         hashlib.sha256(raw).hexdigest())) \
         if text.strip() else fast
     return fast, careful
 
