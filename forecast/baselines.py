@@ -28,7 +28,7 @@ import numpy as np
 
 from forecast import intervals, metrics
 from forecast.config import GARCH_DIST, GARCH_MIN_RETURNS, VOLATILITY_WINDOW
-from forecast.data import Panel
+from forecast.data.panel import Panel
 from forecast.errors import ModelDirError
 
 #: ``arch``'s optimiser is happiest with variances between 1 and 1000; the steps are

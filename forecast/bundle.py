@@ -45,7 +45,7 @@ import pandas as pd
 from forecast import __version__
 from forecast.baselines import Garch
 from forecast.config import ForecastConfig, json_safe
-from forecast.data import Panel, read_panel
+from forecast.data.panel import Panel, read_panel
 from forecast.engine import NumpyModel, export_model
 from forecast.errors import ForecastError, ModelDirError, OutputError
 from forecast.files import fsync_dir, locked, replace_dir, write_synced

@@ -8,7 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from forecast.data import Panel, describe_spacing, format_date
+from forecast.data.dates import describe_spacing
+from forecast.data.panel import Panel
+from forecast.data.describe import format_date
 from forecast.errors import UsageError
 
 

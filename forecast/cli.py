@@ -109,7 +109,7 @@ def inspect(
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
-    from forecast.data import describe_file, format_description
+    from forecast.data.describe import describe_file, format_description
 
     result = describe_file(prices, target=target, features=split_list(features),
                            date_column=date_column, series_column=series_column,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from forecast.config import MODELS_DIR, ForecastConfig
-from forecast.data import source_stem
+from forecast.data.layouts import source_stem
 from forecast.errors import ModelDirError, OutputError
 
 FILES = ("model.keras", "config.json", "scaler.json", "metrics.json", "history.csv",

@@ -189,7 +189,7 @@ def training_options(
                              test_start=test_start, seed=seed, device=device,
                              precision=precision, strategy=strategy),
     ).validate()
-    from forecast.data import check_option_date   # the data's rules (pandas: not for --help)
+    from forecast.data.dates import check_option_date   # the data's rules (pandas: not for --help)
 
     for flag, value in (("--val-start", val_start), ("--test-start", test_start)):
         if value is not None:   # its day/month order waits for the data's (option_date)
@@ -211,7 +211,7 @@ class TrainingRequest:
         Returns the panel and the config completed with what was read (the source, the
         columns and layout found): a new config, built once here and read only after;
         ``self.config`` stays as the options made it."""
-        from forecast.data import read_panel
+        from forecast.data.panel import read_panel
 
         d = self.config.data
         extra = [c for name in (DERIVED if d.derived is None else d.derived)

@@ -18,7 +18,8 @@ from forecast import baselines, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval, median_index
 from forecast.calendar import future_dates_of_series
-from forecast.data import Panel, panel_from_tables, read_tables, unique_sorted
+from forecast.data.tables import read_tables
+from forecast.data.panel import Panel, panel_from_tables, unique_sorted
 from forecast.console import warn as warning
 from forecast.errors import DataError, ModelDirError, UsageError
 from forecast.evaluation import SeriesBand, pooled, score_series

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from forecast import baselines, evaluation, intervals, metrics, windows
 from forecast.config import DEFAULT_INTERVAL, GUARD_Z, ForecastConfig, median_index
-from forecast.data import Panel, unique_sorted
+from forecast.data.panel import Panel, unique_sorted
 from forecast.devices import DeviceSetup, setup_devices
 from forecast import console
 from forecast.console import HeldLines, progress

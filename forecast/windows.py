@@ -18,7 +18,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from forecast import console
 from forecast.config import DERIVED_SOURCES, VOLATILITY_WINDOW, ForecastConfig, median_index
-from forecast.data import Panel, option_date, unique_sorted
+from forecast.data.dates import option_date
+from forecast.data.panel import Panel, unique_sorted
 from forecast.errors import DataError, where
 from forecast.transforms import (SeriesScaler, model_inputs, outputs_to_prices,
                                  transform_offset)

@@ -464,6 +464,6 @@ def test_ctrl_c_in_process_is_one_line_exit_130(cli, prices_csv, monkeypatch):
     comes; Typer would turn it into a silent exit 130."""
     def press_ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("forecast.data.describe_file", press_ctrl_c)
+    monkeypatch.setattr("forecast.data.describe.describe_file", press_ctrl_c)
     result = cli("inspect", prices_csv)
     assert (result.exit_code, result.stderr) == (130, "forecast: interrupted\n")

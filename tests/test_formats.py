@@ -22,7 +22,7 @@ CLOSES = [185.64, 184.25, 181.91, 181.18, 185.56]
 def reader(request, monkeypatch):
     """Run the test with the fast reader (where it applies), then with the careful one."""
     if request.param == "careful":
-        monkeypatch.setattr(data, "_fast_table", lambda *args, **kwargs: None)
+        monkeypatch.setattr(data.tables, "_fast_table", lambda *args, **kwargs: None)
     return request.param
 
 

@@ -161,8 +161,8 @@ def both_paths(raw: bytes):
                                for c in table.cells.columns])
     fast = outcome(lambda: data.read_table("-", io.BytesIO(raw)))
     text = raw.decode("utf-8-sig", errors="replace")
-    careful = outcome(lambda: data._careful_table(text, "<stdin>",
-                                                  hashlib.sha256(raw).hexdigest())) \
+    careful = outcome(lambda: data.tables._careful_table(text, "<stdin>",
+                                                         hashlib.sha256(raw).hexdigest())) \
         if text.strip() else fast
     return fast, careful
 
@@ -193,7 +193,7 @@ def test_blank_lines_at_the_end_keep_the_fast_reader():
     from forecast import data
 
     def fast(raw):
-        return data._fast_table(data._Scan(io.BytesIO(raw), keep=True), "x", None)
+        return data.tables._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
 
     assert fast(b"Date,Close\n2020-01-01,1\n\n\r\n") is not None
     assert fast(b"Date,Close\n\n2020-01-01,1\n") is None   # inside: careful
@@ -205,9 +205,9 @@ def test_a_crlf_break_across_the_first_read_keeps_the_fast_reader(monkeypatch, c
     no lone CR (which only the careful reader takes)."""
     from forecast import data
 
-    monkeypatch.setattr(data, "CHUNK", chunk)
+    monkeypatch.setattr(data.sources, "CHUNK", chunk)
     raw = b"Date,Close\r\n2020-01-01,1\r\n2020-01-02,2\r\n2020-01-03,3\r\n"
-    table = data._fast_table(data._Scan(io.BytesIO(raw), keep=True), "x", None)
+    table = data.tables._fast_table(data.sources._Scan(io.BytesIO(raw), keep=True), "x", None)
     assert table is not None and len(table.cells) == 3
 
 
@@ -222,18 +222,18 @@ def test_the_plain_number_shortcut_reads_as_the_rules_do(cells):
     from forecast import data
 
     text = pd.Series(cells, dtype=str).str.strip()
-    plain = data._plain_numbers(text)
+    plain = data.numbers._plain_numbers(text)
     if plain is not None:
-        np.testing.assert_array_equal(plain, data._read_as(text, "."))
+        np.testing.assert_array_equal(plain, data.numbers._read_as(text, "."))
 
 
 def test_the_plain_number_shortcut_takes_plain_columns_only():
     from forecast import data
 
-    plain = data._plain_numbers(pd.Series(["1.5", "-2", "1e5", "+.5", "-0"], dtype=str))
+    plain = data.numbers._plain_numbers(pd.Series(["1.5", "-2", "1e5", "+.5", "-0"], dtype=str))
     np.testing.assert_array_equal(plain, [1.5, -2.0, 1e5, 0.5, 0.0])
     for odd in (["1.5", ""], ["1.5", "nan"], ["inf"], ["1,5"], ["1.234.567"], ["1e400"]):
-        assert data._plain_numbers(pd.Series(odd, dtype=str)) is None, odd
+        assert data.numbers._plain_numbers(pd.Series(odd, dtype=str)) is None, odd
 
 
 @FAST

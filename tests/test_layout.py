@@ -36,6 +36,16 @@ LAYERS = [
     {"cli"},
     {"__main__"},
 ]
+#: The data package's own pipe, bottom first (forecast/data/): a module may import only
+#: modules of its own layer or below; its __init__ re-exports them all.
+DATA_LAYERS = [
+    {"data.sources"},
+    {"data.tables"},
+    {"data.dates", "data.numbers"},
+    {"data.layouts"},
+    {"data.panel"},
+    {"data.describe"},
+]
 #: Where TensorFlow and Keras may be imported at module level.
 TENSORFLOW_ALLOWED = {"models", "devices", "training", "bundle", "predict"}
 
@@ -147,6 +157,24 @@ def test_arrows_point_down_the_pipe():
           for m, o, line, _ in edges()
           if m != "__init__" and o != "__init__" and layer(o) > layer(m)]
     assert not up, "imports up the pipe (see LAYERS):\n" + "\n".join(up)
+
+
+def data_layer(module: str) -> int:
+    for i, names in enumerate(DATA_LAYERS):
+        if module in names:
+            return i
+    raise AssertionError(f"forecast/{module.replace('.', '/')}.py has no place in DATA_LAYERS: "
+                         "add it where DESIGN.md draws it")
+
+
+def test_the_data_package_imports_down_its_own_pipe():
+    modules = [m for m in GRAPH if m.startswith("data.")]
+    assert len(modules) == sum(len(names) for names in DATA_LAYERS), modules
+    up = [f"forecast/{m.replace('.', '/')}.py line {line} imports {o}"
+          for m, o, line, _ in edges()
+          if m.startswith("data.") and (o == "data" or o.startswith("data."))
+          and (o == "data" or data_layer(o) > data_layer(m))]
+    assert not up, "imports up the data package's pipe (see DATA_LAYERS):\n" + "\n".join(up)
 
 
 def test_tensorflow_is_imported_at_module_level_only_where_allowed():

@@ -166,7 +166,7 @@ def test_numeric_ticker_codes_are_text_with_their_leading_zeros(write_csv, monke
     """Tokyo's 7203 and Hong Kong's 0005 (issue 20, item 6): named like a series column,
     or given with --series-column, a column of codes is read as text."""
     if careful:
-        monkeypatch.setattr("forecast.data._fast_table", lambda *a: None)
+        monkeypatch.setattr("forecast.data.tables._fast_table", lambda *a: None)
     rows = [(d, code, i) for i, d in enumerate(days("2019-01-01", 20))
             for code in ("0005", "7203")]
     panel = read_panel([write_csv(long_text("Date,code,Close", rows))])
@@ -235,7 +235,7 @@ def test_a_date_shared_as_one_series_ends_and_the_next_begins_is_no_duplicate(wr
 def test_ffill_never_fills_a_series_first_blank_from_the_previous_series(write_csv,
                                                                          monkeypatch, careful):
     if careful:
-        monkeypatch.setattr("forecast.data._fast_table", lambda *a: None)
+        monkeypatch.setattr("forecast.data.tables._fast_table", lambda *a: None)
     rows = [(d, "A", 1 + i) for i, d in enumerate(days("2019-01-01", 10))]
     rows += [(d, "B", "" if i == 0 else 50 + i) for i, d in enumerate(days("2019-01-01", 10))]
     warnings = []

@@ -22,7 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from forecast import runtime
 from forecast.config import PRUNE_AFTER_EPOCHS, PRUNE_AFTER_TRIALS, ForecastConfig
-from forecast.data import Panel
+from forecast.data.panel import Panel
 from forecast.errors import ForecastError, OutputError, UsageError
 from forecast.tuning.space import SEARCHABLE, Param, with_params
 
