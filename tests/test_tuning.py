@@ -430,6 +430,19 @@ def tune_process(csv_path, model_dir, *extra):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, preexec_fn=interruptible)
 
 
+def read_until(proc, mark: bytes, seconds: float = 300) -> bytes:
+    """``proc``'s stderr up to the line holding ``mark`` (asserted to come)."""
+    seen = b""
+    deadline = time.time() + seconds
+    while mark not in seen and time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        seen += line
+    assert mark in seen, seen.decode()
+    return seen
+
+
 def trial_lines(stderr: bytes) -> list[int]:
     return [int(line.split()[1]) for line in stderr.decode().splitlines()
             if line.startswith("trial ")]
@@ -446,14 +459,7 @@ def test_an_interrupt_before_any_trial_completes_is_an_interrupt_and_keeps_the_s
     model = tmp_path / "m"
     proc = tune_process(csv_path, model, "--space", space_file, "--trials", "5",
                         "--epochs", "1000", "--patience", "1000")
-    seen = b""
-    deadline = time.time() + 300
-    while b"forecast: searching" not in seen and time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert b"forecast: searching" in seen, seen.decode()
+    seen = read_until(proc, b"forecast: searching")
     time.sleep(1.0)  # into trial 0, which runs 1000 epochs
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=300)
@@ -490,14 +496,7 @@ def test_ctrl_c_keeps_finished_trials_writes_the_best_and_exits_130(tmp_path, sp
     model = tmp_path / "m"
     proc = tune_process(csv_path, model, "--space", space_file, "--trials", "50",
                         "--epochs", "30", "--patience", "30")
-    seen = b""
-    deadline = time.time() + 300
-    while b"\ntrial 0 " not in seen and time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen += line
-    assert b"\ntrial 0 " in seen, seen.decode()
+    seen = read_until(proc, b"\ntrial 0 ")
     time.sleep(1.0)  # into trial 1
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
