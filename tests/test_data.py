@@ -149,6 +149,18 @@ def test_bad_input_catalogue(cli, tmp_path, tiny_model, command, name, content, 
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", ["inspect", "train", "predict"])
+def test_a_prices_path_too_long_for_the_file_system_is_one_line(cli, tiny_model, command):
+    """PRICES named longer than a file name may be: exit 2, one line saying so, not
+    'unexpected OSError' (Path.is_dir raises ENAMETOOLONG)."""
+    extra = {"predict": ["--model", tiny_model], "train": ["--model-dir", "m"]}.get(command, [])
+    result = cli(command, "p" * 300 + ".csv", *extra)
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("forecast: error: ") and len(lines[0]) <= 300
+    assert lines[0].endswith(": cannot read (File name too long); check the path"), lines[0]
+
+
 def test_inspect_reports_what_train_would_use(cli):
     result = cli("inspect", str(__import__("tests.conftest").conftest.SP500))
     assert result.exit_code == 0, result.stderr

@@ -47,14 +47,15 @@ def open_source(source: str | Path, stdin: IO[bytes] | None = None) -> IO[bytes]
             print("forecast: reading prices from stdin (end with Ctrl-D)", file=sys.stderr)
         return stream
     path = Path(source)
-    if path.is_dir():
-        raise DataError(f"{path} is a directory, not a CSV file")
     try:
+        if path.is_dir():
+            raise DataError(f"{path} is a directory, not a CSV file")
         return path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; check the path (use - to read stdin)") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+    except OSError as exc:   # a name too long, a permission, a loop of links
+        raise DataError(f"{shorten(str(path), 100)}: cannot read ({exc.strerror or exc}); "
+                        "check the path") from None
 
 
 def read_bytes(source: str | Path, stdin: IO[bytes] | None = None) -> bytes:
