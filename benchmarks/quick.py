@@ -36,6 +36,7 @@ something is flagged (it is a report) unless `--strict`, which exits 1 then.
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import datetime
 import io
@@ -96,9 +97,9 @@ def train_child(kind: str, epochs: int) -> dict:
         if test_start:
             options["test_start"] = test_start
         config = config_from(options)
-        config.data.layout = panel.layout
-        config.columns = panel.columns
-        prepared, _, _ = prepare_training(panel, config, warn=lambda m: None)
+        config = dataclasses.replace(config, columns=panel.columns,
+                                     data=dataclasses.replace(config.data, layout=panel.layout))
+        prepared, _, _, _ = prepare_training(panel, config, warn=lambda m: None)
         masks = prepared.masks
         n_train = int(masks["train"].sum())
         if kind == "tool":

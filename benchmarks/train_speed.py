@@ -42,7 +42,7 @@ def child(kind: str, epochs: int) -> dict:
 
     prices = read_panel([SP500], warn=lambda m: None)
     config = config_from({**RECIPE, "epochs": epochs, "patience": epochs + 1})
-    prepared, _, prices = prepare_training(prices, config)
+    prepared, _, prices, config = prepare_training(prices, config)
     masks = prepared.masks
     n_train = int(masks["train"].sum())
     if kind == "tool":

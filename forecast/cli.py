@@ -330,7 +330,7 @@ def plot(
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
     level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
         if interval is None else interval
-    source = bundle.config.facts.get("source", data.source) if not prices else data.source
+    source = (bundle.config.facts.source or data.source) if not prices else data.source
     written = draw_figure(forecaster, source, out, level, steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 

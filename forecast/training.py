@@ -402,7 +402,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     started = time.perf_counter()
     warn = console.warn if stream is None else \
         (lambda message: print(f"forecast: warning: {message}", file=stream))
-    prepared, split, panel = prepare_training(panel, config, warn)
+    prepared, split, panel, config = prepare_training(panel, config, warn)
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
@@ -437,16 +437,15 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
-    config.facts.update({
-        **data_facts(panel, prepared, split, scales),
-        "epochs_run": len(history["loss"]), "best_epoch": best,
-        "loss": "pinball" if m.quantiles else t.loss,
-        "baseline_guard": guard_result,
-        "interval_guard": {f"{p['level']:g}": p["guard"] for p in quantile.pairs},
-        "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
-        "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
-        "windows": n,
-    })
+    config = dataclasses.replace(config, facts=dataclasses.replace(
+        config.facts, **data_facts(panel, prepared, split, scales),
+        epochs_run=len(history["loss"]), best_epoch=best,
+        loss="pinball" if m.quantiles else t.loss,
+        baseline_guard=guard_result,
+        interval_guard={f"{p['level']:g}": p["guard"] for p in quantile.pairs},
+        train_seconds=round(seconds, 3), device=setup.describe(cudnn),
+        cudnn_eligible=cudnn, parameters=int(model.count_params()),
+        windows=n))
     garch = {name: None if g is None else g.to_dict() for name, g in zip(panel.names, garches)}
     return Trained(model, prepared.scaler, config, history, scores, calibration, quantile,
                    garch)

@@ -3,7 +3,7 @@ a config with one trial's values set."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -190,7 +190,10 @@ def _check_value(name: str, kind: type, value: Any, where: str) -> None:
 
 def with_params(config: ForecastConfig, params: dict[str, Any]) -> ForecastConfig:
     """A copy of ``config`` with the searched options set to ``params``."""
-    config = copy.deepcopy(config)
+    sections = {}
     for name, value in params.items():
-        setattr(getattr(config, SEARCHABLE[name][0]), name, value)
-    return config
+        section = SEARCHABLE[name][0]
+        sections.setdefault(section, {})[name] = value
+    return dataclasses.replace(config, **{
+        section: dataclasses.replace(getattr(config, section), **values)
+        for section, values in sections.items()})
