@@ -25,11 +25,9 @@ from forecast.config import DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DPI_R
 from forecast.console import (emit, interrupted, leave, note, reopen_closed_streams,
                               run_guarded)
 from forecast.errors import UsageError
-from forecast.options import (DATA, DateColumnOpt, DateFormatOpt, DecimalOpt, EncodingOpt, FeaturesOpt,
-                              IntervalOpt, JsonOpt, MissingOpt, ModelOpt, OptPricesArg,
-                              PricesArg, QuantilesOpt, Reading, SeriesColumnOpt, SeriesOpt,
-                              TargetOpt, TrainingRequest, WideOpt, reading_options,
-                              split_list, split_names, training_options, with_options)
+from forecast.options import (FileOptions, IntervalOpt, JsonOpt, ModelOpt, OptPricesArg, PricesArg,
+                              QuantilesOpt, Reading, TrainingRequest, file_options,
+                              reading_options, training_options, with_options)
 from forecast.runtime import Interrupted, import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -94,27 +92,20 @@ def _root(
 
 
 @app.command()
+@with_options(file_options, name="file")
 def inspect(
     prices: PricesArg,
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    date_column: DateColumnOpt = None,
-    series_column: SeriesColumnOpt = None,
-    wide: WideOpt = None,
-    series: SeriesOpt = None,
-    missing: MissingOpt = DATA.missing,
-    date_format: DateFormatOpt = None,
-    decimal: DecimalOpt = None,
-    encoding: EncodingOpt = None,
+    file: FileOptions,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
     from forecast.data.describe import describe_file, format_description
 
-    result = describe_file(prices, target=target, features=split_list(features),
-                           date_column=date_column, series_column=series_column,
-                           wide=bool(wide), missing=missing, series=split_names(series),
-                           date_format=date_format, decimal=decimal, encoding=encoding)
+    result = describe_file(prices, target=file.target, features=file.features,
+                           date_column=file.date_column, series_column=file.series_column,
+                           wide=file.wide, missing=file.missing, series=file.series,
+                           date_format=file.date_format, decimal=file.decimal,
+                           encoding=file.encoding)
     emit(result, as_json, format_description)
 
 
