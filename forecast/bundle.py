@@ -115,6 +115,7 @@ class Bundle:
 
     @property
     def has_numpy_engine(self) -> bool:
+        """Whether the directory holds the layers and weights the NumPy engine runs."""
         return bool(self.config.network) and self._has(WEIGHTS)
 
     def load_numpy(self) -> NumpyModel:
@@ -239,6 +240,7 @@ def _same_file(opened: os.stat_result, path: Path) -> bool:
 
 
 def package_versions() -> dict[str, str]:
+    """package -> version of forecast, Python, TensorFlow, Keras, NumPy and pandas."""
     versions = {"forecast": __version__, "python": platform.python_version()}
     for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -379,6 +381,7 @@ def write_data_csv(file: Path, panel: Panel) -> None:
 
 
 def history_csv(history: dict[str, list[float]]) -> str:
+    """history.csv's text: one row per epoch of loss, val_loss and seconds (those kept)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = [k for k in ("loss", "val_loss", "seconds") if k in history]

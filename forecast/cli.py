@@ -40,6 +40,8 @@ class ForecastGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
+        """Run the command line; a failure is one line on stderr and its exit code
+        (``console.run_guarded``), a traceback only with ``--debug``."""
         argv = list(sys.argv[1:] if args is None else args)
         saved = os.environ.get("FORECAST_DEBUG")
         if "--debug" in argv:  # for the TensorFlow import and spawned workers
@@ -58,6 +60,7 @@ class ForecastGroup(TyperGroup):
         return code
 
     def invoke(self, ctx):
+        """Invoke the command; Ctrl-C raises ``Interrupted`` (exit 130 with its line)."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:  # Python's own SIGINT handler: Typer would exit 130 silently

@@ -75,6 +75,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 
 
 def split_list(text: Optional[str]) -> list[str]:
+    """Comma-separated ``text`` as its non-empty parts, stripped."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 

@@ -153,6 +153,7 @@ def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any
 
 
 def panel_title(bundle: Bundle, source: str, data: dict[str, Any]) -> str:
+    """The title of a panel's figure: the model and its pooled scores."""
     m = bundle.config.model
     rel = data["rel_mae"]
     text = (f"{Path(source.split(', ')[0]).name}: one {m.cell.upper()} x{m.layers} "
@@ -390,6 +391,7 @@ def not_kept(bundle: Bundle) -> str:
 
 def title_for(bundle: Bundle, source: str, scores: dict[str, float],
               figures: dict | None = None) -> str:
+    """The title of one series' figure: the model, the source and its scores."""
     m = bundle.config.model
     text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
             f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")

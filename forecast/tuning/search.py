@@ -149,6 +149,7 @@ def progress_line(study: optuna.Study, number: int, search: Search) -> str:
 
 
 def describe_params(params: dict[str, Any]) -> str:
+    """A trial's parameters as the notes say them: ``units 32, dropout 0.1``."""
     return ", ".join(f"{name} {_number(value)}" for name, value in params.items())
 
 

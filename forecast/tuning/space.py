@@ -43,6 +43,7 @@ class Param:
     step: float | None = None
 
     def suggest(self, trial: optuna.Trial) -> Any:
+        """The value ``trial`` samples for this option."""
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
         if SEARCHABLE[self.name][1] is int:
@@ -52,6 +53,7 @@ class Param:
                                    log=self.log)
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this parameter can take."""
         if self.choices is not None:
             return value in self.choices
         if not self.low <= value <= self.high:
@@ -60,6 +62,7 @@ class Param:
             round((value - self.low) / self.step) * self.step + self.low, value)
 
     def to_dict(self) -> Any:
+        """The parameter as the space file writes it: a list of choices or a range."""
         if self.choices is not None:
             return list(self.choices)
         out: dict[str, Any] = {"low": self.low, "high": self.high}
