@@ -1,5 +1,6 @@
-"""The command line's options, declared once and shared as groups: every command that reads
-a CSV takes the same reading options, train and tune take train's (``training_options``),
+"""The command line's options, declared once and shared as groups: inspect, train and tune
+read PRICES with the same file options (``file_options``), train and tune take train's
+(``training_options``, which ends with the file options and builds the read-only config),
 and predict, evaluate and plot the reading options for a model (``reading_options``);
 ``with_options`` gives a command a whole group. Typer only: no TensorFlow, no NumPy.
 """
