@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import statistics
@@ -40,7 +41,7 @@ def train_once(prices, options: dict, seed: int, features=()):
     from forecast.training import run_training
 
     config = config_from({**options, "seed": seed}, features)
-    config.columns = prices.columns
+    config = dataclasses.replace(config, columns=prices.columns)
     return run_training(prices, config, stream=io.StringIO())
 
 

@@ -17,6 +17,7 @@ history.csv), and `forecast predict --steps 5` for all 500 tickers (NumPy engine
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import io
 import statistics
@@ -49,7 +50,7 @@ def train_and_score(panel, out: Path, seed: int = 42):
     model = ModelConfig(quantiles=[]) if POINT else ModelConfig()
     config = ForecastConfig(DataConfig(layout=panel.layout, derived=[] if POINT else None),
                             model, TrainConfig(test_start=TEST_START, seed=seed)).validate()
-    config.columns = panel.columns
+    config = dataclasses.replace(config, columns=panel.columns)
     started = time.perf_counter()
     trained = run_training(panel, config, stream=io.StringIO())
     seconds = time.perf_counter() - started
@@ -68,8 +69,8 @@ def accuracy() -> None:
     panel = read_panel([PANEL], warn=lambda m: None)
     work = Path(tempfile.mkdtemp())
     global_scores, global_seconds, facts = train_and_score(panel, work / "global")
-    print(f"global model: {global_seconds:.0f} s, best epoch {facts['best_epoch']}, guard "
-          f"{facts['baseline_guard']['kept']}", file=sys.stderr)
+    print(f"global model: {global_seconds:.0f} s, best epoch {facts.best_epoch}, guard "
+          f"{facts.baseline_guard['kept']}", file=sys.stderr)
     separate, seconds = {}, 0.0
     for name in panel.names:
         one = panel.select([name])

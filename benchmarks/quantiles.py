@@ -23,6 +23,7 @@ series' naive MAE on the same rows. Prints Markdown tables on stdout, progress o
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import io
 import math
@@ -54,12 +55,12 @@ def train_and_evaluate(path: Path, test_start: str | None, out: Path, seed: int,
                        warn=lambda m: None)
     training = TrainConfig(test_start=test_start, seed=seed)
     if epochs:
-        training.epochs = epochs
+        training = dataclasses.replace(training, epochs=epochs)
     if learning_rate:
-        training.learning_rate = learning_rate
+        training = dataclasses.replace(training, learning_rate=learning_rate)
     config = ForecastConfig(DataConfig(layout=panel.layout, extra=panel.extra), ModelConfig(),
                             training).validate()
-    config.columns = panel.columns
+    config = dataclasses.replace(config, columns=panel.columns)
     stream = io.StringIO()
     started = time.perf_counter()
     trained = run_training(panel, config, stream=stream)
@@ -160,14 +161,14 @@ def report(name: str, test: dict, config, seconds: float) -> None:
                      *(fmt(float(np.median([c[k]["rel_interval_score"] for c in with_garch])))
                        for k in ("model", "garch", "rolling_conformal")),
                      "", "", "", "", "", ""])
-    guard = facts["interval_guard"].get(f"{LEVEL:g}", {})
+    guard = facts.interval_guard.get(f"{LEVEL:g}", {})
     band = next(iter(test["series"].values()))["intervals"]["band"]
     print(f"\n### {name}\n")
-    print(f"{len(test['series'])} series; test from {facts['test_start'][:10]}; inputs "
+    print(f"{len(test['series'])} series; test from {facts.test_start[:10]}; inputs "
           f"{', '.join(config.inputs)}; learning rate {config.training.learning_rate:g}, "
-          f"seed {config.training.seed}; {facts['epochs_run']} epochs, {seconds:.0f} s of "
+          f"seed {config.training.seed}; {facts.epochs_run} epochs, {seconds:.0f} s of "
           f"training; point guard kept the "
-          f"{facts['baseline_guard']['kept']} (p = {facts['baseline_guard']['p_value']:.2f}); "
+          f"{facts.baseline_guard['kept']} (p = {facts.baseline_guard['p_value']:.2f}); "
           f"interval guard kept the {guard.get('kept')} band (p = {fmt(guard.get('p_value'))},"
           f" {guard.get('dates')} held-out validation dates): the model's band is "
           f"**{band}**.\n")

@@ -36,6 +36,7 @@ something is flagged (it is a report) unless `--strict`, which exits 1 then.
 
 from __future__ import annotations
 
+import dataclasses
 import argparse
 import datetime
 import io
@@ -87,7 +88,7 @@ def train_child(kind: str, epochs: int) -> dict:
 
     from common import config_from
     from forecast.data import read_panel
-    from forecast.training import prepare_training, run_training
+    from forecast.training import EpochTimer, prepare_training, run_training
 
     results = {}
     for name, (path, test_start) in DATA.items():
@@ -96,9 +97,9 @@ def train_child(kind: str, epochs: int) -> dict:
         if test_start:
             options["test_start"] = test_start
         config = config_from(options)
-        config.data.layout = panel.layout
-        config.columns = panel.columns
-        prepared, _, _ = prepare_training(panel, config, warn=lambda m: None)
+        config = dataclasses.replace(config, columns=panel.columns,
+                                     data=dataclasses.replace(config.data, layout=panel.layout))
+        prepared, _, _, _ = prepare_training(panel, config, warn=lambda m: None)
         masks = prepared.masks
         n_train = int(masks["train"].sum())
         if kind == "tool":
@@ -112,18 +113,11 @@ def train_child(kind: str, epochs: int) -> dict:
             model = keras.Sequential([keras.Input(X.shape[1:]), keras.layers.LSTM(32),
                                       keras.layers.Dense(y.shape[1])])
             model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mae")
-            seconds = []
-
-            class Timer(keras.callbacks.Callback):
-                def on_epoch_begin(self, epoch, logs=None):
-                    self.start = time.perf_counter()
-
-                def on_epoch_end(self, epoch, logs=None):
-                    seconds.append(time.perf_counter() - self.start)
-
+            timer = EpochTimer()
             model.fit(X, y.astype("float32"), batch_size=64, epochs=epochs, shuffle=True,
                       validation_data=(X_val, y_val.astype("float32")), verbose=0,
-                      callbacks=[Timer()])
+                      callbacks=[timer])
+            seconds = timer.seconds
         results[name] = {"windows_per_second": n_train / min(seconds[1:] or seconds),
                          "train_windows": n_train, "epoch_seconds": seconds}
     return results

@@ -20,7 +20,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 
 from common import SP500, config_from, table
 
@@ -37,12 +36,12 @@ def child(kind: str, epochs: int) -> dict:
     from forecast.data import read_panel
     from forecast.devices import setup_devices
     from forecast.models import build_model
-    from forecast.training import (compile_model, fit, prepare_training, sample_dates,
-                                   seed_everything)
+    from forecast.training import (EpochTimer, compile_model, fit, prepare_training,
+                                   sample_dates, seed_everything)
 
     prices = read_panel([SP500], warn=lambda m: None)
     config = config_from({**RECIPE, "epochs": epochs, "patience": epochs + 1})
-    prepared, _, prices = prepare_training(prices, config)
+    prepared, _, prices, config = prepare_training(prices, config)
     masks = prepared.masks
     n_train = int(masks["train"].sum())
     if kind == "tool":
@@ -60,18 +59,12 @@ def child(kind: str, epochs: int) -> dict:
             keras.layers.LSTM(50), keras.layers.Dropout(0.2),
             keras.layers.Dense(25), keras.layers.Dense(1)])
         model.compile(optimizer="adam", loss="mse")
-        seconds = []
-
-        class Timer(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                seconds.append(time.perf_counter() - self.start)
+        timer = EpochTimer()
         X, y = prepared.X.astype("float32"), prepared.y.astype("float32")
         model.fit(X[masks["train"]], y[masks["train"]], batch_size=32, epochs=epochs,
                   validation_data=(X[masks["val"]], y[masks["val"]]), verbose=0,
-                  callbacks=[Timer()])
+                  callbacks=[timer])
+        seconds = timer.seconds
     steady = statistics.median(seconds[1:])
     return {"windows_per_second": n_train / steady, "first_epoch_s": seconds[0],
             "steady_epoch_s": steady, "train_windows": n_train,

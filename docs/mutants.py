@@ -347,10 +347,8 @@ MUTANTS = [
            "rows - n_test - n_val >= offset + window and",
            "'need at least N rows' leaves no target row for a training window", (W,)),
     Mutant("constant-column-span", "forecast/transforms.py",
-           "return 1.0 / np.where(span == 0.0, 1.0, span)\n\n    @property\n"
-           "    def min_(self) -> np.ndarray:\n        return -self.data_min_",
-           "return 1.0 / np.where(span == 0.0, 1e-12, span)\n\n    @property\n"
-           "    def min_(self) -> np.ndarray:\n        return -self.data_min_",
+           "return 1.0 / np.where(span == 0.0, 1.0, span)",
+           "return 1.0 / np.where(span == 0.0, 1e-12, span)",
            "a column constant on its fit rows blows later rows up (span 0 not taken as 1)",
            ("tests/test_transforms.py",)),
     # A ticker the model never saw: scaled on its rows dated before the test start.

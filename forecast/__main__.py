@@ -1,3 +1,5 @@
+"""``python -m forecast``: the command line (``cli.main``)."""
+
 from forecast.cli import main
 
 if __name__ == "__main__":

@@ -221,12 +221,14 @@ class Garch:
         return last + lo, last + hi
 
     def to_dict(self) -> dict[str, Any]:
+        """The fit as garch.json stores it (params, scale, dist, space)."""
         return {"method": "GARCH(1,1), zero mean, fit on training rows, filtered with fixed "
                           "parameters", "params": self.params, "scale": self.scale,
                 "dist": self.dist, "space": self.space}
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "garch.json") -> "Garch":
+        """Rebuild from garch.json's entry; a bad one is a ModelDirError naming ``source``."""
         try:
             params = {str(k): float(v) for k, v in raw["params"].items()}
             garch = cls(params, float(raw["scale"]), str(raw["dist"]), str(raw["space"]))

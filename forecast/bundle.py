@@ -44,7 +44,7 @@ import pandas as pd
 
 from forecast import __version__
 from forecast.baselines import Garch
-from forecast.config import ForecastConfig, json_safe
+from forecast.config import ForecastConfig, TrainingFacts, json_safe
 from forecast.data.panel import Panel, read_panel
 from forecast.engine import NumpyModel, export_model
 from forecast.errors import ForecastError, ModelDirError, OutputError
@@ -115,6 +115,7 @@ class Bundle:
 
     @property
     def has_numpy_engine(self) -> bool:
+        """Whether the directory holds the layers and weights the NumPy engine runs."""
         return bool(self.config.network) and self._has(WEIGHTS)
 
     def load_numpy(self) -> NumpyModel:
@@ -239,11 +240,28 @@ def _same_file(opened: os.stat_result, path: Path) -> bool:
 
 
 def package_versions() -> dict[str, str]:
+    """package -> version of forecast, Python, TensorFlow, Keras, NumPy and pandas."""
     versions = {"forecast": __version__, "python": platform.python_version()}
     for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "pandas"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
     return versions
+
+
+def written_config(config: ForecastConfig, prices: Panel, network: list[dict[str, Any]]
+                   ) -> ForecastConfig:
+    """``config`` as config.json holds it: its facts with the data read (sha256, files,
+    source), the package versions and the time, and ``network`` (the layers the NumPy
+    engine runs; empty: Keras only), every figure JSON-safe."""
+    facts = dataclasses.replace(
+        config.facts, sha256=prices.sha256,
+        files=[{"path": src, "sha256": digest}
+               for src, digest in zip(dict.fromkeys(prices.sources), prices.digests)],
+        source=prices.source, source_path=source_path(prices.source),
+        versions=package_versions(),
+        trained_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    return dataclasses.replace(config, network=network,
+                               facts=TrainingFacts.from_dict(json_safe(facts.to_dict())))
 
 
 def write_bundle(target: str | Path, trained, prices: Panel,
@@ -267,23 +285,13 @@ def write_bundle(target: str | Path, trained, prices: Panel,
         raise OutputError(f"cannot create the model directory {target} "
                           f"({exc.strerror or exc}); choose a writable --model-dir") from None
     try:
-        config = trained.config
-        config.facts.update({
-            "sha256": prices.sha256,
-            "files": [{"path": src, "sha256": digest}
-                      for src, digest in zip(dict.fromkeys(prices.sources), prices.digests)],
-            "source": prices.source,
-            "source_path": source_path(prices.source),
-            "versions": package_versions(),
-            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        })
         trained.model.save(tmp / "model.keras")
         try:
-            config.network, arrays = export_model(trained.model)
+            network, arrays = export_model(trained.model)
             np.savez(tmp / WEIGHTS, **arrays)
         except ValueError:  # an architecture the NumPy engine does not know: Keras only
-            config.network = []
-        config.facts = json_safe(config.facts)
+            network = []
+        config = written_config(trained.config, prices, network)
         write_synced(tmp / "config.json", config.to_json())
         write_synced(tmp / "scaler.json", json.dumps(trained.scaler.to_dict(), indent=2))
         write_synced(tmp / "metrics.json", dump_json(trained.metrics, indent=2))
@@ -373,6 +381,7 @@ def write_data_csv(file: Path, panel: Panel) -> None:
 
 
 def history_csv(history: dict[str, list[float]]) -> str:
+    """history.csv's text: one row per epoch of loss, val_loss and seconds (those kept)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     keys = [k for k in ("loss", "val_loss", "seconds") if k in history]
@@ -517,7 +526,7 @@ def _read_pinned(path: Path, pins: dict[str, BinaryIO]) -> Bundle:
     if scaler.data_min_.shape[1] != len(config.inputs) or not config.columns:
         raise ModelDirError(f"{path / 'scaler.json'} has {scaler.data_min_.shape[1]} columns but "
                             f"config.json lists {len(config.inputs)} inputs; retrain the model")
-    series = config.facts.get("series")
+    series = config.facts.series
     if isinstance(series, list) and scaler.names != [""] and \
             [str(name) for name in series] != scaler.names:
         raise ModelDirError(f"{path / 'scaler.json'} names the series {some(scaler.names)} "

@@ -25,11 +25,9 @@ from forecast.config import DEFAULT_DPI, DEFAULT_INTERVAL, DEFAULT_TRIALS, DPI_R
 from forecast.console import (emit, interrupted, leave, note, reopen_closed_streams,
                               run_guarded)
 from forecast.errors import UsageError
-from forecast.options import (DATA, DateColumnOpt, DateFormatOpt, DecimalOpt, EncodingOpt, FeaturesOpt,
-                              IntervalOpt, JsonOpt, MissingOpt, ModelOpt, OptPricesArg,
-                              PricesArg, QuantilesOpt, Reading, SeriesColumnOpt, SeriesOpt,
-                              TargetOpt, TrainingRequest, WideOpt, reading_options,
-                              split_list, split_names, training_options, with_options)
+from forecast.options import (FileOptions, IntervalOpt, JsonOpt, ModelOpt, OptPricesArg, PricesArg,
+                              QuantilesOpt, Reading, TrainingRequest, file_options,
+                              reading_options, training_options, with_options)
 from forecast.runtime import Interrupted, import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -42,6 +40,8 @@ class ForecastGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
+        """Run the command line; a failure is one line on stderr and its exit code
+        (``console.run_guarded``), a traceback only with ``--debug``."""
         argv = list(sys.argv[1:] if args is None else args)
         saved = os.environ.get("FORECAST_DEBUG")
         if "--debug" in argv:  # for the TensorFlow import and spawned workers
@@ -60,6 +60,7 @@ class ForecastGroup(TyperGroup):
         return code
 
     def invoke(self, ctx):
+        """Invoke the command; Ctrl-C raises ``Interrupted`` (exit 130 with its line)."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:  # Python's own SIGINT handler: Typer would exit 130 silently
@@ -94,27 +95,20 @@ def _root(
 
 
 @app.command()
+@with_options(file_options, name="file")
 def inspect(
     prices: PricesArg,
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    date_column: DateColumnOpt = None,
-    series_column: SeriesColumnOpt = None,
-    wide: WideOpt = None,
-    series: SeriesOpt = None,
-    missing: MissingOpt = DATA.missing,
-    date_format: DateFormatOpt = None,
-    decimal: DecimalOpt = None,
-    encoding: EncodingOpt = None,
+    file: FileOptions,
     as_json: JsonOpt = False,
 ) -> None:
     """Show what forecast reads from PRICES: rows, series, dates, spacing, columns, target."""
     from forecast.data.describe import describe_file, format_description
 
-    result = describe_file(prices, target=target, features=split_list(features),
-                           date_column=date_column, series_column=series_column,
-                           wide=bool(wide), missing=missing, series=split_names(series),
-                           date_format=date_format, decimal=decimal, encoding=encoding)
+    result = describe_file(prices, target=file.target, features=file.features,
+                           date_column=file.date_column, series_column=file.series_column,
+                           wide=file.wide, missing=file.missing, series=file.series,
+                           date_format=file.date_format, decimal=file.decimal,
+                           encoding=file.encoding)
     emit(result, as_json, format_description)
 
 
@@ -330,7 +324,7 @@ def plot(
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
     level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
         if interval is None else interval
-    source = bundle.config.facts.get("source", data.source) if not prices else data.source
+    source = (bundle.config.facts.source or data.source) if not prices else data.source
     written = draw_figure(forecaster, source, out, level, steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 

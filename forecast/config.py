@@ -1,12 +1,17 @@
-"""Every option of the tool, as dataclasses that round-trip through JSON.
+"""Every option of the tool, as frozen dataclasses that round-trip through JSON.
 
 One ``ForecastConfig`` travels from the command line through training into the model
-directory's ``config.json``; ``predict`` rebuilds everything from it. Defaults with a
-meaning live here, once.
+directory's ``config.json``; ``predict`` rebuilds everything from it. It is read only: the
+options build it (``options.training_options``), reading the data completes its data
+section (``options.TrainingRequest.read``, ``windows.prepare_training``), and training and
+the bundle writer add their ``TrainingFacts`` with ``dataclasses.replace``, never by
+assignment. Also here: ``OPTION_BOUNDS``, the one table of numeric option bounds, and the
+defaults with a meaning, once.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -135,7 +140,7 @@ PRUNE_AFTER_TRIALS = 5
 PRUNE_AFTER_EPOCHS = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Which columns of which file, and how they were read."""
 
@@ -162,7 +167,7 @@ class DataConfig:
     extra: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """The network: cell kind, depth, width and the shape of its input and output."""
 
@@ -180,7 +185,7 @@ class ModelConfig:
     quantiles: list[float] = field(default_factory=lambda: list(DEFAULT_QUANTILES))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How the model is fit, and on which rows."""
 
@@ -205,7 +210,83 @@ class TrainConfig:
     strategy: str = "auto"
 
 
-@dataclass
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What training found and did, recorded in config.json's ``facts`` (None: not
+    recorded; a model directory of an earlier version may lack any of them).
+
+    Training records the data's rows, dates and splits, the fit and the guards
+    (``training.run_training``); the bundle writer the files read, their sha256 and the
+    package versions (``bundle.write_bundle``); tune the search's summary. Keys of earlier
+    versions not named here are kept in ``other`` and written back as they were.
+    """
+
+    #: Rows of the panel trained on, and its series' names (panel order).
+    rows: int | None = None
+    series: list[str] | None = None
+    #: Rows of each split, summed over series.
+    train_rows: int | None = None
+    val_rows: int | None = None
+    test_rows: int | None = None
+    #: The panel's first and last dates and the split's cuts (ISO).
+    first_date: str | None = None
+    val_start: str | None = None
+    test_start: str | None = None
+    last_date: str | None = None
+    #: series name -> its MASE denominator on its training rows.
+    naive_scales: dict[str, float | None] | None = None
+    #: Format 1's one series' MASE denominator.
+    naive_scale: float | None = None
+    #: The fit: epochs run, the epoch kept (0: the starting forecast), the loss minimised.
+    epochs_run: int | None = None
+    best_epoch: int | None = None
+    loss: str | None = None
+    #: The baseline guard's verdict; None (written as null once trained): the guard was off.
+    baseline_guard: dict[str, Any] | None = None
+    #: level ("0.8") -> the interval guard's verdict on that level's calibrated quantiles.
+    interval_guard: dict[str, Any] | None = None
+    train_seconds: float | None = None
+    #: The devices trained on, as the notes say it, and whether cuDNN's kernels could run.
+    device: str | None = None
+    cudnn_eligible: bool | None = None
+    parameters: int | None = None
+    #: split name -> windows in it.
+    windows: dict[str, int] | None = None
+    #: The data read: its sha256, each file's path and sha256, the source as given and as
+    #: an absolute path (which file the default model directory belongs to).
+    sha256: str | None = None
+    files: list[dict[str, str]] | None = None
+    source: str | None = None
+    source_path: str | None = None
+    #: package -> version at train time, and when (ISO, UTC).
+    versions: dict[str, str] | None = None
+    trained_at: str | None = None
+    #: tune's summary of its search (trials, states, best); absent for train.
+    tuning: dict[str, Any] | None = None
+    #: Keys this version does not name, as read.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """config.json's ``facts``: the facts recorded (None left out, but for the baseline
+        guard's null once trained), then ``other``'s keys."""
+        named = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                 if f.name != "other"}
+        kept = {k: copy.deepcopy(v) for k, v in named.items()
+                if v is not None or (k == "baseline_guard" and self.epochs_run is not None)}
+        return {**copy.deepcopy(self.other), **kept}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "TrainingFacts":
+        """Rebuild from config.json's ``facts`` (any version's; unknown keys kept in
+        ``other``)."""
+        if not isinstance(raw, dict):
+            raise TypeError("'facts' is not an object")
+        names = {f.name for f in dataclasses.fields(cls)} - {"other"}
+        return cls(**{k: v for k, v in raw.items() if k in names},
+                   other={k: v for k, v in raw.items() if k not in names})
+
+
+@dataclass(frozen=True)
 class ForecastConfig:
     """Everything a model directory needs to be used again: options plus facts about the data."""
 
@@ -215,7 +296,7 @@ class ForecastConfig:
     #: Input columns in model order; the target is always first.
     columns: list[str] = field(default_factory=list)
     #: Facts recorded at train time: rows, date range, sha256, split sizes, versions, ...
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: TrainingFacts = field(default_factory=lambda: TrainingFacts())
     #: The layers as the NumPy engine runs them (weights in weights.npz); empty if unknown.
     network: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = FORMAT_VERSION
@@ -267,9 +348,15 @@ class ForecastConfig:
         return [*raw, *(self.data.derived or [])]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The config as config.json's object (``facts`` as ``TrainingFacts.to_dict``)."""
+        return {**{f.name: dataclasses.asdict(getattr(self, f.name))
+                   if dataclasses.is_dataclass(getattr(self, f.name))
+                   else copy.deepcopy(getattr(self, f.name))
+                   for f in dataclasses.fields(self)},
+                "facts": self.facts.to_dict()}
 
     def to_json(self) -> str:
+        """config.json's text: strict JSON (null for an undefined figure), keys sorted."""
         return json.dumps(json_safe(self.to_dict()), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
@@ -293,7 +380,7 @@ class ForecastConfig:
                 model=_section(ModelConfig, model),
                 training=_section(TrainConfig, raw.get("training", {})),
                 columns=list(raw.get("columns", [])),
-                facts=dict(raw.get("facts", {})),
+                facts=TrainingFacts.from_dict(raw.get("facts", {})),
                 network=list(raw.get("network", [])),
                 format_version=version,
             )
@@ -310,6 +397,7 @@ class ForecastConfig:
 
     @classmethod
     def from_json(cls, text: str, source: str = "config.json") -> "ForecastConfig":
+        """Rebuild from config.json's text; bad JSON is a ModelDirError naming ``source``."""
         try:
             raw = json.loads(text)
         except ValueError as exc:

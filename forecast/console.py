@@ -68,9 +68,11 @@ class HeldLines(io.TextIOBase):
         self._part = ""
 
     def writable(self) -> bool:
+        """Always writable (a text stream for ``print(file=...)``)."""
         return True
 
     def write(self, text: str) -> int:
+        """Hold each complete line of ``text``; returns ``len(text)``."""
         *lines, self._part = (self._part + text).split("\n")
         for line in lines:
             line = line.removeprefix("forecast: ")

@@ -20,9 +20,11 @@ class DeviceSetup:
 
     @property
     def mirrored(self) -> bool:
+        """Whether training runs under a MirroredStrategy (several GPUs)."""
         return isinstance(self.strategy, tf.distribute.MirroredStrategy)
 
     def describe(self, cudnn: bool) -> str:
+        """The devices as the notes say them, and whether cuDNN's kernels run (``cudnn``)."""
         where = f"{self.kind.upper()} ({', '.join(self.devices)})"
         how = "MirroredStrategy" if self.mirrored else "one device"
         if self.kind == "gpu":

@@ -18,6 +18,7 @@ class ForecastError(Exception):
 
     @property
     def message(self) -> str:
+        """The one-line message, whitespace collapsed."""
         return self.args[0]
 
 

@@ -121,15 +121,18 @@ class Calibration:
         return n / (n + 1)
 
     def scores_count(self, step: int = 1) -> int:
+        """The number of validation scores the band of ``step`` (1-based) is ranked among."""
         return len(self.step_scores[min(step, len(self.step_scores)) - 1])
 
     def to_dict(self) -> dict[str, Any]:
+        """The calibration as calibration.json stores it."""
         return {"method": "split-conformal, validation rows, scaled by recent volatility",
                 "space": self.space, "volatility_window": self.window,
                 "step_scores": [[float(v) for v in s] for s in self.step_scores]}
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "calibration.json") -> "Calibration":
+        """Rebuild from calibration.json; a bad one is a ModelDirError naming ``source``."""
         try:
             space, steps = _space_and_scores(raw)
             return cls(space, steps, int(raw.get("volatility_window", VOLATILITY_WINDOW)))
@@ -238,6 +241,7 @@ class QuantileCalibration:
         return np.where(crossed, middle, lo), np.where(crossed, middle, hi)
 
     def to_dict(self) -> dict[str, Any]:
+        """The CQR calibration as intervals.json stores it."""
         return {"method": "conformalised quantile regression, validation rows",
                 "lower_level": self.lower_level, "upper_level": self.upper_level,
                 "space": self.space,
@@ -245,6 +249,7 @@ class QuantileCalibration:
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "calibration.json") -> "QuantileCalibration":
+        """Rebuild from intervals.json's entry; a bad one is a ModelDirError naming ``source``."""
         try:
             space, steps = _space_and_scores(raw)
             return cls(float(raw["lower_level"]), float(raw["upper_level"]), space, steps)
@@ -288,6 +293,7 @@ class QuantileIntervals:
         return cls([], "log", [])
 
     def pair(self, level: float) -> dict[str, Any] | None:
+        """The calibrated pair of quantile levels for interval ``level`` (None: not trained)."""
         found = interval_levels(self.levels, level)
         return next((p for p in self.pairs if found == (p["lower"], p["upper"])), None)
 
@@ -321,6 +327,7 @@ class QuantileIntervals:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """The calibrations and guard verdicts as intervals.json stores them."""
         return {"method": "conformalised quantile regression on validation rows, pooled over "
                           "series; the interval guard picks the band per level",
                 "levels": self.levels, "space": self.space,
@@ -330,6 +337,7 @@ class QuantileIntervals:
 
     @classmethod
     def from_dict(cls, raw: Any, source: str = "intervals.json") -> "QuantileIntervals":
+        """Rebuild from intervals.json; a bad one is a ModelDirError naming ``source``."""
         try:
             levels = [float(q) for q in raw["levels"]]
             space = raw["space"]

@@ -25,10 +25,12 @@ def naive_scale(prices: np.ndarray) -> float:
 
 
 def mae(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean absolute error of ``predicted`` against ``actual`` (same shape, any)."""
     return float(np.mean(np.abs(np.asarray(actual) - np.asarray(predicted))))
 
 
 def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Root mean squared error of ``predicted`` against ``actual`` (same shape, any)."""
     return float(np.sqrt(np.mean((np.asarray(actual) - np.asarray(predicted)) ** 2)))
 
 
@@ -90,6 +92,7 @@ def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
 
 
 def mean_width(lower: np.ndarray, upper: np.ndarray) -> float:
+    """Mean width of an interval, ``lower`` and ``upper`` of the same shape."""
     return float(np.mean(np.asarray(upper) - np.asarray(lower)))
 
 

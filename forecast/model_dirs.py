@@ -171,6 +171,7 @@ def _plain_file(path: Path) -> bool:
 
 
 def some(names: list[str], most: int = 3) -> str:
+    """The first ``most`` of ``names``, comma-separated, and how many more."""
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
@@ -312,6 +313,7 @@ def latest_model_dir(root: str | Path = MODELS_DIR) -> Path:
 
 
 def check_replaceable_again(target: Path) -> None:
+    """Refuse (OutputError) a ``--model-dir`` that became a file or link while training."""
     if target.is_symlink() or not target.is_dir():
         raise OutputError(f"--model-dir {target} appeared as a file during training; it was "
                           "left as it is and the new model was not written")

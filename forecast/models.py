@@ -162,6 +162,8 @@ class MonotoneQuantiles(keras.layers.Layer):
         self.n_quantiles, self.base = int(n_quantiles), int(base)
 
     def call(self, raw):
+        """(batch, horizon * n_quantiles) raw outputs -> (batch, horizon, n_quantiles)
+        increasing quantiles around the base level."""
         x = keras.ops.reshape(raw, (-1, raw.shape[-1] // self.n_quantiles, self.n_quantiles))
         b = self.base
         centre = x[..., b:b + 1]
@@ -175,9 +177,11 @@ class MonotoneQuantiles(keras.layers.Layer):
         return keras.ops.concatenate(parts, axis=-1) if len(parts) > 1 else centre
 
     def compute_output_shape(self, input_shape):
+        """(batch, horizon * n_quantiles) -> (batch, horizon, n_quantiles)."""
         return (input_shape[0], input_shape[-1] // self.n_quantiles, self.n_quantiles)
 
     def get_config(self):
+        """The layer's config, for saving."""
         return {**super().get_config(), "n_quantiles": self.n_quantiles, "base": self.base}
 
 
@@ -197,11 +201,14 @@ class PinballLoss(keras.losses.Loss):
         self.levels = [float(q) for q in levels]
 
     def call(self, y_true, y_pred):
+        """Per-sample pinball loss: (batch, horizon) targets, (batch, horizon, n_quantiles)
+        outputs -> (batch,)."""
         tau = keras.ops.convert_to_tensor(self.levels, dtype=y_pred.dtype)
         error = keras.ops.expand_dims(keras.ops.cast(y_true, y_pred.dtype), -1) - y_pred
         return keras.ops.mean(keras.ops.maximum(tau * error, (tau - 1.0) * error), axis=(-2, -1))
 
     def get_config(self):
+        """The loss's config, for saving."""
         return {**super().get_config(), "levels": self.levels}
 
 

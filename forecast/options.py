@@ -1,5 +1,6 @@
-"""The command line's options, declared once and shared as groups: every command that reads
-a CSV takes the same reading options, train and tune take train's (``training_options``),
+"""The command line's options, declared once and shared as groups: inspect, train and tune
+read PRICES with the same file options (``file_options``), train and tune take train's
+(``training_options``, which ends with the file options and builds the read-only config),
 and predict, evaluate and plot the reading options for a model (``reading_options``);
 ``with_options`` gives a command a whole group. Typer only: no TensorFlow, no NumPy.
 """
@@ -75,6 +76,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON 
 
 
 def split_list(text: Optional[str]) -> list[str]:
+    """Comma-separated ``text`` as its non-empty parts, stripped."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
@@ -106,6 +108,41 @@ def parse_derived(text: str) -> Optional[list[str]]:
     if text == "auto":
         return None
     return [] if text in ("", "none") else split_list(text)
+
+
+@dataclass
+class FileOptions:
+    """How ``inspect``, ``train`` and ``tune`` read PRICES: which columns, which series,
+    which layout, and how cells and bytes are parsed (None: detected)."""
+
+    target: Optional[str]
+    features: list[str]
+    date_column: Optional[str]
+    series_column: Optional[str]
+    wide: bool
+    series: list[str]
+    missing: str
+    date_format: Optional[str]
+    decimal: Optional[str]
+    encoding: Optional[str]
+
+
+def file_options(
+    target: TargetOpt = None,
+    features: FeaturesOpt = None,
+    date_column: DateColumnOpt = None,
+    series_column: SeriesColumnOpt = None,
+    wide: WideOpt = None,
+    series: SeriesOpt = None,
+    missing: MissingOpt = DATA.missing,
+    date_format: DateFormatOpt = None,
+    decimal: DecimalOpt = None,
+    encoding: EncodingOpt = None,
+) -> FileOptions:
+    """The options that read PRICES for a new model (and for ``inspect``), declared once
+    (``with_options``)."""
+    return FileOptions(target, split_list(features), date_column, series_column, bool(wide),
+                       split_names(series), missing, date_format, decimal, encoding)
 
 
 def training_options(
@@ -160,24 +197,20 @@ def training_options(
     precision: Annotated[str, typer.Option(help="float32, or mixed (GPU only).")] = TRAIN.precision,
     strategy: Annotated[str, typer.Option(
         help="auto (mirrored over several GPUs), one, or mirrored.")] = TRAIN.strategy,
-    target: TargetOpt = None,
-    features: FeaturesOpt = None,
-    date_column: DateColumnOpt = None,
-    series_column: SeriesColumnOpt = None,
-    wide: WideOpt = None,
-    series: SeriesOpt = None,
-    missing: MissingOpt = DATA.missing,
-    date_format: DateFormatOpt = None,
-    decimal: DecimalOpt = None,
-    encoding: EncodingOpt = None,
+    file: "FileOptions" = None,
 ) -> "TrainingRequest":
     """train's options, declared once: ``train`` and ``tune`` both take every one of them
-    (see ``with_options``). Returns them as one validated config plus how to read PRICES."""
+    (see ``with_options``), and ``file`` stands for ``file_options``' (below).
+
+    Returns:
+        them as one validated config plus how to read PRICES.
+    """
     config = ForecastConfig(
-        data=DataConfig(date_column=date_column, target=target, features=split_list(features),
-                        missing=missing, series_column=series_column, wide=bool(wide),
+        data=DataConfig(date_column=file.date_column, target=file.target,
+                        features=file.features, missing=file.missing,
+                        series_column=file.series_column, wide=file.wide,
                         derived=parse_derived(derived_inputs),
-                        date_format=date_format, decimal=decimal),
+                        date_format=file.date_format, decimal=file.decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
                           horizon=horizon, quantiles=parse_quantiles(quantiles, no_quantiles)),
@@ -193,8 +226,8 @@ def training_options(
 
     for flag, value in (("--val-start", val_start), ("--test-start", test_start)):
         if value is not None:   # its day/month order waits for the data's (option_date)
-            check_option_date(value, flag, date_format)
-    return TrainingRequest(config, split_names(series), encoding)
+            check_option_date(value, flag, file.date_format)
+    return TrainingRequest(config, file.series, file.encoding)
 
 
 @dataclass
@@ -316,3 +349,7 @@ def reading_options(
     a new one is a parameter here and a field of ``Reading``)."""
     return Reading(split_names(series), series_column, wide, engine, date_column, missing,
                    date_format, decimal, encoding)
+
+
+# train's options end with the file options (as train's and tune's help list them).
+training_options = with_options(file_options, name="file")(training_options)

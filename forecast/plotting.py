@@ -43,7 +43,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
     target = forecaster.prices.target_of(0)
     table["naive"] = target[rows - 1]
     facts = bundle.config.facts
-    table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+    table["segment"] = segments(table["date"], facts.val_start, facts.test_start)
     steps = future_steps or max(bundle.config.model.horizon, 20)
     future = forecaster.future(steps, level) if len(forecaster.prices.input_columns) == 1 \
         else forecaster.future(bundle.config.model.horizon, level)
@@ -58,7 +58,7 @@ def plot_data(forecaster: Forecaster, level: float = 0.8, future_steps: int | No
         "naive": metrics.mae(test["actual"], test["naive"]),
         "drift": metrics.mae(test["actual"], baselines.drift_forecast(target, test_rows))}
     return {"backtest": table, "future": future, "history": bundle.history,
-            "best_epoch": facts.get("best_epoch"),
+            "best_epoch": facts.best_epoch,
             "bounds": bounds, "scores": scores, "level": level,
             "intervals": test_intervals(forecaster, level, forecaster.prices.names[0])}
 
@@ -136,7 +136,7 @@ def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any
     at = forecaster.prices.offsets[series] + rows
     table["naive"] = forecaster.target[at - 1]
     facts = forecaster.bundle.config.facts
-    table["segment"] = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+    table["segment"] = segments(table["date"], facts.val_start, facts.test_start)
     test = table[table["segment"] == "test"]
     rel = []
     for name, group in test.groupby("series", sort=False):
@@ -153,11 +153,12 @@ def panel_plot_data(forecaster: Forecaster, level: float = 0.8) -> dict[str, Any
 
 
 def panel_title(bundle: Bundle, source: str, data: dict[str, Any]) -> str:
+    """The title of a panel's figure: the model and its pooled scores."""
     m = bundle.config.model
     rel = data["rel_mae"]
     text = (f"{Path(source.split(', ')[0]).name}: one {m.cell.upper()} x{m.layers} "
             f"({m.units} units) over {len(rel)} series, window {m.window}")
-    if bundle.config.facts.get("best_epoch") == 0:
+    if bundle.config.facts.best_epoch == 0:
         text += not_kept(bundle)
     if len(rel):
         text += (f"\ntest MAE / naive, median over series: model {rel['model'].median():.4f}, "
@@ -390,10 +391,11 @@ def not_kept(bundle: Bundle) -> str:
 
 def title_for(bundle: Bundle, source: str, scores: dict[str, float],
               figures: dict | None = None) -> str:
+    """The title of one series' figure: the model, the source and its scores."""
     m = bundle.config.model
     text = (f"{Path(source).name}: {m.cell.upper()} x{m.layers} ({m.units} units), window "
             f"{m.window}, horizon {m.horizon}, {bundle.config.training.target_transform}")
-    if bundle.config.facts.get("best_epoch") == 0:
+    if bundle.config.facts.best_epoch == 0:
         text += not_kept(bundle)
     if scores:
         ratio = f"{scores['model'] / scores['naive']:.4f}" if scores["naive"] > 0 else "-"

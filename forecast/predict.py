@@ -161,7 +161,7 @@ def scaler_for(bundle: Bundle, panel: Panel, warn=None) -> SeriesScaler:
     kind = bundle.config.training.target_transform
     offset = transform_offset(kind)
     transformed, offsets = model_inputs(panel, kind, bundle.config.data.derived)
-    test_start = bundle.config.facts.get("test_start")
+    test_start = bundle.config.facts.test_start
     cut = pd.Timestamp(test_start) if test_start else panel.dates.max() + pd.Timedelta(1)
     before = np.array([np.searchsorted(panel.dates.asi8[panel.rows(s)], cut.value) - offset
                        for s in range(panel.n_series)])
@@ -442,15 +442,15 @@ class Forecaster:
         its own rows dated before the model's test start (all rows if none)."""
         facts = self.bundle.config.facts
         name = self.prices.names[s]
-        stored = facts.get("naive_scales", {})
+        stored = facts.naive_scales or {}
         if not self.bundle.multi and not self.prices.multi and stored:
             return float(next(iter(stored.values())))
         if name in stored:
             return float(stored[name])
-        if "naive_scale" in facts and not self.bundle.multi:  # format 1
-            return float(facts["naive_scale"])
+        if facts.naive_scale is not None and not self.bundle.multi:  # format 1
+            return float(facts.naive_scale)
         target = self.prices.target_of(s)
-        test_start = facts.get("test_start")
+        test_start = facts.test_start
         cut = np.searchsorted(self.prices.dates.asi8[self.prices.rows(s)],
                               pd.Timestamp(test_start).value) if test_start else len(target)
         return metrics.naive_scale(target[:cut] if cut >= 2 else target)
@@ -459,8 +459,8 @@ class Forecaster:
         """Series ``s``'s rows before the model's validation and test starts (by date)."""
         facts = self.bundle.config.facts
         stamps = self.prices.dates.asi8[self.prices.rows(s)]
-        cut = [np.searchsorted(stamps, pd.Timestamp(facts[key]).value) if facts.get(key)
-               else len(stamps) for key in ("val_start", "test_start")]
+        cut = [np.searchsorted(stamps, pd.Timestamp(start).value) if start else len(stamps)
+               for start in (facts.val_start, facts.test_start)]
         return int(cut[0]), int(cut[1])
 
     @functools.cached_property
@@ -485,7 +485,7 @@ class Forecaster:
         table = self.backtest(1, level, quantiles=bool(self.levels))
         _, series, rows = self.backtest_rows(1)
         facts = self.bundle.config.facts
-        segment = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+        segment = segments(table["date"], facts.val_start, facts.test_start)
         predicted = table["predicted"].to_numpy()
         lower, upper = table["lower"].to_numpy(), table["upper"].to_numpy()
         published = table[[metrics.quantile_name(q) for q in self.levels]].to_numpy() \

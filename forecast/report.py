@@ -53,6 +53,7 @@ def format_segment(segment: dict, multi: bool, title: str, per_series: bool = Fa
 
 
 def band_name(band: Optional[str]) -> str:
+    """What the tables call the model's band (``quantiles``, ``conformal`` or none)."""
     return {"quantiles": "model: the network's quantiles, CQR-calibrated",
             "conformal": "model: rolling-volatility conformal band around its forecast"
             }.get(band or "", "")

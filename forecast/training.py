@@ -133,6 +133,7 @@ class StderrProgress(keras.callbacks.Callback):
         self._pending: list[str] = []   # epoch lines not printed yet
 
     def on_train_begin(self, logs=None):
+        """Start the clock for the progress lines."""
         self._began = time.perf_counter()
 
     def erase_bar(self) -> None:
@@ -143,10 +144,12 @@ class StderrProgress(keras.callbacks.Callback):
             self._drawn = False
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Note the epoch and its start."""
         self._start = time.perf_counter()
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        """Stop on a non-finite loss; redraw the terminal's bar at most ten times a second."""
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self._stop_nan()
@@ -162,6 +165,7 @@ class StderrProgress(keras.callbacks.Callback):
             self._drawn = True
 
     def on_epoch_end(self, epoch, logs=None):
+        """Print the epoch's line (loss, validation loss, seconds)."""
         logs = logs or {}
         loss, val = float(logs.get("loss", math.nan)), float(logs.get("val_loss", math.nan))
         if not (math.isfinite(loss) and math.isfinite(val)):
@@ -370,15 +374,19 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Start the epoch's clock."""
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the epoch's seconds."""
         self.seconds.append(time.perf_counter() - self._start)
 
 
 def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
                   mirrored: bool = False) -> None:
     # Keras 3's multi-step loop fails to trace under MirroredStrategy, so one step there.
+    """Compile ``model`` with Adam at ``learning_rate`` and ``loss`` (one step per
+    execution under a MirroredStrategy, ``mirrored``)."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
@@ -402,7 +410,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     started = time.perf_counter()
     warn = console.warn if stream is None else \
         (lambda message: print(f"forecast: warning: {message}", file=stream))
-    prepared, split, panel = prepare_training(panel, config, warn)
+    prepared, split, panel, config = prepare_training(panel, config, warn)
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)
@@ -437,16 +445,15 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     guard_result = history.pop("guard", None)
     kept_start = guard_result is not None and guard_result["kept"] == "start"
     best = 0 if kept_start else int(np.argmin(history["val_loss"])) + 1
-    config.facts.update({
-        **data_facts(panel, prepared, split, scales),
-        "epochs_run": len(history["loss"]), "best_epoch": best,
-        "loss": "pinball" if m.quantiles else t.loss,
-        "baseline_guard": guard_result,
-        "interval_guard": {f"{p['level']:g}": p["guard"] for p in quantile.pairs},
-        "train_seconds": round(seconds, 3), "device": setup.describe(cudnn),
-        "cudnn_eligible": cudnn, "parameters": int(model.count_params()),
-        "windows": n,
-    })
+    config = dataclasses.replace(config, facts=dataclasses.replace(
+        config.facts, **data_facts(panel, prepared, split, scales),
+        epochs_run=len(history["loss"]), best_epoch=best,
+        loss="pinball" if m.quantiles else t.loss,
+        baseline_guard=guard_result,
+        interval_guard={f"{p['level']:g}": p["guard"] for p in quantile.pairs},
+        train_seconds=round(seconds, 3), device=setup.describe(cudnn),
+        cudnn_eligible=cudnn, parameters=int(model.count_params()),
+        windows=n))
     garch = {name: None if g is None else g.to_dict() for name, g in zip(panel.names, garches)}
     return Trained(model, prepared.scaler, config, history, scores, calibration, quantile,
                    garch)

@@ -101,6 +101,7 @@ class SeriesScaler:
             np.asarray(center, dtype=float).reshape(len(self.names))
 
     def with_center(self, center: np.ndarray) -> "SeriesScaler":
+        """The same scaler with ``center`` (series,) subtracted from the scaled target."""
         return SeriesScaler(self.names, self.data_min_, self.data_max_, center)
 
     def inverse_target(self, outputs: np.ndarray, series: np.ndarray) -> np.ndarray:
@@ -146,6 +147,7 @@ class SeriesScaler:
 
     @property
     def min_(self) -> np.ndarray:
+        """(series, columns) offsets of the scaling, as scikit-learn's MinMaxScaler has them."""
         return -self.data_min_ * self.scale_
 
     def transform(self, X: np.ndarray, series: np.ndarray) -> np.ndarray:
@@ -162,6 +164,7 @@ class SeriesScaler:
         return (values - self.min_[series, column].reshape(shape)) / scale
 
     def index(self, name: str) -> int | None:
+        """Series ``name``'s index, None where the scaler has no such series."""
         try:
             return self.names.index(name)
         except ValueError:
@@ -183,6 +186,7 @@ class SeriesScaler:
                             np.array(centers))
 
     def to_dict(self) -> dict[str, Any]:
+        """The scaler as scaler.json stores it."""
         return {"kind": "minmax-per-series", "feature_range": [0.0, 1.0],
                 "series": {name: {"data_min": [float(v) for v in self.data_min_[s]],
                                   "data_max": [float(v) for v in self.data_max_[s]],

@@ -9,6 +9,7 @@ Shapes: inputs ``(samples, window, features)``, targets ``(samples, horizon)``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -340,12 +341,14 @@ def origin_forecasts(predictor, prepared: Prepared, panel: Panel, kind: str,
 
 def prepare_training(panel: Panel, config: ForecastConfig,
                      warn: Callable[[str], None] | None = None
-                     ) -> tuple[Prepared, DateSplit, Panel]:
+                     ) -> tuple[Prepared, DateSplit, Panel, ForecastConfig]:
     """Split by date, leave out series too short to train on, transform, scale each series
     on its training rows only and index the windows; refuse anything non-finite.
 
     Returns:
-        the prepared panel, the split, and the panel of the series trained on.
+        the prepared panel, the split, the panel of the series trained on, and ``config``
+        completed with that panel's inputs (its derived inputs decided, its extra raw
+        columns and its columns in model order): a new config; ``config`` is read only.
     """
     m, t = config.model, config.training
     warn = warn or console.warn
@@ -370,8 +373,11 @@ def prepare_training(panel: Panel, config: ForecastConfig,
              f"{split.val_start.date()} for one training window: {', '.join(short[:20])}"
              f"{', ...' if len(short) > 20 else ''}")
         panel = panel.take(np.flatnonzero(trainable))
-    config.data.derived = resolve_derived(panel, config.data.derived)
-    config.data.extra, config.columns = list(panel.extra), list(panel.columns)
+    config = dataclasses.replace(
+        config, data=dataclasses.replace(config.data,
+                                         derived=resolve_derived(panel, config.data.derived),
+                                         extra=list(panel.extra)),
+        columns=list(panel.columns))
     prepared = prepare_panel(panel, t.target_transform, m.window, m.horizon, split=split,
                              center="median" if t.loss == "mae" or m.quantiles else "mean",
                              derived=config.data.derived)
@@ -391,7 +397,7 @@ def prepare_training(panel: Panel, config: ForecastConfig,
                         f"at least {needed}; pass more rows, a larger --val-fraction or an "
                         "earlier --val-start")
     _check_finite(panel, prepared, config.data.derived)
-    return prepared, split, panel
+    return prepared, split, panel, config
 
 
 def resolve_derived(panel: Panel, derived: list[str] | None) -> list[str]:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import re
 import shutil
@@ -20,8 +21,8 @@ def test_a_trained_directory_is_complete_and_reads_back(tiny_quantile_model):
     assert b.config.columns == ["Close", "High", "Low"] and b.config.model.window == 5
     assert b.config.inputs == ["Close", "abs-return", "log-range"]   # the default inputs
     assert b.config.model.quantiles == [0.1, 0.5, 0.9] and b.quantile.pairs[0]["level"] == 0.8
-    assert len(b.config.facts["sha256"]) == 64
-    assert {"keras", "numpy", "pandas", "python"} <= set(b.config.facts["versions"])
+    assert len(b.config.facts.sha256) == 64
+    assert {"keras", "numpy", "pandas", "python"} <= set(b.config.facts.versions)
     assert list(b.history.columns) == ["epoch", "loss", "val_loss", "seconds"]
     assert b.data().frame.shape == (300, 3)
     scaler = json.loads((tiny_quantile_model / "scaler.json").read_text())
@@ -280,7 +281,7 @@ def test_the_default_directory_of_another_file_with_the_same_name_is_refused(
     """a/prices.csv and b/prices.csv both default to models/prices-lstm."""
     shutil.copytree(tiny_model, tmp_path / "models" / "prices-lstm")
     (tmp_path / "b").mkdir()
-    shutil.copy(read_bundle(tiny_model).config.facts["source"], tmp_path / "b" / "prices.csv")
+    shutil.copy(read_bundle(tiny_model).config.facts.source, tmp_path / "b" / "prices.csv")
     before = snapshot(tmp_path / "models")
     result = cli("train", "b/prices.csv", "--epochs", "1")
     assert result.exit_code == 2, result.stderr
@@ -297,7 +298,7 @@ def test_retraining_the_same_file_replaces_its_default_model_and_leaves_no_lock(
         result = cli("train", prices_csv, *TINY, "--seed", seed)
         assert result.exit_code == 0, result.stderr
     assert read_bundle(tmp_path / "models" / "prices-lstm").config.training.seed == 2
-    assert read_bundle(tmp_path / "models" / "prices-lstm").config.facts["source_path"] == \
+    assert read_bundle(tmp_path / "models" / "prices-lstm").config.facts.source_path == \
         str(prices_csv)
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["prices-lstm"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "prices.csv"]
@@ -316,7 +317,7 @@ def test_the_stored_sha256_is_that_of_the_training_file(tiny_model):
 
     facts = read_bundle(tiny_model).config.facts
     csv = tiny_model.parent / "prices.csv"
-    assert facts["sha256"] == hashlib.sha256(csv.read_bytes()).hexdigest()
+    assert facts.sha256 == hashlib.sha256(csv.read_bytes()).hexdigest()
 
 
 def model_dir(path, marker: str):
@@ -390,7 +391,8 @@ def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, 
         from forecast.training import Trained
 
         config = read_bundle(tiny_model).config
-        config.facts["writer"] = marker
+        config = dataclasses.replace(config, facts=dataclasses.replace(
+            config.facts, other={"writer": marker}))
         try:
             bundle.write_bundle(target, Trained(model, b.scaler, config, {"loss": [1.0]},
                                                 {"writer": marker}, b.calibration), prices)
@@ -405,7 +407,7 @@ def test_concurrent_writers_take_turns_and_leave_one_complete_model(tiny_model, 
     monkeypatch.undo()
     assert errors == []
     final = read_bundle(target)
-    assert final.metrics["writer"] == final.config.facts["writer"] in ("a", "b")
+    assert final.metrics["writer"] == final.config.facts.other["writer"] in ("a", "b")
     leftovers = [p.name for p in target.parent.iterdir() if not p.name.endswith(".lock")]
     assert leftovers == ["m"]
 
@@ -466,7 +468,7 @@ def test_the_same_file_rule_holds_under_the_lock_too(tiny_model, tmp_path):
     shutil.copytree(tiny_model, target)        # the first train's model, of tiny/prices.csv
     b = read_bundle(target)
     other = b.data()                            # another file: .../prices-lstm/data.csv
-    assert other.source != b.config.facts["source"]
+    assert other.source != b.config.facts.source
 
     class Saves:
         layers = ()
@@ -481,7 +483,7 @@ def test_the_same_file_rule_holds_under_the_lock_too(tiny_model, tmp_path):
         bundle.write_bundle(target, trained, other, default_dir=True)
     assert snapshot(tmp_path) == before
     bundle.write_bundle(target, trained, other)   # --model-dir given: the rule is not for it
-    assert read_bundle(target).config.facts["source"] == other.source
+    assert read_bundle(target).config.facts.source == other.source
 
 
 @pytest.mark.parametrize("name,message", [

@@ -1,3 +1,4 @@
+import dataclasses
 import io
 
 import numpy as np
@@ -449,7 +450,7 @@ def test_the_order_of_a_files_numeric_dates_reads_test_start(write_csv):
     assert panel.date_order == "day-first"
     config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=4),
                             TrainConfig(test_start="01.05.2020", val_start="01.04.2020"))
-    config.columns = panel.columns
+    config = dataclasses.replace(config, columns=panel.columns)
     split = prepare_training(panel, config, warn=lambda m: None)[1]
     assert (split.val_start, split.test_start) == (pd.Timestamp("2020-04-01"),
                                                    pd.Timestamp("2020-05-01"))

@@ -190,3 +190,34 @@ def test_the_rules_see_a_real_import():
     assert ("windows", True) in [(own(t, GRAPH), top) for t, _, top in GRAPH["bundle"]]
     assert ("keras", True) in [(t, top) for t, _, top in GRAPH["models"]]
     assert any(not top for t, _, top in GRAPH["cli"] if own(t, GRAPH) == "training")
+
+
+def undocumented(tree: ast.Module, where: str) -> list[str]:
+    """The public functions, methods and classes of ``tree`` (and the module itself) that
+    have no docstring, as ``where:line name``."""
+    missing = [] if ast.get_docstring(tree) else [f"{where}: the module"]
+
+    def walk(node, prefix):
+        for child in node.body:
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                    and not child.name.startswith("_"):
+                if not ast.get_docstring(child):
+                    missing.append(f"{where}:{child.lineno} {prefix}{child.name}")
+                if isinstance(child, ast.ClassDef):
+                    walk(child, f"{prefix}{child.name}.")
+    walk(tree, "")
+    return missing
+
+
+def test_every_module_and_public_function_has_a_docstring():
+    missing = [m for path in sorted(PACKAGE.rglob("*.py"))
+               for m in undocumented(ast.parse(path.read_text(encoding="utf-8")),
+                                     str(path.relative_to(PACKAGE.parent)))]
+    assert not missing, "no docstring: " + "; ".join(missing)
+
+
+def test_the_docstring_check_sees_a_missing_one():
+    tree = ast.parse('"""A module."""\nclass A:\n    """A."""\n    def run(self):\n'
+                     '        return 1\n    def _own(self):\n        return 2\n'
+                     'def f():\n    """F."""\n')
+    assert undocumented(tree, "m.py") == ["m.py:4 A.run"]

@@ -1,6 +1,7 @@
 """Panels: long, wide and many-file input through the one reader, per-series scaling, date
 splits that no test row crosses, the series column in every output, and new tickers."""
 
+import dataclasses
 import io
 import json
 
@@ -371,7 +372,7 @@ def test_a_new_ticker_is_scaled_on_its_rows_dated_before_the_test_start_only(pan
 
     csv, model = panel_model
     bundle = read_bundle(model)
-    test_start = pd.Timestamp(bundle.config.facts["test_start"])
+    test_start = pd.Timestamp(bundle.config.facts.test_start)
     frame = long_frame(160, tickers=("AAA", "NEW"), shuffle=False)
     new = frame["symbol"] == "NEW"
     frame.loc[new, "Close"] *= 1000
@@ -435,13 +436,13 @@ def test_prices_after_the_test_start_never_touch_training(tmp_path):
         panel = read_panel([tmp_path / name])
         config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=4),
                                 TrainConfig(epochs=2, batch_size=32, test_start=cut))
-        config.columns = panel.columns
+        config = dataclasses.replace(config, columns=panel.columns)
         runs.append(run_training(panel, config, stream=io.StringIO()))
     a, b = runs
     for wa, wb in zip(a.model.get_weights(), b.model.get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert a.metrics["val"] == b.metrics["val"]
-    assert a.config.facts["baseline_guard"] == b.config.facts["baseline_guard"]
+    assert a.config.facts.baseline_guard == b.config.facts.baseline_guard
     np.testing.assert_array_equal(a.scaler.data_max_, b.scaler.data_max_)
     assert a.metrics["test"]["series"]["BBB"] != b.metrics["test"]["series"]["BBB"]
 

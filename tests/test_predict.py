@@ -501,7 +501,7 @@ def test_evaluate_scores_are_the_backtest_scored_by_hand(cli, tiny_model):
     table = backtest_frame(cli("predict", "--model", tiny_model, "--backtest",
                                "--interval", "0.8").stdout)
     table["previous"] = price_frame(300)["Close"].to_numpy()[5:-1]
-    test_start = read_bundle(tiny_model).config.facts["test_start"]
+    test_start = read_bundle(tiny_model).config.facts.test_start
     # (the CSV has 10 significant digits, hence rel=1e-7)
     for name, rows in (("all", table), ("test", table[table["date"] >= test_start])):
         scores = payload[name]
@@ -629,7 +629,7 @@ def test_quantiles_never_cross_even_when_cqr_narrows_them_past_the_median(
 
 def test_pinball_loss_end_to_end_matches_a_hand_computation(cli, tiny_quantile_model):
     bundle = read_bundle(tiny_quantile_model)
-    test_start = pd.Timestamp(bundle.config.facts["test_start"])
+    test_start = pd.Timestamp(bundle.config.facts.test_start)
     result = cli("predict", "--model", tiny_quantile_model, "--backtest", "--quantiles",
                  "--interval", "0.8")
     table = read_table_output(result.stdout)
@@ -739,7 +739,8 @@ def test_recursion_feeds_back_the_scaled_target_and_its_absolute_return(prices):
     """Beyond the horizon each forecast step becomes an input row: the scaled (uncentered)
     target and the scaled absolute return of the forecast path."""
     bundle = hand_bundle(prices, "log-return", window=3, horizon=1)
-    bundle.config.data.derived = ["abs-return"]
+    bundle.config = dataclasses.replace(
+        bundle.config, data=dataclasses.replace(bundle.config.data, derived=["abs-return"]))
     transformed = np.diff(np.log(prices.values[:, :1]), axis=0)
     data = np.column_stack([transformed, np.abs(transformed)])
     one = SeriesScaler.fit(data, np.array([0, len(data)]), np.array([100]), prices.names)

@@ -41,7 +41,7 @@ def test_progress_is_one_line_per_epoch_off_a_terminal(prices_csv, monkeypatch):
 def test_metrics_compare_model_with_baselines_on_the_test_rows(prices_csv):
     trained = run_training(read_panel([prices_csv]), tiny_config(), stream=io.StringIO())
     test = trained.metrics["test"]["series"]["prices"]
-    assert test["rows"] == trained.config.facts["test_rows"] == 60
+    assert test["rows"] == trained.config.facts.test_rows == 60
     assert test["naive"]["rel_mae"] == 1.0
     for name in ("model", "naive", "drift"):
         assert set(test[name]) >= {"mae", "rmse", "mape", "mase", "directional_accuracy"}
@@ -118,14 +118,14 @@ def test_the_baseline_guard_keeps_a_network_only_when_it_has_found_something(tmp
     config = ForecastConfig(DataConfig(), ModelConfig(window=5, units=8),
                             TrainConfig(epochs=40, patience=8, learning_rate=1e-2))
     trained = run_training(read_panel([path]), config, stream=io.StringIO())
-    guard = trained.config.facts["baseline_guard"]
+    guard = trained.config.facts.baseline_guard
     assert guard["kept"] == kept, guard
     test = next(iter(trained.metrics["test"]["series"].values()))
     if kept == "network":
-        assert trained.config.facts["best_epoch"] >= 1
+        assert trained.config.facts.best_epoch >= 1
         assert test["model"]["rel_mae"] < 0.9  # an AR(1) is predictable: it beats naive
     else:
-        assert trained.config.facts["best_epoch"] == 0
+        assert trained.config.facts.best_epoch == 0
         # the kept start forecasts the same median step from every window; the quantiles
         # around it stay the network's
         features = len(trained.config.inputs)
@@ -228,7 +228,7 @@ def test_a_quantile_model_starts_at_the_training_spread_with_its_median_at_zero(
     from forecast.windows import prepare_training
 
     config = tiny_config()
-    prepared, _, _ = prepare_training(read_panel([prices_csv]), config)
+    prepared, _, _, config = prepare_training(read_panel([prices_csv]), config)
     start = output_start(prepared, config)
     y = prepared.targets(prepared.starts[prepared.masks["train"]])
     assert start.shape == (1, 3) and start[0, 1] == 0.0
@@ -258,7 +258,7 @@ def test_training_on_garch_returns_learns_the_volatility_and_keeps_its_band():
                                         test_fraction=0.1))
     trained = run_training(panel, config, stream=io.StringIO())
     assert trained.config.data.derived == ["abs-return"]
-    assert trained.config.facts["interval_guard"]["0.8"]["kept"] == "network"
+    assert trained.config.facts.interval_guard["0.8"]["kept"] == "network"
     assert trained.metrics["test"]["series"]["x"]["intervals"]["band"] == "quantiles"
     prepared = prepare_panel(panel, "log-return", 10, 1, scaler=trained.scaler,
                              derived=["abs-return"])

@@ -1,6 +1,7 @@
 """forecast tune: the search space, the study (recorded, resumed, shared), pruning, and a
 search that never looks at the test rows."""
 
+import dataclasses
 import contextlib
 import csv
 import io
@@ -167,7 +168,7 @@ def test_trials_are_recorded_and_a_second_run_resumes_the_study(cli, prices_csv,
     bundle = read_bundle(model)
     assert bundle.config.model.cell == "gru"
     assert bundle.config.model.units == int(best["units"])
-    assert bundle.config.facts["tuning"]["trials"] == 3
+    assert bundle.config.facts.tuning["trials"] == 3
     # What a trial scored is what the written model's history says (same seed, same run).
     assert min(bundle.history["val_loss"]) == pytest.approx(float(best["score"]), rel=1e-6)
 
@@ -340,7 +341,7 @@ def test_a_pruned_trial_stops_early_and_is_marked_pruned(tmp_path):
     price_frame(300).to_csv(csv_path, index=False)
     panel = read_panel([csv_path])
     config = ForecastConfig(training=TrainConfig(epochs=3)).validate()
-    config.columns = panel.columns
+    config = dataclasses.replace(config, columns=panel.columns)
     search = tuning.study.Search(panel, config, tuning.space.parse_space(SMALL), "p",
                                  str(tmp_path / "s" / "journal.log"), True, 3,
                                  pruner=PruneTrialOne())
@@ -373,7 +374,7 @@ def small_search(tmp_path, pruner, learning_rate=0.001, **training):
     price_frame(300).to_csv(csv_path, index=False)
     panel = read_panel([csv_path])
     config = ForecastConfig(training=TrainConfig(**training)).validate()
-    config.columns = panel.columns
+    config = dataclasses.replace(config, columns=panel.columns)
     space = tuning.space.parse_space({"cell": ["gru"], "layers": [1], "units": [4],
                                       "dropout": [0.0], "window": [5],
                                       "learning_rate": [learning_rate], "batch_size": [32]})

@@ -191,6 +191,7 @@ def _iso_day(fields: re.Match, order: str) -> str:
 
 
 def check_date_format(date_format: str | None) -> None:
+    """Refuse (UsageError) a ``--date-format`` that is no date order and no strftime pattern."""
     if date_format is not None and date_format not in DATE_ORDERS and "%" not in date_format:
         raise UsageError(f"--date-format must be day-first, month-first or a strftime pattern "
                          f"such as %d.%m.%Y; got '{date_format}'")

@@ -104,6 +104,7 @@ def _plain(value: float) -> str:
 
 
 def check_decimal(decimal: str | None) -> None:
+    """Refuse (UsageError) a ``--decimal`` other than ``.`` or ``,``."""
     if decimal is not None and decimal not in DECIMALS:
         raise UsageError(f"--decimal must be . or , (the decimal separator); got '{decimal}'")
 

@@ -117,6 +117,7 @@ class Panel:
 
     @property
     def n_series(self) -> int:
+        """The number of series."""
         return len(self.names)
 
     @property

@@ -20,6 +20,7 @@ from forecast.errors import DataError, UsageError, where
 
 
 def source_name(source: str | Path) -> str:
+    """How messages name a source: ``<stdin>`` for ``-``, else the path as given."""
     return "<stdin>" if str(source) == "-" else str(source)
 
 

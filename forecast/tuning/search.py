@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,7 @@ def progress_line(study: optuna.Study, number: int, search: Search) -> str:
 
 
 def describe_params(params: dict[str, Any]) -> str:
+    """A trial's parameters as the notes say them: ``units 32, dropout 0.1``."""
     return ", ".join(f"{name} {_number(value)}" for name, value in params.items())
 
 
@@ -369,7 +371,8 @@ def tune(prices: list[str], request: Any, given: set[str], *, model_dir: Path | 
     from forecast.training import run_training
 
     trained = run_training(data, result.config)
-    trained.config.facts["tuning"] = result.summary
+    trained = dataclasses.replace(trained, config=dataclasses.replace(
+        trained.config, facts=dataclasses.replace(trained.config.facts, tuning=result.summary)))
     out = write_bundle(target, trained, data, extra={"trials.csv": result.table},
                        default_dir=model_dir is None)
     report_test_metrics(trained, data, out, as_json,

@@ -3,7 +3,7 @@ a config with one trial's values set."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -43,6 +43,7 @@ class Param:
     step: float | None = None
 
     def suggest(self, trial: optuna.Trial) -> Any:
+        """The value ``trial`` samples for this option."""
         if self.choices is not None:
             return trial.suggest_categorical(self.name, list(self.choices))
         if SEARCHABLE[self.name][1] is int:
@@ -52,6 +53,7 @@ class Param:
                                    log=self.log)
 
     def contains(self, value: Any) -> bool:
+        """Whether ``value`` is one this parameter can take."""
         if self.choices is not None:
             return value in self.choices
         if not self.low <= value <= self.high:
@@ -60,6 +62,7 @@ class Param:
             round((value - self.low) / self.step) * self.step + self.low, value)
 
     def to_dict(self) -> Any:
+        """The parameter as the space file writes it: a list of choices or a range."""
         if self.choices is not None:
             return list(self.choices)
         out: dict[str, Any] = {"low": self.low, "high": self.high}
@@ -190,7 +193,10 @@ def _check_value(name: str, kind: type, value: Any, where: str) -> None:
 
 def with_params(config: ForecastConfig, params: dict[str, Any]) -> ForecastConfig:
     """A copy of ``config`` with the searched options set to ``params``."""
-    config = copy.deepcopy(config)
+    sections = {}
     for name, value in params.items():
-        setattr(getattr(config, SEARCHABLE[name][0]), name, value)
-    return config
+        section = SEARCHABLE[name][0]
+        sections.setdefault(section, {})[name] = value
+    return dataclasses.replace(config, **{
+        section: dataclasses.replace(getattr(config, section), **values)
+        for section, values in sections.items()})

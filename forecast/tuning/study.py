@@ -67,6 +67,7 @@ class Search:
 
     @property
     def seed(self) -> int:
+        """The training seed, which seeds the sampler too."""
         return self.config.training.seed
 
     @property
@@ -75,6 +76,7 @@ class Search:
         return self.storage if self.journal else redact(self.storage)
 
     def expired(self) -> bool:
+        """Whether ``--timeout`` has passed."""
         return self.deadline is not None and time.time() >= self.deadline
 
 
