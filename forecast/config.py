@@ -367,7 +367,7 @@ def _as_key(message: str) -> str:
     """An option's error said of config.json: what is wrong, with the option's key
     (``--batch-size`` -> 'batch_size'), without the advice for the command line."""
     what = message.split(": pass ")[0]
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
+    return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
 
 
 def _check_bound(name: str, value: float) -> None:
