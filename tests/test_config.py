@@ -74,7 +74,7 @@ def test_the_levers_round_trip_through_json():
     ("model", "attention", 1, "'attention' should be bool"),
     ("training", "clipnorm", 0, "'clipnorm' must be above 0"),
     ("training", "clipvalue", -0.5, "'clipvalue' must be above 0"),
-])
+], ids=["l2", "l1", "attention", "clipnorm", "clipvalue"])
 def test_a_lever_out_of_bounds_in_config_json_is_damage(section, key, value, message):
     raw = json.loads(ForecastConfig(columns=["Close"]).to_json())
     raw[section][key] = value
@@ -86,7 +86,7 @@ def test_a_lever_out_of_bounds_in_config_json_is_damage(section, key, value, mes
     (TrainConfig(clipnorm=0.0), "--clipnorm must be above 0, got 0.0"),
     (TrainConfig(clipvalue=-1.0), "--clipvalue must be above 0"),
     (TrainConfig(clipnorm=1.0, clipvalue=1.0), "are both given"),
-])
+], ids=["clipnorm-0", "clipvalue-negative", "both"])
 def test_bad_clipping_names_the_flag(training, message):
     with pytest.raises(UsageError, match=message):
         ForecastConfig(training=training).validate()
