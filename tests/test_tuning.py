@@ -539,3 +539,18 @@ def test_bad_lever_spaces_are_one_line_usage_errors(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(UsageError, match=re.escape(message)):
         tuning.space.read_space(path)
+
+
+def test_tune_searches_the_levers_a_space_file_names(cli, prices_csv, tmp_path):
+    from forecast.bundle import read_bundle
+
+    path = tmp_path / "levers.json"
+    path.write_text(json.dumps({**SMALL, "attention": [True], "l2": [1e-4],
+                                "clipnorm": [1.0]}))
+    result = cli("tune", prices_csv, "--space", path, *QUICK, "--trials", "1",
+                 "--model-dir", "m")
+    assert result.exit_code == 0, result.stderr
+    row = read_trials(tmp_path / "m")[0]
+    assert (row["attention"], row["l2"], row["clipnorm"]) == ("True", "0.0001", "1")
+    best = read_bundle(tmp_path / "m").config
+    assert best.model.attention and best.model.l2 == 1e-4 and best.training.clipnorm == 1.0
