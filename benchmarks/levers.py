@@ -1,6 +1,6 @@
 """The recipe's remaining levers (issue 26): the defaults against the defaults with one lever on.
 
-    nice -n 10 .venv/bin/python benchmarks/levers.py [--epochs N] [--seed 42]
+    nice -n 10 .venv/bin/python benchmarks/levers.py [--epochs N] [--seed 42] [--data NAME...]
 
 Trains ``forecast train`` (a fresh process each) on panel20_long (test from 2016-01-01;
 ../shared/data/panel20_long.csv, else data/panel20_long.csv) and data/sp500.csv, with the
@@ -9,7 +9,9 @@ one Markdown table per data set:
 
 - val pinball: the best epoch's validation loss (history.csv), the mean pinball loss in
   scaled target units, less the weight penalty (the L1/L2 term Keras adds to val_loss,
-  read from the written model), so that every row is the same loss;
+  read from the written model), so that every row is the same loss (approximately: where
+  the baseline guard kept the start, the head's median column is the start's, so its
+  share of the penalty is not subtracted);
 - val IS: the 80% interval score of the network's own quantile band on the interval
   guard's validation rows (config.json's facts.interval_guard, error-space units);
 - test pinball / naive and test IS / naive: metrics.json's test aggregate (median over
