@@ -118,6 +118,8 @@ OPTION_BOUNDS = {
     "seed": Bound(*SEED_RANGE, whole=True),
     "test_fraction": Bound(0.0, 1.0, open_low=True, open_high=True),
     "val_fraction": Bound(0.0, 1.0, open_low=True, open_high=True),
+    **{name: Bound(0.0) for name in ("l1", "l2")},
+    **{name: Bound(0.0, open_low=True) for name in ("clipnorm", "clipvalue")},
 }
 
 #: What `forecast tune` searches by default, and over which values: a list of choices, or
@@ -183,6 +185,12 @@ class ModelConfig:
     #: them, trained with the pinball loss; empty for a point forecast (output
     #: (batch, horizon) instead of (batch, horizon, quantiles)).
     quantiles: list[float] = field(default_factory=lambda: list(DEFAULT_QUANTILES))
+    #: L1 and L2 penalty factors on the kernels (and recurrent kernels) of the recurrent
+    #: and Dense layers; 0 for none. They shape training only, not inference.
+    l1: float = 0.0
+    l2: float = 0.0
+    #: Attention over the last recurrent layer's outputs before the head (models.py).
+    attention: bool = False
 
 
 @dataclass(frozen=True)
@@ -208,6 +216,10 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "float32"
     strategy: str = "auto"
+    #: The optimizer's gradient clipping: the largest norm of each weight's gradient, and
+    #: the largest absolute value of each gradient entry; None for no clipping.
+    clipnorm: float | None = None
+    clipvalue: float | None = None
 
 
 @dataclass(frozen=True)
@@ -325,8 +337,14 @@ class ForecastConfig:
         for name, value in (("dense_units", m.dense_units), ("patience", t.patience),
                             ("dropout", m.dropout), ("learning_rate", t.learning_rate),
                             ("seed", t.seed), ("test_fraction", t.test_fraction),
-                            ("val_fraction", t.val_fraction)):
+                            ("val_fraction", t.val_fraction), ("l1", m.l1), ("l2", m.l2)):
             _check_bound(name, value)
+        for name, value in (("clipnorm", t.clipnorm), ("clipvalue", t.clipvalue)):
+            if value is not None:   # None: no clipping
+                _check_bound(name, value)
+        if t.clipnorm is not None and t.clipvalue is not None:
+            raise UsageError(f"--clipnorm {t.clipnorm} and --clipvalue {t.clipvalue} are both "
+                             "given, but the optimizer clips one way: pass one of them")
         for flag, value in (("--val-start", t.val_start), ("--test-start", t.test_start)):
             if value is not None:
                 try:
@@ -437,7 +455,7 @@ def _as_key(message: str) -> str:
     """An option's error said of config.json: what is wrong, with the option's key
     (``--batch-size`` -> 'batch_size'), without the advice for the command line."""
     what = message.split(": pass ")[0]
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
+    return re.sub(r"--([a-z][a-z0-9-]*)", lambda m: "'" + m.group(1).replace("-", "_") + "'", what)
 
 
 def _check_bound(name: str, value: float) -> None:

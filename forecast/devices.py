@@ -24,7 +24,10 @@ class DeviceSetup:
         return isinstance(self.strategy, tf.distribute.MirroredStrategy)
 
     def describe(self, cudnn: bool) -> str:
-        """The devices as the notes say them, and whether cuDNN's kernels run (``cudnn``)."""
+        """The device line train prints. ``cudnn``: ``models.cudnn_eligible``, which only
+        the recurrent layers' settings decide: --l1/--l2, --clipnorm/--clipvalue and
+        --attention (after the last recurrent layer, which then returns sequences, as
+        cuDNN allows) leave it as it is."""
         where = f"{self.kind.upper()} ({', '.join(self.devices)})"
         how = "MirroredStrategy" if self.mirrored else "one device"
         if self.kind == "gpu":

@@ -4,8 +4,11 @@ At train time ``export_model`` turns a Keras model into a list of layer descript
 in config.json) and plain weight arrays (stored in weights.npz). ``NumpyModel`` runs them
 with Keras's own equations: LSTM (gates i, f, c, o), GRU with ``reset_after=True`` (gates
 z, r, h; separate input and recurrent biases), SimpleRNN, Bidirectional (concat, backward
-output flipped back into time order), Dropout (identity at inference), Dense and the
-quantile head's MonotoneQuantiles (base level plus cumulative softplus steps).
+output flipped back into time order), Dropout (identity at inference), Dense, the
+attention block (``models.attention_block``: the last step's dot-product attention over
+the sequence, concatenated to it) and the quantile head's MonotoneQuantiles (base level
+plus cumulative softplus steps). Weight penalties and gradient clipping shape training
+only: nothing of them is exported.
 Vectorised over the batch; the only loop is over the window's time steps.
 """
 
@@ -18,6 +21,10 @@ import numpy as np
 from forecast.errors import ModelDirError
 
 RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+#: The attention block's layers besides Attention itself (``models.ATTENTION_LAYERS``),
+#: by name and kind: the block is exported as one step, at its Attention layer.
+ATTENTION_PARTS = {"attention_query": "Cropping1D", "attention_concat": "Concatenate",
+                   "attention_flatten": "Flatten"}
 ACTIVATIONS = {"linear": lambda x: x, "relu": lambda x: np.maximum(x, 0.0),
                "tanh": np.tanh, "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x))}
 
@@ -36,11 +43,16 @@ def export_model(model) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
         kind = type(layer).__name__
         if kind == "InputLayer" or kind == "Dropout":
             continue
+        if ATTENTION_PARTS.get(layer.name) == kind:
+            _check_attention_part(layer)
+            continue
         weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
         if kind == "Dense":
             entry = {"kind": "dense", "activation": layer.get_config()["activation"]}
         elif kind in RECURRENT:
             entry = _recurrent_entry(layer)
+        elif kind == "Attention":
+            entry = _attention_entry(layer)
         elif kind == "MonotoneQuantiles":
             entry = {"kind": "quantiles", "n_quantiles": layer.n_quantiles, "base": layer.base}
         elif kind == "Bidirectional":
@@ -73,6 +85,23 @@ def _recurrent_entry(layer) -> dict[str, Any]:
             raise ValueError(f"{layer.name}: {key}={config.get(key)!r} is not supported")
     return {"kind": kind, "units": int(config["units"]),
             "return_sequences": bool(config["return_sequences"]), "bidirectional": False}
+
+
+def _attention_entry(layer) -> dict[str, Any]:
+    config = layer.get_config()
+    if layer.name != "attention":
+        raise ValueError(f"Attention layer {layer.name!r} is not the factory's attention block")
+    for key, value in (("score_mode", "dot"), ("dropout", 0.0)):
+        if config.get(key, value) != value:
+            raise ValueError(f"{layer.name}: {key}={config.get(key)!r} is not supported")
+    return {"kind": "attention", "scale": bool(config.get("use_scale"))}
+
+
+def _check_attention_part(layer) -> None:
+    """The attention block's query must be the last time step alone."""
+    if type(layer).__name__ == "Cropping1D" and (layer.cropping[1] != 0
+                                                  or layer.output.shape[1] != 1):
+        raise ValueError(f"{layer.name}: cropping {layer.cropping} does not keep the last step")
 
 
 class NumpyModel:
@@ -114,6 +143,8 @@ def _apply(layer: dict[str, Any], weights: list[np.ndarray], x: np.ndarray) -> n
         return ACTIVATIONS[layer["activation"]](x @ kernel + bias)
     if kind == "quantiles":
         return monotone_quantiles(x, int(layer["n_quantiles"]), int(layer["base"]))
+    if kind == "attention":
+        return attend(x, weights[0] if layer.get("scale") else 1.0)
     step = {"lstm": _lstm, "gru": _gru, "rnn": _simple_rnn}[kind]
     sequences = layer["return_sequences"]
     if not layer.get("bidirectional"):
@@ -141,6 +172,18 @@ def _run(step, weights: list[np.ndarray], x: np.ndarray, sequences: bool) -> np.
         if sequences:
             outputs[:, t] = h
     return outputs if sequences else h
+
+
+def attend(sequence: np.ndarray, scale: float | np.ndarray = 1.0) -> np.ndarray:
+    """Keras's attention block: (batch, time, units) -> (batch, 2 * units), the last step
+    beside its dot-product attention (scores times ``scale``, softmax over time) over
+    every step."""
+    query = sequence[:, -1]                                        # (batch, units)
+    scores = np.einsum("bu,btu->bt", query, sequence) * scale
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    weights = scores / scores.sum(axis=1, keepdims=True)
+    context = np.einsum("bt,btu->bu", weights, sequence)
+    return np.concatenate([query, context], axis=-1)
 
 
 def monotone_quantiles(raw: np.ndarray, n_quantiles: int, base: int) -> np.ndarray:

@@ -40,7 +40,9 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
 
     Args:
         config: cell, layers, units, dropout, bidirectional, dense_units, window, horizon,
-            quantiles.
+            quantiles, l1 and l2 (``regularizer``: on every kernel and recurrent kernel),
+            attention (``attention_block`` after the last recurrent layer, which then
+            returns sequences).
         n_features: input columns per time step.
         precision: ``float32``, or ``mixed`` (float16 compute; the output layers stay float32).
         output_start: if given, the output layer starts with a zero kernel and a bias that
@@ -61,12 +63,14 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
     levels = list(config.quantiles if quantiles is None else quantiles)
     layer_cls = cell_layer(config.cell)
     dtype = "mixed_float16" if precision == "mixed" else "float32"
+    penalty = regularizer(config.l1, config.l2)
     inputs = keras.Input(shape=(config.window, n_features), name="window")
     x = inputs
     for i in range(1, config.layers + 1):
         last = i == config.layers
-        rnn = layer_cls(config.units, return_sequences=not last, dtype=dtype,
-                        name=f"{config.cell}_{i}")
+        rnn = layer_cls(config.units, return_sequences=config.attention or not last,
+                        dtype=dtype, name=f"{config.cell}_{i}", kernel_regularizer=penalty,
+                        recurrent_regularizer=penalty)
         if config.bidirectional:
             rnn = keras.layers.Bidirectional(rnn, dtype=dtype,
                                              name=f"bidirectional_{config.cell}_{i}")
@@ -74,19 +78,67 @@ def build_model(config: ModelConfig, n_features: int, precision: str = "float32"
         if config.dropout > 0:
             # Dropout between layers, not recurrent_dropout, which rules out cuDNN.
             x = keras.layers.Dropout(config.dropout, dtype=dtype, name=f"dropout_{i}")(x)
+    if config.attention:
+        x = attention_block(x, config.window, dtype)
     if config.dense_units:
         x = keras.layers.Dense(config.dense_units, activation="relu", dtype=dtype,
-                               name="hidden_dense")(x)
+                               name="hidden_dense", kernel_regularizer=penalty)(x)
     if levels:
         return keras.Model(inputs, _quantile_head(x, config.horizon, levels, output_start,
-                                                  zero_kernel),
+                                                  zero_kernel, penalty),
                            name=f"{config.cell}_quantile_forecaster")
     start = {}
     if output_start is not None:
         start = {"kernel_initializer": "zeros", "bias_initializer":
                  keras.initializers.Constant(np.asarray(output_start, dtype="float32"))}
-    outputs = keras.layers.Dense(config.horizon, dtype="float32", name="forecast", **start)(x)
+    outputs = keras.layers.Dense(config.horizon, dtype="float32", name="forecast",
+                                 kernel_regularizer=penalty, **start)(x)
     return keras.Model(inputs, outputs, name=f"{config.cell}_forecaster")
+
+
+def regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+    """The weight penalty of ``--l1`` and ``--l2`` (None when both are 0). It adds to the
+    training loss, and so to the validation loss early stopping watches, but never
+    changes a forecast: the NumPy engine needs nothing for it, and cuDNN eligibility
+    does not depend on it."""
+    if not (l1 or l2):
+        return None
+    return keras.regularizers.L1L2(l1=float(l1), l2=float(l2))
+
+
+#: The layers of the attention block, by name, in the order the model holds them: the
+#: NumPy engine exports the block as one step (engine.py).
+ATTENTION_LAYERS = ("attention_query", "attention", "attention_concat", "attention_flatten")
+
+
+def attention_block(sequence, window: int, dtype: str):
+    """Attention over the recurrent outputs (batch, window, units) -> (batch, 2 * units).
+
+    The query is the last time step's output, the keys and values all of them
+    (``keras.layers.Attention``: dot-product scores times one learned scale, softmax
+    over the window), and the context it gives stands beside that last output
+    (Luong-style: concatenated, then flattened for the head). Why this form:
+
+    - The last step carries the most recent state, which the model without attention
+      forecasts from alone; keeping it beside the context means attention can only add
+      what earlier steps hold, rather than replacing the latest state by an average (as
+      self-attention pooled by GlobalAveragePooling1D would).
+    - One query instead of ``window`` (full self-attention then its last step): the
+      same output for a window-th of the work.
+    - No projection weights (MultiHeadAttention has four matrices per head): a single
+      scale, which suits short, noisy price series.
+    - Built-in layers only (Cropping1D, Attention, Concatenate, Flatten), so a .keras
+      file still loads with ``safe_mode=True``.
+
+    The recurrent layers themselves are unchanged (the last returns sequences, which
+    the cuDNN kernel supports), so cuDNN eligibility is as without attention.
+    """
+    query = keras.layers.Cropping1D((window - 1, 0), dtype=dtype,
+                                    name=ATTENTION_LAYERS[0])(sequence)     # (batch, 1, u)
+    context = keras.layers.Attention(use_scale=True, dtype=dtype,
+                                     name=ATTENTION_LAYERS[1])([query, sequence])
+    both = keras.layers.Concatenate(dtype=dtype, name=ATTENTION_LAYERS[2])([query, context])
+    return keras.layers.Flatten(dtype=dtype, name=ATTENTION_LAYERS[3])(both)
 
 
 #: The smallest starting gap between neighbouring quantiles (in target units, which are
@@ -127,7 +179,7 @@ def quantile_head_bias(start: np.ndarray, base: int) -> np.ndarray:
 
 
 def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarray | None,
-                   zero_kernel: bool = True):
+                   zero_kernel: bool = True, penalty=None):
     n = len(levels)
     base = median_index(levels)
     start = {}
@@ -140,7 +192,8 @@ def _quantile_head(x, horizon: int, levels: list[float], output_start: np.ndarra
             quantile_head_bias(output_start, base).astype("float32"))}
         if zero_kernel:
             start["kernel_initializer"] = "zeros"
-    raw = keras.layers.Dense(horizon * n, dtype="float32", name="forecast", **start)(x)
+    raw = keras.layers.Dense(horizon * n, dtype="float32", name="forecast",
+                             kernel_regularizer=penalty, **start)(x)
     return MonotoneQuantiles(n, base, dtype="float32", name="quantiles")(raw)
 
 

@@ -154,6 +154,15 @@ def training_options(
         "--bidirectional", help="Wrap each recurrent layer in Bidirectional.")] = MODEL.bidirectional,
     dense_units: Annotated[int, typer.Option(
         help="Units of a hidden Dense layer before the output (0 for none).")] = MODEL.dense_units,
+    l1: Annotated[float, typer.Option(
+        "--l1", help="L1 penalty factor on the recurrent and Dense layers' kernels "
+                     "(0 for none).")] = MODEL.l1,
+    l2: Annotated[float, typer.Option(
+        "--l2", help="L2 penalty factor on the recurrent and Dense layers' kernels "
+                     "(0 for none).")] = MODEL.l2,
+    attention: Annotated[bool, typer.Option(
+        "--attention", help="Attention over the last recurrent layer's outputs, its last "
+                            "step as the query, before the output.")] = MODEL.attention,
     window: Annotated[int, typer.Option(help="Rows of history per input window.")] = MODEL.window,
     horizon: Annotated[int, typer.Option(help="Steps forecast at once (direct).")] = MODEL.horizon,
     target_transform: Annotated[str, typer.Option(
@@ -181,6 +190,12 @@ def training_options(
     epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = TRAIN.epochs,
     batch_size: Annotated[int, typer.Option(help="Windows per training batch.")] = TRAIN.batch_size,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = TRAIN.learning_rate,
+    clipnorm: Annotated[Optional[float], typer.Option(
+        "--clipnorm", help="Clip each weight's gradient to this norm (default: no "
+                           "clipping).")] = TRAIN.clipnorm,
+    clipvalue: Annotated[Optional[float], typer.Option(
+        "--clipvalue", help="Clip each gradient entry to this absolute value (default: no "
+                            "clipping).")] = TRAIN.clipvalue,
     patience: Annotated[int, typer.Option(
         help="Epochs without validation improvement before stopping.")] = TRAIN.patience,
     val_fraction: Annotated[float, typer.Option(
@@ -213,14 +228,16 @@ def training_options(
                         date_format=file.date_format, decimal=file.decimal),
         model=ModelConfig(cell=cell, layers=layers, units=units, dropout=dropout,
                           bidirectional=bidirectional, dense_units=dense_units, window=window,
-                          horizon=horizon, quantiles=parse_quantiles(quantiles, no_quantiles)),
+                          horizon=horizon, quantiles=parse_quantiles(quantiles, no_quantiles),
+                          l1=l1, l2=l2, attention=attention),
         training=TrainConfig(target_transform=target_transform, loss=loss,
                              baseline_guard=baseline_guard, epochs=epochs,
                              batch_size=batch_size, learning_rate=learning_rate,
                              patience=patience, val_fraction=val_fraction,
                              test_fraction=test_fraction, val_start=val_start,
                              test_start=test_start, seed=seed, device=device,
-                             precision=precision, strategy=strategy),
+                             precision=precision, strategy=strategy, clipnorm=clipnorm,
+                             clipvalue=clipvalue),
     ).validate()
     from forecast.data.dates import check_option_date   # the data's rules (pandas: not for --help)
 

@@ -383,11 +383,13 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
-                  mirrored: bool = False) -> None:
+                  mirrored: bool = False, clipnorm: float | None = None,
+                  clipvalue: float | None = None) -> None:
+    """Compile with Adam at ``learning_rate``, clipping each weight's gradient to the norm
+    ``clipnorm`` and each entry to ``clipvalue`` where given (None: no clipping)."""
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=clipnorm, clipvalue=clipvalue)
     # Keras 3's multi-step loop fails to trace under MirroredStrategy, so one step there.
-    """Compile ``model`` with Adam at ``learning_rate`` and ``loss`` (one step per
-    execution under a MirroredStrategy, ``mirrored``)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
+    model.compile(optimizer=optimizer, loss=loss,
                   steps_per_execution=1 if mirrored else STEPS_PER_EXECUTION)
 
 
@@ -469,7 +471,7 @@ def build_compiled(prepared: Prepared, config: ForecastConfig, setup: DeviceSetu
     with setup.strategy.scope():
         model = build_model(m, prepared.scaled.shape[1], t.precision, output_start=start,
                             zero_kernel=t.baseline_guard)
-        compile_model(model, t.learning_rate, loss, setup.mirrored)
+        compile_model(model, t.learning_rate, loss, setup.mirrored, t.clipnorm, t.clipvalue)
     return model
 
 

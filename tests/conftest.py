@@ -169,10 +169,10 @@ def assert_advice_fits(command: str, message: str) -> None:
 
     quoted = re.findall(r"`forecast (\w+)([^`]*)`", message)
     for other, text in quoted:
-        for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", text):
+        for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", text):
             assert flag in command_flags(other), f"{flag} is not a `{other}` option: {message}"
     bare = re.sub(r"`[^`]*`", "", message)
-    for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", bare):
+    for flag in re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", bare):
         assert flag in command_flags(command), f"{flag} is not a `{command}` option: {message}"
 
 

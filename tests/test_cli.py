@@ -124,6 +124,12 @@ TRAIN_ERRORS = [
     (["--test-fraction", "1.5"], "--test-fraction must be in (0, 1)"),
     (["--target", "Nope"], "no column 'Nope' (--target)"),
     (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
+    (["--l2", "-0.0001"], "--l2 must be 0 or more, got -0.0001"),
+    (["--l1", "-1"], "--l1 must be 0 or more, got -1.0"),
+    (["--clipnorm", "0"], "--clipnorm must be above 0, got 0.0"),
+    (["--clipvalue", "-1"], "--clipvalue must be above 0, got -1.0"),
+    (["--clipnorm", "1", "--clipvalue", "1"], "are both given, but the optimizer clips one "
+                                              "way: pass one of them"),
 ]
 
 
@@ -135,6 +141,45 @@ def test_train_errors_are_one_line_exit_2(cli, prices_csv, tmp_path, args, messa
     assert len(error_lines) == 1 and message in error_lines[0]
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert not (tmp_path / "models").exists()
+
+
+def test_the_levers_reach_the_trained_model_and_config_json(cli, prices_csv, tmp_path):
+    import json
+
+    import keras
+
+    from forecast.bundle import read_bundle
+    from tests.conftest import TINY
+
+    out = tmp_path / "levers"
+    result = cli("train", prices_csv, *TINY, "--clipnorm", "0.5", "--l1", "1e-5", "--l2",
+                 "1e-4", "--attention", "--model-dir", out)
+    assert result.exit_code == 0, result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["training"]["clipnorm"] == 0.5 and config["training"]["clipvalue"] is None
+    assert (config["model"]["l1"], config["model"]["l2"]) == (1e-5, 1e-4)
+    assert config["model"]["attention"] is True
+    assert [layer["kind"] for layer in config["network"]][1] == "attention"
+    model = keras.saving.load_model(out / "model.keras")
+    assert model.optimizer.clipnorm == 0.5 and model.optimizer.clipvalue is None
+    assert model.get_layer("lstm_1").cell.recurrent_regularizer.l2 == pytest.approx(1e-4)
+    assert isinstance(model.get_layer("attention"), keras.layers.Attention)
+    assert read_bundle(out).config.model.attention
+    for engine in ("numpy", "keras"):
+        predicted = cli("predict", prices_csv, "--model", out, "--engine", engine)
+        assert predicted.exit_code == 0, predicted.stderr
+    result = cli("train", prices_csv, *TINY, "--clipvalue", "0.1", "--model-dir",
+                 tmp_path / "value")
+    assert result.exit_code == 0, result.stderr
+    model = keras.saving.load_model(tmp_path / "value" / "model.keras")
+    assert model.optimizer.clipvalue == pytest.approx(0.1) and model.optimizer.clipnorm is None
+
+
+def test_dry_run_with_attention_shows_it_and_keeps_cudnn(cli, prices_csv):
+    result = cli("train", prices_csv, "--dry-run", "--units", "3", "--attention")
+    assert result.exit_code == 0, result.stderr
+    assert "attention" in result.stderr and "Attention" in result.stderr
+    assert "(layers are eligible on a GPU)" in result.stderr
 
 
 def test_log_return_with_a_zero_price_names_the_line(cli, tmp_path):

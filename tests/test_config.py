@@ -48,3 +48,45 @@ def test_a_quantile_model_refuses_a_point_loss():
 def test_bad_quantiles_name_the_flag(levels, message):
     with pytest.raises(UsageError, match=f"--quantiles must.*{message}"):
         ForecastConfig(model=ModelConfig(quantiles=levels)).validate()
+
+
+def test_a_config_without_the_levers_reads_with_them_off():
+    raw = json.loads(ForecastConfig(columns=["Close"]).to_json())
+    for key in ("l1", "l2", "attention"):
+        del raw["model"][key]
+    del raw["training"]["clipnorm"], raw["training"]["clipvalue"]
+    old = ForecastConfig.from_dict(raw)
+    assert (old.model.l1, old.model.l2, old.model.attention) == (0.0, 0.0, False)
+    assert old.training.clipnorm is None and old.training.clipvalue is None
+
+
+def test_the_levers_round_trip_through_json():
+    config = ForecastConfig(model=ModelConfig(l1=1e-5, l2=1e-4, attention=True),
+                            training=TrainConfig(clipnorm=1.0)).validate()
+    again = ForecastConfig.from_json(config.to_json())
+    assert (again.model.l1, again.model.l2, again.model.attention) == (1e-5, 1e-4, True)
+    assert again.training.clipnorm == 1.0 and again.training.clipvalue is None
+
+
+@pytest.mark.parametrize("section,key,value,message", [
+    ("model", "l2", -1e-4, "'l2' must be 0 or more"),
+    ("model", "l1", -1, "'l1' must be 0 or more"),
+    ("model", "attention", 1, "'attention' should be bool"),
+    ("training", "clipnorm", 0, "'clipnorm' must be above 0"),
+    ("training", "clipvalue", -0.5, "'clipvalue' must be above 0"),
+], ids=["l2", "l1", "attention", "clipnorm", "clipvalue"])
+def test_a_lever_out_of_bounds_in_config_json_is_damage(section, key, value, message):
+    raw = json.loads(ForecastConfig(columns=["Close"]).to_json())
+    raw[section][key] = value
+    with pytest.raises(ModelDirError, match=f"config.json is damaged \\({message}"):
+        ForecastConfig.from_dict(raw)
+
+
+@pytest.mark.parametrize("training,message", [
+    (TrainConfig(clipnorm=0.0), "--clipnorm must be above 0, got 0.0"),
+    (TrainConfig(clipvalue=-1.0), "--clipvalue must be above 0"),
+    (TrainConfig(clipnorm=1.0, clipvalue=1.0), "are both given"),
+], ids=["clipnorm-0", "clipvalue-negative", "both"])
+def test_bad_clipping_names_the_flag(training, message):
+    with pytest.raises(UsageError, match=message):
+        ForecastConfig(training=training).validate()

@@ -110,3 +110,41 @@ def test_numpy_matches_keras_with_the_quantile_head(cell, levels):
     assert ours.shape == (16, 3, len(levels))
     np.testing.assert_allclose(ours, model.predict(X, verbose=0), atol=1e-5)
     assert np.all(np.diff(ours, axis=-1) >= 0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (2, False), (1, True), (2, True)])
+@pytest.mark.parametrize("levels,dense", [([], 0), ([0.1, 0.5, 0.9], 4)])
+def test_numpy_matches_keras_with_attention(cell, layers, bidirectional, levels, dense):
+    import keras
+    keras.utils.set_random_seed(layers + len(levels))
+    config = ModelConfig(cell=cell, layers=layers, units=5, dropout=0.1, window=7, horizon=3,
+                         bidirectional=bidirectional, dense_units=dense, quantiles=levels,
+                         attention=True, l1=1e-5, l2=1e-4)
+    model = build_model(config, 2)
+    model.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape)
+                       for i, w in enumerate(model.get_weights())])
+    X = np.random.default_rng(0).uniform(0, 1, (16, 7, 2)).astype("float32")
+    layers_desc, arrays = export_model(model)
+    assert [d["kind"] for d in layers_desc].count("attention") == 1
+    assert all(d["return_sequences"] for d in layers_desc if "return_sequences" in d)
+    ours = NumpyModel(layers_desc, arrays)(X)
+    assert ours.shape == ((16, 3, len(levels)) if levels else (16, 3))
+    np.testing.assert_allclose(ours, model.predict(X, verbose=0), atol=1e-5)
+
+
+def test_attention_is_not_a_plain_last_step():
+    """The attention's context counts: zeroing the weights of the context half of the
+    head's input changes the forecast (and the engine still follows Keras)."""
+    import keras
+    keras.utils.set_random_seed(3)
+    model = build_model(ModelConfig(units=4, window=6, quantiles=[], attention=True), 1)
+    model.set_weights([np.random.default_rng(i).normal(0, 0.5, w.shape)
+                       for i, w in enumerate(model.get_weights())])
+    X = np.random.default_rng(1).uniform(0, 1, (8, 6, 1)).astype("float32")
+    layers_desc, arrays = export_model(model)
+    full = NumpyModel(layers_desc, arrays)(X)
+    arrays = dict(arrays)
+    arrays["forecast/0"] = arrays["forecast/0"].copy()
+    arrays["forecast/0"][4:] = 0.0              # the head's weights on the context
+    assert not np.allclose(NumpyModel(layers_desc, arrays)(X), full)

@@ -128,3 +128,62 @@ def test_a_quantile_model_trains_saves_and_loads_in_safe_mode(tmp_path):
     again = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     np.testing.assert_allclose(np.asarray(again(X)), np.asarray(model(X)), atol=1e-6)
     assert isinstance(again.loss, PinballLoss) and again.loss.levels == LEVELS
+
+
+def test_l1_and_l2_reach_every_kernel_and_recurrent_kernel():
+    config = ModelConfig(layers=2, units=3, dense_units=4, l1=1e-5, l2=1e-4,
+                         bidirectional=True)
+    model = build_model(config, 2)
+    recurrent = [layer.forward_layer for layer in model.layers
+                 if isinstance(layer, keras.layers.Bidirectional)]
+    recurrent += [layer.backward_layer for layer in model.layers
+                  if isinstance(layer, keras.layers.Bidirectional)]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert len(recurrent) == 4 and [d.name for d in dense] == ["hidden_dense", "forecast"]
+    penalties = [layer.cell.kernel_regularizer for layer in recurrent]
+    penalties += [layer.cell.recurrent_regularizer for layer in recurrent]
+    penalties += [layer.kernel_regularizer for layer in dense]
+    for penalty in penalties:
+        assert isinstance(penalty, keras.regularizers.L1L2)
+        assert penalty.l1 == pytest.approx(1e-5) and penalty.l2 == pytest.approx(1e-4)
+    assert model.losses   # the penalty joins the loss
+
+
+def test_no_penalty_by_default():
+    model = build_model(ModelConfig(units=3, dense_units=2), 1)
+    assert not model.losses
+    assert all(getattr(layer, "kernel_regularizer", None) is None for layer in model.layers)
+    assert model.get_layer("lstm_1").cell.recurrent_regularizer is None
+
+
+@pytest.mark.parametrize("l1,l2", [(1e-3, 0.0), (0.0, 1e-3)])
+def test_each_penalty_has_its_own_factor(l1, l2):
+    penalty = build_model(ModelConfig(units=3, l1=l1, l2=l2), 1).get_layer("forecast") \
+        .kernel_regularizer
+    assert (penalty.l1, penalty.l2) == (pytest.approx(l1), pytest.approx(l2))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_attention_sits_between_the_last_recurrent_layer_and_the_head(layers):
+    model = build_model(ModelConfig(units=3, window=6, layers=layers, dense_units=2,
+                                    attention=True), 1)
+    names = [layer.name for layer in model.layers]
+    attention = model.get_layer("attention")
+    assert isinstance(attention, keras.layers.Attention)
+    assert names.index(f"lstm_{layers}") < names.index("attention") < names.index("hidden_dense")
+    assert model.get_layer(f"lstm_{layers}").return_sequences
+    assert model.get_layer("attention_flatten").output.shape == (None, 6)   # last + context
+    assert model.output_shape == (None, 1, 3)
+    assert cudnn_eligible(model)   # attention leaves the recurrent layers eligible
+    plain = build_model(ModelConfig(units=3, window=6, layers=layers), 1)
+    assert not any(isinstance(layer, keras.layers.Attention) for layer in plain.layers)
+    assert not plain.get_layer(f"lstm_{layers}").return_sequences
+
+
+def test_an_attention_model_saves_and_loads_in_safe_mode(tmp_path):
+    keras.utils.set_random_seed(0)
+    X = np.random.default_rng(0).normal(size=(8, 5, 1)).astype("float32")
+    model = build_model(ModelConfig(units=3, window=5, attention=True, l2=1e-4), 1)
+    model.save(tmp_path / "model.keras")
+    again = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(again(X)), np.asarray(model(X)), atol=1e-6)

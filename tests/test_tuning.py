@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 
 import forecast.tuning.search  # noqa: F401  (loads tuning.search, .study and .space)
 from forecast import tuning
-from forecast.config import SEARCH_SPACE
+from forecast.config import SEARCH_SPACE, ForecastConfig
 from forecast.errors import UsageError
 from tests.conftest import ROOT, interruptible, price_frame
 
@@ -508,3 +509,48 @@ def test_ctrl_c_keeps_finished_trials_writes_the_best_and_exits_130(tmp_path, sp
     assert rows[0]["state"] == "complete"
     assert rows[-1]["state"] == "fail" and rows[-1]["note"] == "stopped: interrupted"
     assert b"model written to" in err and b"run the same command again to resume" in err
+
+
+def test_the_levers_are_searched_only_when_a_space_file_names_them(tmp_path):
+    assert not {"l1", "l2", "attention", "clipnorm"} & set(tuning.space.read_space(None))
+    path = tmp_path / "s.json"
+    path.write_text('{"l2": {"low": 1e-6, "high": 1e-3, "log": true}, "l1": [0, 1e-5],'
+                    ' "attention": [true, false], "clipnorm": {"low": 0.5, "high": 5}}')
+    space = tuning.space.read_space(path)
+    assert space["l2"] == tuning.space.Param("l2", low=1e-6, high=1e-3, log=True)
+    assert space["l1"].choices == (0.0, 1e-5) and space["attention"].choices == (True, False)
+    assert not space["clipnorm"].contains(None) and space["clipnorm"].contains(1.0)
+    config = tuning.space.with_params(ForecastConfig(), {"l2": 1e-4, "attention": True,
+                                                        "clipnorm": 1.0})
+    assert (config.model.l2, config.model.attention, config.training.clipnorm) == \
+        (1e-4, True, 1.0)
+    with pytest.raises(UsageError, match="--clipnorm is given on the command line"):
+        tuning.space.read_space(path, fixed={"clipnorm"})
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"l2": {"low": -1, "high": 1}}', "'l2' low: l2 must be 0 or more, got -1"),
+    ('{"clipnorm": [0, 1]}', "'clipnorm': clipnorm must be above 0, got 0"),
+    ('{"attention": [1]}', "'attention': 1 is not true or false"),
+    ('{"attention": {"low": 0, "high": 1}}', "takes a list of choices (from true, false)"),
+])
+def test_bad_lever_spaces_are_one_line_usage_errors(tmp_path, text, message):
+    path = tmp_path / "s.json"
+    path.write_text(text)
+    with pytest.raises(UsageError, match=re.escape(message)):
+        tuning.space.read_space(path)
+
+
+def test_tune_searches_the_levers_a_space_file_names(cli, prices_csv, tmp_path):
+    from forecast.bundle import read_bundle
+
+    path = tmp_path / "levers.json"
+    path.write_text(json.dumps({**SMALL, "attention": [True], "l2": [1e-4],
+                                "clipnorm": [1.0]}))
+    result = cli("tune", prices_csv, "--space", path, *QUICK, "--trials", "1",
+                 "--model-dir", "m")
+    assert result.exit_code == 0, result.stderr
+    row = read_trials(tmp_path / "m")[0]
+    assert (row["attention"], row["l2"], row["clipnorm"]) == ("True", "0.0001", "1")
+    best = read_bundle(tmp_path / "m").config
+    assert best.model.attention and best.model.l2 == 1e-4 and best.training.clipnorm == 1.0

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     import optuna
 
 
-#: Searchable options: name -> (config section, value type).
+#: Searchable options: name -> (config section, value type). Those not in
+#: ``config.SEARCH_SPACE`` (the levers of issue 26: weight penalties, gradient clipping,
+#: attention; none won on measurement, see BENCHMARKS.md) are searched only when a
+#: ``--space`` file names them.
 SEARCHABLE = {
     "cell": ("model", str),
     "layers": ("model", int),
@@ -26,9 +29,14 @@ SEARCHABLE = {
     "window": ("model", int),
     "learning_rate": ("training", float),
     "batch_size": ("training", int),
+    "l1": ("model", float),
+    "l2": ("model", float),
+    "attention": ("model", bool),
+    "clipnorm": ("training", float),
 }
 #: How a message names a searched option of type float.
-FLOAT_LABELS = {"dropout": "dropout", "learning_rate": "the learning rate"}
+FLOAT_LABELS = {"dropout": "dropout", "learning_rate": "the learning rate", "l1": "l1",
+                "l2": "l2", "clipnorm": "clipnorm"}
 # --- the search space ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Param:
         """Whether ``value`` is one this parameter can take."""
         if self.choices is not None:
             return value in self.choices
-        if not self.low <= value <= self.high:
+        if value is None or not self.low <= value <= self.high:   # None: --clipnorm off
             return False
         return self.step is None or math.isclose(
             round((value - self.low) / self.step) * self.step + self.low, value)
@@ -84,8 +92,8 @@ def parse_space(raw: Any, source: str = "--space") -> dict[str, Param]:
     if unknown:
         raise UsageError(f"{source}: unknown option '{unknown[0]}'; the options searched are "
                          f"{', '.join(SEARCHABLE)}")
-    return {name: _param(name, raw.get(name, SEARCH_SPACE[name]), source)
-            for name in SEARCHABLE}
+    return {name: _param(name, raw[name] if name in raw else SEARCH_SPACE[name], source)
+            for name in SEARCHABLE if name in raw or name in SEARCH_SPACE}
 
 
 def read_space(path: str | Path | None, fixed: set[str] = frozenset()) -> dict[str, Param]:
@@ -137,9 +145,9 @@ def _param(name: str, spec: Any, source: str) -> Param:
         if len(set(choices)) < len(choices):
             raise UsageError(f"{where} lists a choice twice: {json.dumps(choices)}")
         return Param(name, choices=tuple(float(v) if kind is float else v for v in choices))
-    if kind is str:
-        raise UsageError(f"{where} takes a list of choices (from {', '.join(CELLS)}), "
-                         "not a range")
+    if kind is str or kind is bool:
+        among = ", ".join(CELLS) if kind is str else "true, false"
+        raise UsageError(f"{where} takes a list of choices (from {among}), not a range")
     extra = set(spec) - {"low", "high", "log", "step"}
     if extra:
         raise UsageError(f"{where}: unknown key '{sorted(extra)[0]}'; a range has low, high "
@@ -179,6 +187,10 @@ def _check_value(name: str, kind: type, value: Any, where: str) -> None:
         if value not in CELLS:
             raise UsageError(f"{where}: {json.dumps(value)} is not a cell; the cells are "
                              f"{', '.join(CELLS)}")
+        return
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise UsageError(f"{where}: {json.dumps(value)} is not true or false")
         return
     number = not isinstance(value, bool) and isinstance(value, (int, float))
     if kind is int and not (number and isinstance(value, int)):
