@@ -47,12 +47,12 @@ I = "tests/test_intervals.py"
 B = "tests/test_bundle.py"
 E = "tests/test_engine.py"
 W = "tests/test_windows.py"
-N = "tests/test_panel.py"
+N = "tests/data/test_panel.py"
 U = "tests/test_tuning.py"
 C = "tests/test_cli.py"
 R = "tests/test_robustness.py"
 D = "tests/test_robustness.py::test_damaged_model_directory_is_exit_2_naming_the_file"
-F = "tests/test_formats.py"
+F = "tests/data/test_formats.py"
 
 MUTANTS = [
     # The house rules (tests/test_layout.py).
@@ -620,7 +620,7 @@ MUTANTS = [
            "    return SeriesChoice(None, candidate=could[0] if could else None)",
            "    return SeriesChoice(None)",
            "the duplicate-date error no longer names --series-column for a Note or Market",
-           (N, "tests/test_data.py")),
+           (N, "tests/data/test_dates.py")),
     Mutant("duplicate-across-series", "forecast/data/layouts.py",
            "    dup = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])",
            "    dup = stamps[1:] == stamps[:-1]",
@@ -636,23 +636,23 @@ MUTANTS = [
            r'_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?',
            r'_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,3}(?:\.[0-9]{3})+)?',
            "1234.567 could be a thousands group: refused in a semicolon or tab file",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("long-prices-path-unexpected", "forecast/data/sources.py",
            "    except OSError as exc:   # a name too long, a permission, a loop of links",
            "    except PermissionError as exc:   # a name too long, a permission, a loop",
            "a PRICES name too long for the file system ends as 'unexpected OSError'",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("option-date-ignores-file-order", "forecast/data/dates.py",
            "        chosen = date_format if date_format in DATE_ORDERS else order",
            "        chosen = date_format if date_format in DATE_ORDERS else None",
            "--test-start 01.05.2020 ignores the day-first order of the file's dates",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("option-date-guessed", "forecast/windows.py",
            "    starts = [None if value is None else option_date(value, flag, panel.date_order,",
            "    starts = [None if value is None else __import__(\"pandas\").Timestamp(value) or "
            "option_date(value, flag, panel.date_order,",
            "--test-start is guessed by pd.Timestamp (01.02.2018 is the 2nd of January)",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("binary-read-whole", "forecast/data/tables.py",
            "        _judge_start(scan.start, name, encoding)\n", "",
            "binary input is judged only once read whole (a 400 MB file takes 400 MB)",
@@ -670,10 +670,10 @@ MUTANTS = [
            "def _listed(names: Sequence[str], room: int = 120) -> str:",
            "def _listed(names: Sequence[str], room: int = 10 ** 9) -> str:",
            "an error lists all 10,000 columns (a 69 KB line, cut in the middle)",
-           ("tests/test_data.py::test_bad_input_catalogue",)),
+           ("tests/data/test_dates.py::test_bad_input_catalogue",)),
     Mutant("cells-uncut", "forecast/data/sources.py",
            "QUOTE_CHARS = 40", "QUOTE_CHARS = 10 ** 9",
-           "an error quotes a 1 MB cell whole", ("tests/test_data.py::test_bad_input_catalogue",)),
+           "an error quotes a 1 MB cell whole", ("tests/data/test_dates.py::test_bad_input_catalogue",)),
     Mutant("series-split-on-every-comma", "forecast/options.py",
            '    row = next(csv.reader([text or ""], skipinitialspace=True), [])',
            '    row = (text or "").split(",")',

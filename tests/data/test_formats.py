@@ -300,7 +300,7 @@ def test_inspect_shows_a_yfinance_panel(cli, tmp_path):
     "Price,Close,Close\nTicker,A,B\nDate,,\n2024-01-02,1,\n2024-01-03,,2\n",
 ])
 def test_the_two_readers_agree_on_yfinance_files(text):
-    from tests.test_fuzz import both_paths
+    from tests.data.test_fuzz import both_paths
 
     fast, careful = both_paths(text.encode())
     assert fast == careful and fast[0] == "table"
@@ -473,7 +473,7 @@ def documented() -> dict[str, tuple[list[str], list[str]]]:
     import shlex
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
     out = {}
     for part in text.split("<!-- sample: ")[1:]:
         name, body = part.split(" -->", 1)
