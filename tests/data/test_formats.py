@@ -1,7 +1,9 @@
 """Files as the usual sources write them (docs/formats.md): yfinance's header rows, the
 sources' names for the close and the date, currency-marked and suffixed numbers, other
 encodings, headerless exports. Every layout is read by the fast reader and by the careful
-one (the ``reader`` fixture), to exactly the dates and closes written."""
+one (the ``reader`` fixture), to exactly the dates and closes written. One module for
+the source layouts end to end (sources, tables, dates, numbers, layouts at once), not
+split by module."""
 
 from __future__ import annotations
 
