@@ -17,7 +17,7 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 fuzz: $(VENV)/.installed-test
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest tests/data/test_fuzz.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

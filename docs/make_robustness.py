@@ -3,8 +3,9 @@ directory through the real CLI and record the exit code and the message.
 
     .venv/bin/python docs/make_robustness.py > docs/robustness.md
 
-The cases are the test suite's own catalogues (tests/test_data.py, tests/test_cli.py,
-tests/test_robustness.py, tests/test_bundle.py, tests/test_plotting.py, tests/test_predict.py),
+The cases are the test suite's own catalogues (tests/data/test_sources.py,
+tests/data/test_dates.py, tests/test_cli.py, tests/test_robustness.py, tests/test_bundle.py,
+tests/test_plotting.py, tests/test_predict.py),
 so this page shows exactly what the tests assert on.
 """
 
@@ -27,7 +28,8 @@ def main() -> None:
     from forecast.cli import app
     from tests.conftest import TINY, price_frame
     from tests.test_bundle import MODEL_DIR_TARGETS, make_target
-    from tests.test_data import BAD_INPUTS, READ_CASES, read_case
+    from tests.data.test_dates import READ_CASES, read_case
+    from tests.data.test_sources import BAD_INPUTS
     from tests.test_plotting import PLOT_ERRORS
     from tests.test_predict import PREDICT_ERRORS
     from tests.test_robustness import DAMAGE, lambda_model_file
@@ -143,15 +145,15 @@ def main() -> None:
 
 | situation | what happens | test |
 |---|---|---|
-| arbitrary bytes, text, CSV-shaped tables (hypothesis) | a valid, date-sorted, finite frame or a `ForecastError`; `inspect` exits 0 or 2, never a traceback | `tests/test_fuzz.py` |
+| arbitrary bytes, text, CSV-shaped tables (hypothesis) | a valid, date-sorted, finite frame or a `ForecastError`; `inspect` exits 0 or 2, never a traceback | `tests/data/test_fuzz.py` |
 | `forecast inspect /dev/urandom`, `cat /dev/urandom \\| forecast inspect -`, a 400 MB binary file | refused from its first bytes: exit 2, `looks like a binary file (NUL byte at offset N)`; memory stays at start-up's | `tests/test_robustness.py` |
 | a NUL byte late in an otherwise-CSV file (a path or a pipe) | exit 2, `line N: a NUL byte, binary data in what began as text; remove it, or export the file again as CSV text` | `tests/test_robustness.py` |
 | SIGTERM or Ctrl-C while reading an endless pipe of valid rows | exit 143 `forecast: error: terminated` / 130 `forecast: interrupted`, no traceback | `tests/test_robustness.py` |
-| a long file whose tickers never share a date (OLD, then NEW), or trade at different UTC offsets | two series: a column named like a series column (symbol, ticker, name, ...) is the series column whether or not dates repeat | `tests/test_panel.py` |
-| numeric ticker codes (7203, 0005) | read as text, leading zeros kept (a named column, or `--series-column`) | `tests/test_panel.py` |
-| a series column the detector does not list (`Market`) | taken by its shape (dates repeat across labels, unique within each), with a warning; two such columns, or a shape that is not clear, refused naming `--series-column` | `tests/test_panel.py` |
-| `--series '"A,B",C'` | chooses the ticker named `A,B` (the list is one CSV row) | `tests/test_panel.py` |
-| `--test-start 01.02.2018`, `--val-start` | read in the day/month order of `--date-format` or of the file's dates; refused when nothing settles it, with both ISO spellings | `tests/test_data.py` |
+| a long file whose tickers never share a date (OLD, then NEW), or trade at different UTC offsets | two series: a column named like a series column (symbol, ticker, name, ...) is the series column whether or not dates repeat | `tests/data/test_layouts.py` |
+| numeric ticker codes (7203, 0005) | read as text, leading zeros kept (a named column, or `--series-column`) | `tests/data/test_layouts.py` |
+| a series column the detector does not list (`Market`) | taken by its shape (dates repeat across labels, unique within each), with a warning; two such columns, or a shape that is not clear, refused naming `--series-column` | `tests/data/test_layouts.py` |
+| `--series '"A,B",C'` | chooses the ticker named `A,B` (the list is one CSV row) | `tests/data/test_panel.py` |
+| `--test-start 01.02.2018`, `--val-start` | read in the day/month order of `--date-format` or of the file's dates; refused when nothing settles it, with both ISO spellings | `tests/data/test_dates.py` |
 | a value that overflows after scaling | refused before training, naming the line and column | `tests/test_training.py` |
 | training loss becomes NaN | training stops, exit 1, `the training loss became NaN or infinite in epoch N; nothing was written` | `tests/test_training.py` |
 | Ctrl-C (SIGINT) during `train` | exit 130; no temporary directory; the older model of the same name is byte-for-byte intact | `tests/test_robustness.py` |
@@ -171,12 +173,12 @@ def main() -> None:
 | `evaluate` or `plot` without `--interval` on a model with few validation rows | the widest level its calibration supports, said on stderr | `tests/test_predict.py` |
 | `predict --steps 20000` | linear time: each step feeds the last window of a fixed buffer | `tests/test_predict.py` |
 | intraday bars (09:30-15:30, nights and weekends missing) | future timestamps follow the bar times and weekdays the data shows | `tests/test_predict.py` |
-| timestamps with UTC offsets (`2019-01-07 00:00+09:00`) | the wall-clock time is kept (a Monday stays a Monday; no weekend in future dates) | `tests/test_predict.py`, `tests/test_data.py` |
-| any error message | advises only flags of the command that failed, or names the other command (`` `forecast train --target-transform level` ``) | `tests/test_data.py`, `tests/test_predict.py`, `tests/test_plotting.py`, `tests/test_cli.py` |
+| timestamps with UTC offsets (`2019-01-07 00:00+09:00`) | the wall-clock time is kept (a Monday stays a Monday; no weekend in future dates) | `tests/test_predict.py`, `tests/data/test_dates.py` |
+| any error message | advises only flags of the command that failed, or names the other command (`` `forecast train --target-transform level` ``) | `tests/data/test_sources.py`, `tests/data/test_dates.py`, `tests/test_predict.py`, `tests/test_plotting.py`, `tests/test_cli.py` |
 | a failing command that had warnings (`train few.csv --missing drop`) | one line: `few.csv has 4 usable row(s); ... need at least 31; ... (after: dropped 1 row(s) with empty cells in few.csv (--missing drop))` | `tests/test_cli.py` |
 | `predict` on a file in another format than the training file | what the file's own columns settle is read so; what they leave open, as the training file was (`--date-format`, `--decimal`); options given override | `tests/test_predict.py` |
-| a file whose used rows are all empty (`Date,Close\\n2000-01-01,`) | exactly one line: `<stdin> has no usable rows: dropped 1 leading row(s) of <stdin> with empty cells and no row before them to fill from (--missing ffill)` | `tests/test_fuzz.py` |
-| `make test` / `make fuzz` | Hypothesis profile `ci` (derandomized, the same examples every run) / `fuzz` (5000 random examples) | `tests/conftest.py`, `tests/test_fuzz.py` |""")
+| a file whose used rows are all empty (`Date,Close\\n2000-01-01,`) | exactly one line: `<stdin> has no usable rows: dropped 1 leading row(s) of <stdin> with empty cells and no row before them to fill from (--missing ffill)` | `tests/data/test_fuzz.py` |
+| `make test` / `make fuzz` | Hypothesis profile `ci` (derandomized, the same examples every run) / `fuzz` (5000 random examples) | `tests/conftest.py`, `tests/data/test_fuzz.py` |""")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,14 @@ I = "tests/test_intervals.py"
 B = "tests/test_bundle.py"
 E = "tests/test_engine.py"
 W = "tests/test_windows.py"
-N = "tests/test_panel.py"
+N = "tests/data/test_panel.py"
 U = "tests/test_tuning.py"
 C = "tests/test_cli.py"
 R = "tests/test_robustness.py"
 D = "tests/test_robustness.py::test_damaged_model_directory_is_exit_2_naming_the_file"
-F = "tests/test_formats.py"
+F = "tests/data/test_formats.py"
+L = "tests/data/test_layouts.py"
+S = "tests/data/test_sources.py"
 
 MUTANTS = [
     # The house rules (tests/test_layout.py).
@@ -607,52 +609,52 @@ MUTANTS = [
            "        if col.lower() in SERIES_NAMES:\n",
            "        if col.lower() in SERIES_NAMES and pd.Series(dates.asi8).duplicated().any():\n",
            "a ticker column counts only when dates repeat (OLD and NEW spliced into one series)",
-           (N,)),
+           (L,)),
     Mutant("series-shape-any", "forecast/data/layouts.py",
            '(clear if shape == "panel" else could if shape == "could" else [])',
            '(clear if shape else [])',
            "any text column that splits the repeated dates becomes the series column (a Note)",
-           (N,)),
+           (L,)),
     Mutant("series-shape-never", "forecast/data/layouts.py",
            "SHARED_DATES = 0.5", "SHARED_DATES = 1.01",
-           "an unlisted series column (Market) is never found by its shape", (N,)),
+           "an unlisted series column (Market) is never found by its shape", (L,)),
     Mutant("series-no-candidate", "forecast/data/layouts.py",
            "    return SeriesChoice(None, candidate=could[0] if could else None)",
            "    return SeriesChoice(None)",
            "the duplicate-date error no longer names --series-column for a Note or Market",
-           (N, "tests/test_data.py")),
+           (L, S)),
     Mutant("duplicate-across-series", "forecast/data/layouts.py",
            "    dup = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])",
            "    dup = stamps[1:] == stamps[:-1]",
-           "a date shared as one series ends and the next begins is a duplicate", (N,)),
+           "a date shared as one series ends and the next begins is a duplicate", (L,)),
     Mutant("duplicate-no-time", "forecast/data/layouts.py",
            "    timed = stamp != stamp.normalize()", "    timed = False",
-           "the duplicate-date error drops the hour (the autumn clock change)", (N,)),
+           "the duplicate-date error drops the hour (the autumn clock change)", (L,)),
     Mutant("ffill-across-series", "forecast/data/layouts.py",
            "    filled = pd.DataFrame(values).groupby(codes, sort=False).ffill().to_numpy()",
            "    filled = pd.DataFrame(values).ffill().to_numpy()",
-           "--missing ffill fills a series' first blank from the previous series", (N,)),
+           "--missing ffill fills a series' first blank from the previous series", (L,)),
     Mutant("thousands-of-four", "forecast/data/numbers.py",
            r'_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,2}(?:\.[0-9]{3})+)?',
            r'_COMMA_NUMBER = r"[+-]?(?:[0-9]+|[1-9][0-9]{0,3}(?:\.[0-9]{3})+)?',
            "1234.567 could be a thousands group: refused in a semicolon or tab file",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("long-prices-path-unexpected", "forecast/data/sources.py",
            "    except OSError as exc:   # a name too long, a permission, a loop of links",
            "    except PermissionError as exc:   # a name too long, a permission, a loop",
            "a PRICES name too long for the file system ends as 'unexpected OSError'",
-           ("tests/test_data.py",)),
+           (S,)),
     Mutant("option-date-ignores-file-order", "forecast/data/dates.py",
            "        chosen = date_format if date_format in DATE_ORDERS else order",
            "        chosen = date_format if date_format in DATE_ORDERS else None",
            "--test-start 01.05.2020 ignores the day-first order of the file's dates",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("option-date-guessed", "forecast/windows.py",
            "    starts = [None if value is None else option_date(value, flag, panel.date_order,",
            "    starts = [None if value is None else __import__(\"pandas\").Timestamp(value) or "
            "option_date(value, flag, panel.date_order,",
            "--test-start is guessed by pd.Timestamp (01.02.2018 is the 2nd of January)",
-           ("tests/test_data.py",)),
+           ("tests/data/test_dates.py",)),
     Mutant("binary-read-whole", "forecast/data/tables.py",
            "        _judge_start(scan.start, name, encoding)\n", "",
            "binary input is judged only once read whole (a 400 MB file takes 400 MB)",
@@ -670,10 +672,10 @@ MUTANTS = [
            "def _listed(names: Sequence[str], room: int = 120) -> str:",
            "def _listed(names: Sequence[str], room: int = 10 ** 9) -> str:",
            "an error lists all 10,000 columns (a 69 KB line, cut in the middle)",
-           ("tests/test_data.py::test_bad_input_catalogue",)),
+           (f"{S}::test_bad_input_catalogue",)),
     Mutant("cells-uncut", "forecast/data/sources.py",
            "QUOTE_CHARS = 40", "QUOTE_CHARS = 10 ** 9",
-           "an error quotes a 1 MB cell whole", ("tests/test_data.py::test_bad_input_catalogue",)),
+           "an error quotes a 1 MB cell whole", (f"{S}::test_bad_input_catalogue",)),
     Mutant("series-split-on-every-comma", "forecast/options.py",
            '    row = next(csv.reader([text or ""], skipinitialspace=True), [])',
            '    row = (text or "").split(",")',

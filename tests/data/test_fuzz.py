@@ -2,7 +2,8 @@
 ForecastError, and `forecast inspect` exits 0, or 2 with exactly one line, no traceback.
 
 Examples are drawn by the Hypothesis profile (tests/conftest.py): derandomized for
-`make test`, many and random for `make fuzz`.
+`make test`, many and random for `make fuzz`. One module for the whole reader (sources
+to panel), not split by module: each property reads bytes end to end.
 """
 
 import hashlib

@@ -1,3 +1,10 @@
+"""forecast/data/dates.py: day/month orders, formats and UTC offsets, read right or refused;
+--test-start and --val-start read by the rules of the data's dates; the spacing's name. The
+catalogue ``READ_CASES`` (how date and number columns are read, through the real CLI) stays
+whole here, number cases too (docs/make_robustness.py reads it); tests/data/test_numbers.py
+reads its own files through ``read_case``.
+"""
+
 import dataclasses
 import io
 
@@ -11,196 +18,12 @@ from forecast.data import describe_spacing, read_prices
 from forecast.errors import DataError
 from tests.conftest import assert_advice_fits
 
-GOOD = "Date,Open,Close\n2020-01-02,1,10\n2020-01-03,2,11\n2020-01-06,3,12\n"
-
-
-def test_reads_sorted_frame_with_default_target(write_csv):
-    path = write_csv("Date,Open,Close\n2020-01-06,3,12\n2020-01-02,1,10\n2020-01-03,2,11\n")
-    prices = read_prices(path)
-    assert prices.target == "Close" and prices.features == []
-    assert prices.frame["Close"].tolist() == [10, 11, 12]
-    assert prices.lines.tolist() == [3, 4, 2]  # file lines follow the rows when sorted
-
-
-def test_column_names_match_case_insensitively(write_csv):
-    path = write_csv("date,OPEN,close\n2020-01-02,1,10\n2020-01-03,2,11\n")
-    prices = read_prices(path, target="Close", features=["open"])
-    assert prices.columns == ["close", "OPEN"]
-
-
-def test_adj_close_then_only_numeric_column_is_the_default(write_csv):
-    assert read_prices(write_csv("Date,Adj Close,Note\n2020-01-02,1,a\n2020-01-03,2,b\n")
-                       ).target == "Adj Close"
-    assert read_prices(write_csv("timestamp,price,name\n2020-01-02,1,x\n2020-01-03,2,y\n")
-                       ).target == "price"
-
-
-def test_thousands_separators_and_spaces(write_csv):
-    path = write_csv('Date,Close\n2020-01-02, "1,234.5" \n2020-01-03,  "2,000 "\n')
-    assert read_prices(path).frame["Close"].tolist() == [1234.5, 2000.0]
-
-
-def test_semicolon_file_with_decimal_commas_is_read(write_csv):
-    path = write_csv("Date;Close\n2020-01-02;10,5\n2020-01-03;11,25\n")
-    assert read_prices(path).frame["Close"].tolist() == [10.5, 11.25]
-
-
-def test_bom_and_crlf_are_fine(write_csv):
-    path = write_csv(b"\xef\xbb\xbfDate,Close\r\n2020-01-02,1\r\n2020-01-03,2\r\n")
-    assert read_prices(path).frame["Close"].tolist() == [1.0, 2.0]
-
-
-def test_stdin_dash(write_csv):
-    prices = read_prices("-", stdin=io.BytesIO(GOOD.encode()))
-    assert prices.source == "<stdin>" and len(prices.frame) == 3
-
-
-def test_ffill_fills_and_warns_with_the_count(write_csv):
-    warnings = []
-    path = write_csv("Date,Close\n2020-01-02,1\n2020-01-03,\n2020-01-06,NA\n2020-01-07,4\n")
-    prices = read_prices(path, warn=warnings.append)
-    assert prices.frame["Close"].tolist() == [1, 1, 1, 4]
-    assert len(warnings) == 1 and "filled 2 empty cell(s)" in warnings[0]
-
-
-def test_drop_and_error_policies(write_csv):
-    path = write_csv("Date,Close\n2020-01-02,1\n2020-01-03,\n2020-01-06,3\n")
-    assert read_prices(path, missing="drop", warn=lambda m: None).frame["Close"].tolist() == [1, 3]
-    with pytest.raises(DataError, match="line 3, column 'Close': empty cell"):
-        read_prices(path, missing="error")
-
 
 def test_spacing_names():
     import pandas as pd
     assert describe_spacing(pd.bdate_range("2020-01-01", periods=30)) == "business days"
     assert describe_spacing(pd.date_range("2020-01-01", periods=30, freq="D")) == "daily"
     assert describe_spacing(pd.date_range("2020-01-01", periods=30, freq="h")) == "hourly"
-
-
-# The bad-input catalogue, through the real CLI: exit 2, one `forecast: error:` line that
-# names the problem, nothing on stdout, no traceback, no file written.
-BAD_INPUTS = [
-    ("empty", b"", [], "is empty"),
-    ("header only", b"Date,Close\n", [], "no data rows"),
-    ("no date column", b"Day0,Close\nx,1\ny,2\n", [], "no date column"),
-    ("unparsable date", b"Date,Close\n2020-01-02,1\nnot-a-date,2\n", [],
-     "line 3, column 'Date': cannot parse date 'not-a-date'"),
-    ("duplicate date", b"Date,Close\n2020-01-02,1\n2020-01-03,2\n2020-01-02,3\n", [],
-     "line 4, column 'Date': duplicate date 2020-01-02 (also on line 2)"),
-    ("non-numeric cell", b"Date,Close\n2020-01-02,1\n2020-01-03,abc\n", [],
-     "line 3, column 'Close': 'abc' is not a finite number"),
-    ("infinite cell", b"Date,Close\n2020-01-02,1\n2020-01-03,inf\n", [],
-     "line 3, column 'Close': 'inf' is not a finite number"),
-    ("unknown target", GOOD.encode(), ["--target", "Volume"],
-     "no column 'Volume' (--target); columns are: Date, Open, Close"),
-    ("ambiguous target", b"Date,A,B\n2020-01-02,1,2\n2020-01-03,3,4\n", [],
-     "ambiguous; pass --target, one of: A, B"),
-    ("binary file", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", [], "binary file"),
-    ("ragged row", b"Date,Close\n2020-01-02,1\n2020-01-03,2,3\n", [], "line 3: 3 fields"),
-    ("not utf-8", "Date,Close\n2020-01-02,1\n2020-01-03,\xe9\n".encode("latin-1"), [],
-     "line 3: not UTF-8"),
-    ("missing file", None, [], "no such file"),
-    ("date out of range", b"Date,Close\n0001-01-05,1\n0001-01-06,2\n", [],
-     "line 2, column 'Date': date '0001-01-05' is outside the dates pandas can represent"),
-]
-
-#: Long cells and lists are cut, so that the line still says what, where and the fix
-#: within 300 characters (issue 20, item 14).
-WIDE_HEADER = ",".join(f"c{i}" for i in range(10_000))
-BAD_INPUTS += [
-    ("a 1 MB cell", b"Date,Close\n2020-01-02,1\n2020-01-03," + b"x" * 1_000_000 + b"\n", [],
-     "line 3, column 'Close': '" + "x" * 37 + "...' is not a finite number"),
-    ("a 1 MB date", b"Date,Close\n2020-01-02,1\n" + b"9" * 1_000_000 + b",2\n", [],
-     "line 3, column 'Date': cannot parse date '" + "9" * 37 + "...'"),
-    ("ambiguous target among 10,000 columns", f"Date,{WIDE_HEADER}\n2020-01-02,"
-     f"{','.join(['1'] * 10_000)}\n".encode(), [], "pass --target, one of: c0, c1, c2, c3, c4, c5, c6,"),
-    ("no date column among 10,001", f"Day0,{WIDE_HEADER}\nx,{','.join(['1'] * 10_000)}\n"
-     .encode(), [], ", ... (10001 in all)"),
-    ("a duplicated hour (the autumn clock change)", b"Date,Close\n2019-11-03 00:00,1\n"
-     b"2019-11-03 01:00,2\n2019-11-03 01:00,3\n", [], "line 4, column 'Date': duplicate date "
-     "2019-11-03 01:00 (also on line 3); the same wall-clock time twice"),
-    ("a Note beside one revised row", b"Date,Close,Note\n2020-01-02,1,\n2020-01-03,2,\n"
-     b"2020-01-03,3,revised\n", [], "duplicate date 2020-01-03 (also on line 3); keep one row "
-     "per date; if column 'Note' names each row's series, pass --series-column Note"),
-]
-
-#: Cases that are about choosing the target, which `predict` takes from the model instead.
-TARGET_CHOICE = {"unknown target", "ambiguous target", "ambiguous target among 10,000 columns",
-                 "no date column among 10,001"}
-
-
-@pytest.mark.parametrize("command", ["inspect", "train", "predict"])
-@pytest.mark.parametrize("name,content,args,message", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_catalogue(cli, tmp_path, tiny_model, command, name, content, args, message):
-    if command == "predict" and name in TARGET_CHOICE:
-        pytest.skip("predict reads the model's columns; see test_predict.py")
-    path = tmp_path / "bad.csv"
-    if content is not None:
-        path.write_bytes(content)
-    before = sorted(p.name for p in tmp_path.iterdir())
-    extra = ["--model", tiny_model] if command == "predict" else []
-    result = cli(command, path, *args, *extra)
-    assert result.exit_code == 2, result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("forecast: error: ")
-    assert message in lines[0] and len(lines[0]) <= 300
-    assert_advice_fits(command, lines[0])
-    assert "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
-
-
-@pytest.mark.parametrize("command", ["inspect", "train", "predict"])
-def test_a_prices_path_too_long_for_the_file_system_is_one_line(cli, tiny_model, command):
-    """PRICES named longer than a file name may be: exit 2, one line saying so, not
-    'unexpected OSError' (Path.is_dir raises ENAMETOOLONG)."""
-    extra = {"predict": ["--model", tiny_model], "train": ["--model-dir", "m"]}.get(command, [])
-    result = cli(command, "p" * 300 + ".csv", *extra)
-    assert result.exit_code == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("forecast: error: ") and len(lines[0]) <= 300
-    assert lines[0].endswith(": cannot read (File name too long); check the path"), lines[0]
-
-
-def test_inspect_reports_what_train_would_use(cli):
-    result = cli("inspect", str(__import__("tests.conftest").conftest.SP500))
-    assert result.exit_code == 0, result.stderr
-    assert "rows: 5031" in result.stdout
-    assert "dates: 1999-01-04 to 2018-12-31 (business days)" in result.stdout
-    assert "Close,target,number,0" in result.stdout
-
-
-def test_inspect_json_from_stdin(cli):
-    import json
-    result = cli("inspect", "-", "--json", "--features", "open", input=GOOD)
-    info = json.loads(result.stdout)
-    assert info["rows"] == 3 and info["target"] == "Close" and info["features"] == ["Open"]
-    assert info["source"] == "<stdin>"
-    assert {c["name"]: c["role"] for c in info["columns"]} == {
-        "Date": "date", "Open": "feature", "Close": "target"}
-
-
-def test_slow_reading_says_what_it_read_on_stderr(cli, write_csv, monkeypatch):
-    """Big inputs show progress (rows read, series found) once a step takes more than
-    PROGRESS_AFTER_S; small ones stay quiet. Here every step counts as slow."""
-    path = write_csv("date,symbol,close\n2020-01-02,A,1\n2020-01-02,B,2\n2020-01-03,A,3\n")
-    quiet = cli("inspect", path)
-    assert quiet.exit_code == 0 and quiet.stderr == ""
-    monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)
-    result = cli("inspect", path)
-    assert result.exit_code == 0
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"forecast: read {path}: 3 rows (") and lines[0].endswith(" s)")
-    assert lines[1].startswith("forecast: found 2 series, 3 rows (")
-    assert result.stdout == quiet.stdout
-
-
-def test_inspect_warning_goes_to_stderr(cli, write_csv):
-    path = write_csv("Date,Close\n2020-01-02,1\n2020-01-03,\n")
-    result = cli("inspect", path)
-    assert result.exit_code == 0
-    assert "filled 1 empty cell" in result.stderr
-    assert "filled" not in result.stdout.split("note:")[0]
 
 
 # How dates and numbers are read: one decision per column, never per cell. Each case is
@@ -345,62 +168,6 @@ def test_numeric_dates_are_read_right_or_refused_never_misread(start, rows, patt
         return
     assert settles or not order_matters
     assert list(prices.frame.index) == sorted(days)
-
-
-def european(value: float, decimals: int, grouped: bool) -> str:
-    text = f"{value:,.{decimals}f}" if grouped else f"{value:.{decimals}f}"
-    return text.replace(",", "_").replace(".", ",").replace("_", ".")
-
-
-@settings(max_examples=80)
-@given(st.lists(st.floats(0.001, 5e6), min_size=1, max_size=8), st.integers(0, 5),
-       st.booleans(), st.booleans(), st.sampled_from([";", "\t"]))
-def test_numbers_are_read_right_or_refused_never_misread(values, decimals, grouped, comma,
-                                                          delimiter):
-    """Numbers written with a decimal comma (European) or a decimal point, grouped or not,
-    in a column of any mix of magnitudes: read as written, or refused as ambiguous."""
-    cells = [european(v, decimals, grouped) if comma else
-             (f"{v:,.{decimals}f}" if grouped else f"{v:.{decimals}f}") for v in values]
-    dates = pd.date_range("2020-01-01", periods=len(cells), freq="D").strftime("%Y-%m-%d")
-    text = f"Date{delimiter}Close\n" + "".join(f"{d}{delimiter}{c}\n" for d, c in zip(dates, cells))
-    expected = [round(v, decimals) for v in values]
-    try:
-        prices = read_case(text.encode(), [])
-    except DataError as exc:
-        assert "pass --decimal" in exc.message, exc.message
-        return
-    np.testing.assert_allclose(prices.frame["Close"], expected, rtol=1e-12)
-
-
-def test_the_number_format_does_not_depend_on_row_order(write_csv):
-    rows = ["2019-01-02;1,134", "2019-01-03;1,1345", "2019-01-04;2,5"]
-    first = read_prices(write_csv("Date;Close\n" + "\n".join(rows) + "\n", "a.csv"))
-    last = read_prices(write_csv("Date;Close\n" + "\n".join(rows[::-1]) + "\n", "b.csv"))
-    assert first.frame["Close"].tolist() == last.frame["Close"].tolist() == [1.134, 1.1345, 2.5]
-
-
-def test_a_file_of_one_row_is_read_and_the_command_says_what_it_needs(cli, write_csv,
-                                                                       tiny_model):
-    path = write_csv("Date,Close,High,Low\n2020-01-02,1,1.1,0.9\n")
-    assert len(read_prices(path).frame) == 1
-    result = cli("predict", path, "--model", tiny_model)
-    assert result.exit_code == 2
-    assert "has 1 usable row(s); the model needs at least 6" in result.stderr
-
-
-@pytest.mark.parametrize("values", [
-    np.array([5, 3, 5, -1, 3, 9, 0], dtype=np.int64),
-    np.array([7]), np.array([], dtype=np.int64),
-    pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-03"]).to_numpy(),
-])
-def test_unique_sorted_is_np_unique(values):
-    from forecast.data import unique_sorted
-
-    np.testing.assert_array_equal(unique_sorted(values), np.unique(values))
-    uniques, inverse = unique_sorted(values, return_inverse=True)
-    expected, expected_inverse = np.unique(values, return_inverse=True)
-    np.testing.assert_array_equal(uniques, expected)
-    np.testing.assert_array_equal(inverse, expected_inverse)
 
 
 # --test-start and --val-start are read by the rules of the data's date cells (issue 20,

@@ -1,7 +1,9 @@
 """Files as the usual sources write them (docs/formats.md): yfinance's header rows, the
 sources' names for the close and the date, currency-marked and suffixed numbers, other
 encodings, headerless exports. Every layout is read by the fast reader and by the careful
-one (the ``reader`` fixture), to exactly the dates and closes written."""
+one (the ``reader`` fixture), to exactly the dates and closes written. One module for
+the source layouts end to end (sources, tables, dates, numbers, layouts at once), not
+split by module."""
 
 from __future__ import annotations
 
@@ -300,7 +302,7 @@ def test_inspect_shows_a_yfinance_panel(cli, tmp_path):
     "Price,Close,Close\nTicker,A,B\nDate,,\n2024-01-02,1,\n2024-01-03,,2\n",
 ])
 def test_the_two_readers_agree_on_yfinance_files(text):
-    from tests.test_fuzz import both_paths
+    from tests.data.test_fuzz import both_paths
 
     fast, careful = both_paths(text.encode())
     assert fast == careful and fast[0] == "table"
@@ -473,7 +475,7 @@ def documented() -> dict[str, tuple[list[str], list[str]]]:
     import shlex
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "docs" / "formats.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text()
     out = {}
     for part in text.split("<!-- sample: ")[1:]:
         name, body = part.split(" -->", 1)

@@ -1,5 +1,8 @@
-"""Panels: long, wide and many-file input through the one reader, per-series scaling, date
-splits that no test row crosses, the series column in every output, and new tickers."""
+"""forecast/data/panel.py: the Panel and read_panel: many files, stdin, spacing across series,
+--series, the progress lines, and ``Panel.recent``. Then, end to end, train, predict and
+evaluate on a panel: per-series scaling, date splits that no test row crosses, the series
+column in every output, and new tickers (the series' layouts: tests/data/test_layouts.py).
+"""
 
 import dataclasses
 import io
@@ -9,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.data import parse_numbers, read_panel, read_table
+from forecast.data import read_panel, read_prices
 from forecast.errors import DataError, UsageError
 from tests.conftest import TINY, price_frame
 
@@ -30,40 +33,6 @@ def long_frame(rows: int = 160, tickers=TICKERS, shuffle: bool = True) -> pd.Dat
 def wide_text(long: pd.DataFrame) -> str:
     return long.pivot(index="Date", columns="symbol", values="Close").reset_index().to_csv(
         index=False)
-
-
-def test_a_long_file_is_detected_and_read_per_series(write_csv):
-    long = long_frame()
-    panel = read_panel([write_csv(long.to_csv(index=False))])
-    assert panel.layout == "long" and panel.series_column == "symbol"
-    assert sorted(panel.names) == list(TICKERS)
-    for s, name in enumerate(panel.names):
-        own = long[long["symbol"] == name].sort_values("Date")
-        np.testing.assert_array_equal(panel.target_of(s), own["Close"].to_numpy())
-        assert panel.dates[panel.rows(s)].is_monotonic_increasing
-
-
-def test_the_series_column_can_be_named_and_duplicates_are_per_series(write_csv):
-    text = "day,ticker,price\n2020-01-01,A,1\n2020-01-01,B,2\n2020-01-02,A,3\n2020-01-02,B,4\n"
-    panel = read_panel([write_csv(text)], date_column="day", series_column="TICKER")
-    assert panel.names == ["A", "B"] and panel.target == "price"
-    dup = text + "2020-01-02,B,5\n"
-    with pytest.raises(DataError, match=r"line 6.*duplicate date 2020-01-02 in series 'B' "
-                                        r"\(also on line 5\)"):
-        read_panel([write_csv(dup)])
-
-
-def test_a_wide_file_gives_one_series_per_column_shortened_by_leading_and_trailing_blanks(
-        write_csv):
-    text = ("Date,A,B\n2020-01-01,,10\n2020-01-02,1,11\n2020-01-03,2,\n2020-01-06,3,13\n"
-            "2020-01-07,4,\n")
-    panel = read_panel([write_csv(text)], wide=True, warn=lambda m: None)
-    assert panel.layout == "wide" and panel.names == ["A", "B"]
-    assert panel.target_of(0).tolist() == [1, 2, 3, 4]          # not listed yet: shorter
-    assert panel.target_of(1).tolist() == [10, 11, 11, 13]       # inner blank: ffill; delisted
-    assert str(panel.dates[panel.rows(1)][-1].date()) == "2020-01-06"
-    with pytest.raises(DataError, match="empty cell"):
-        read_panel([write_csv(text)], wide=True, missing="error")
 
 
 def test_the_shipped_long_and_wide_files_read_the_same_panel():
@@ -135,131 +104,6 @@ def long_text(header: str, rows) -> str:
     return header + "\n" + "".join(",".join(str(c) for c in row) + "\n" for row in rows)
 
 
-@pytest.mark.parametrize("name", ["ticker", "Symbol", "NAME"])
-def test_a_named_series_column_is_the_series_column_though_no_date_repeats(write_csv, name):
-    """OLD trades until NEW is listed: no date repeats, yet they are two series, never one
-    price path spliced together (issue 20, item 4)."""
-    old, new = days("2010-01-01", 30), days("2010-03-01", 30)
-    text = long_text(f"Date,{name},Close", [(d, "OLD", i) for i, d in enumerate(old)]
-                     + [(d, "NEW", 100 + i) for i, d in enumerate(new)])
-    panel = read_panel([write_csv(text)])
-    assert panel.layout == "long" and panel.series_column == name
-    assert panel.names == ["OLD", "NEW"] and panel.lengths.tolist() == [30, 30]
-    assert panel.target_of(1)[0] == 100
-
-
-def test_tickers_at_different_utc_offsets_are_two_series(write_csv):
-    """Tokyo at 09:00+09:00 and New York at 09:30-05:00: wall-clock times that never meet."""
-    rows = [(f"{d} 09:00+09:00", "7203", i) for i, d in enumerate(days("2019-01-01", 20))]
-    rows += [(f"{d} 09:30-05:00", "IBM", i) for i, d in enumerate(days("2019-01-01", 20))]
-    panel = read_panel([write_csv(long_text("Date,ticker,Close", rows))])
-    assert panel.names == ["7203", "IBM"] and panel.lengths.tolist() == [20, 20]
-
-
-def test_a_named_column_with_a_label_per_row_is_a_row_id(write_csv):
-    text = long_text("Date,id,Close", [(d, i, i) for i, d in enumerate(days("2019-01-01", 20))])
-    panel = read_panel([write_csv(text)])
-    assert panel.layout == "single" and panel.target == "Close"
-
-
-@pytest.mark.parametrize("careful", [False, True], ids=["fast reader", "careful reader"])
-def test_numeric_ticker_codes_are_text_with_their_leading_zeros(write_csv, monkeypatch, careful):
-    """Tokyo's 7203 and Hong Kong's 0005 (issue 20, item 6): named like a series column,
-    or given with --series-column, a column of codes is read as text."""
-    if careful:
-        monkeypatch.setattr("forecast.data.tables._fast_table", lambda *a: None)
-    rows = [(d, code, i) for i, d in enumerate(days("2019-01-01", 20))
-            for code in ("0005", "7203")]
-    panel = read_panel([write_csv(long_text("Date,code,Close", rows))])
-    assert panel.series_column == "code" and panel.names == ["0005", "7203"]
-    given = read_panel([write_csv(long_text("Date,Exchange,Close", rows))],
-                       series_column="exchange")
-    assert given.names == ["0005", "7203"] and given.lengths.tolist() == [20, 20]
-
-
-def test_an_unlisted_series_column_is_found_by_its_shape_and_said(write_csv):
-    """`Market` is not a name the detector lists: dates repeat across its labels, and each
-    label's dates are unique, so it is the series column, with a warning saying so."""
-    rows = [(d, market, i) for i, d in enumerate(days("2019-01-01", 20))
-            for market in ("NYSE", "LSE")]
-    warnings = []
-    panel = read_panel([write_csv(long_text("Date,Market,Close", rows))], warn=warnings.append)
-    assert panel.series_column == "Market" and panel.names == ["NYSE", "LSE"]
-    assert warnings == ["took column 'Market' as the series column (its labels repeat the "
-                        "dates); pass --series-column to choose it yourself"]
-
-
-def test_two_unlisted_columns_that_could_each_name_the_series_are_refused(write_csv):
-    rows = [(d, market, market.lower(), i) for i, d in enumerate(days("2019-01-01", 20))
-            for market in ("NYSE", "LSE")]
-    with pytest.raises(DataError, match=r"columns Market, Venue could each name the "
-                                        r"series of a long file; pass --series-column NAME"):
-        read_panel([write_csv(long_text("Date,Market,Venue,Close", rows))])
-    panel = read_panel([write_csv(long_text("Date,Market,Venue,Close", rows))],
-                       series_column="Venue")
-    assert panel.names == ["nyse", "lse"]
-
-
-def test_an_unlisted_column_that_only_might_name_series_is_refused_naming_the_flag(write_csv):
-    """Markets that share a single day: not shape enough to be taken, so the error names
-    --series-column (never a plain duplicate-date error)."""
-    rows = [(d, "NYSE", i) for i, d in enumerate(days("2019-01-01", 20))]
-    rows += [(d, "LSE", i) for i, d in enumerate(days("2019-01-28", 20))]
-    with pytest.raises(DataError, match=r"duplicate date 2019-01-28 .* if column 'Market' "
-                                        r"names each row's series, pass --series-column Market"):
-        read_panel([write_csv(long_text("Date,Market,Close", rows))])
-
-
-@pytest.mark.parametrize("notes", [("", "revised"), ("ok", "revised")],
-                         ids=["blank notes", "a note on every row"])
-def test_a_note_column_never_becomes_the_series_column(write_csv, notes):
-    """One ticker, a free-text Note, and one duplicated (revised) row: the duplicate-date
-    error, naming --series-column since Note could be one (issue 20, item 5)."""
-    dates = days("2019-01-01", 20)
-    rows = [(d, i, notes[0]) for i, d in enumerate(dates)] + [(dates[4], 99, notes[1])]
-    with pytest.raises(DataError, match=r"line 22, column 'Date': duplicate date 2019-01-07 "
-                                        r"\(also on line 6\); keep one row per date; if column "
-                                        r"'Note' names each row's series, pass --series-column"):
-        read_panel([write_csv(long_text("Date,Close,Note", rows))])
-
-
-def test_a_date_shared_as_one_series_ends_and_the_next_begins_is_no_duplicate(write_csv):
-    """OLD's last day is NEW's first: one row each, in two series; not a duplicate."""
-    old, new = days("2019-01-01", 20), days("2019-01-28", 20)
-    assert old[-1] == new[0]
-    rows = [(d, "OLD", i) for i, d in enumerate(old)] + [(d, "NEW", i) for i, d in enumerate(new)]
-    panel = read_panel([write_csv(long_text("Date,symbol,Close", rows))])
-    assert panel.lengths.tolist() == [20, 20]
-
-
-@pytest.mark.parametrize("careful", [False, True], ids=["fast reader", "careful reader"])
-def test_ffill_never_fills_a_series_first_blank_from_the_previous_series(write_csv,
-                                                                         monkeypatch, careful):
-    if careful:
-        monkeypatch.setattr("forecast.data.tables._fast_table", lambda *a: None)
-    rows = [(d, "A", 1 + i) for i, d in enumerate(days("2019-01-01", 10))]
-    rows += [(d, "B", "" if i == 0 else 50 + i) for i, d in enumerate(days("2019-01-01", 10))]
-    warnings = []
-    panel = read_panel([write_csv(long_text("Date,symbol,Close", rows))], warn=warnings.append)
-    assert panel.names == ["A", "B"] and panel.lengths.tolist() == [10, 9]
-    assert panel.target_of(1).tolist() == [51 + i for i in range(9)]
-    assert "dropped 1 leading row(s)" in warnings[0]
-
-
-def test_hourly_data_across_the_clock_change_names_the_time_and_the_cause(write_csv):
-    rows = [(f"2019-11-03 {h:02d}:00", h) for h in range(4)] + [("2019-11-03 01:00", 9)]
-    with pytest.raises(DataError, match=r"line 6, column 'Date': duplicate date 2019-11-03 "
-                                        r"01:00 \(also on line 3\); the same wall-clock time "
-                                        r"twice, as a local clock change"):
-        read_panel([write_csv(long_text("Date,Close", rows))])
-    offsets = [(f"2019-11-03T0{h}:00:00-04:00", h) for h in range(2)]
-    offsets += [(f"2019-11-03T0{h}:00:00-05:00", h) for h in range(1, 3)]
-    with pytest.raises(DataError, match=r"duplicate date 2019-11-03 01:00 \(also on line 3; "
-                                        r"written '2019-11-03T01:00:00-05:00' and "
-                                        r"'2019-11-03T01:00:00-04:00'\).*write the times in UTC"):
-        read_panel([write_csv(long_text("Date,Close", offsets))])
-
-
 def test_a_ticker_whose_name_holds_a_comma_can_be_chosen_with_series(cli, write_csv):
     """--series is one CSV row: "A,B" in double quotes is one name (issue 20, item 16)."""
     rows = [(d, name, i) for i, d in enumerate(days("2019-01-01", 20))
@@ -270,6 +114,53 @@ def test_a_ticker_whose_name_holds_a_comma_can_be_chosen_with_series(cli, write_
     assert [s["name"] for s in json.loads(result.stdout)["series"]] == ["A,B", "C"]
     result = cli("inspect", path, "--series", "A,B")
     assert result.exit_code == 2 and "no series 'A' in" in result.stderr
+
+
+def test_reads_sorted_frame_with_default_target(write_csv):
+    path = write_csv("Date,Open,Close\n2020-01-06,3,12\n2020-01-02,1,10\n2020-01-03,2,11\n")
+    prices = read_prices(path)
+    assert prices.target == "Close" and prices.features == []
+    assert prices.frame["Close"].tolist() == [10, 11, 12]
+    assert prices.lines.tolist() == [3, 4, 2]  # file lines follow the rows when sorted
+
+
+def test_slow_reading_says_what_it_read_on_stderr(cli, write_csv, monkeypatch):
+    """Big inputs show progress (rows read, series found) once a step takes more than
+    PROGRESS_AFTER_S; small ones stay quiet. Here every step counts as slow."""
+    path = write_csv("date,symbol,close\n2020-01-02,A,1\n2020-01-02,B,2\n2020-01-03,A,3\n")
+    quiet = cli("inspect", path)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    monkeypatch.setattr("forecast.console.PROGRESS_AFTER_S", -1.0)
+    result = cli("inspect", path)
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"forecast: read {path}: 3 rows (") and lines[0].endswith(" s)")
+    assert lines[1].startswith("forecast: found 2 series, 3 rows (")
+    assert result.stdout == quiet.stdout
+
+
+def test_a_file_of_one_row_is_read_and_the_command_says_what_it_needs(cli, write_csv,
+                                                                       tiny_model):
+    path = write_csv("Date,Close,High,Low\n2020-01-02,1,1.1,0.9\n")
+    assert len(read_prices(path).frame) == 1
+    result = cli("predict", path, "--model", tiny_model)
+    assert result.exit_code == 2
+    assert "has 1 usable row(s); the model needs at least 6" in result.stderr
+
+
+@pytest.mark.parametrize("values", [
+    np.array([5, 3, 5, -1, 3, 9, 0], dtype=np.int64),
+    np.array([7]), np.array([], dtype=np.int64),
+    pd.to_datetime(["2020-01-03", "2020-01-01", "2020-01-03"]).to_numpy(),
+])
+def test_unique_sorted_is_np_unique(values):
+    from forecast.data import unique_sorted
+
+    np.testing.assert_array_equal(unique_sorted(values), np.unique(values))
+    uniques, inverse = unique_sorted(values, return_inverse=True)
+    expected, expected_inverse = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(uniques, expected)
+    np.testing.assert_array_equal(inverse, expected_inverse)
 
 
 # ----- end to end: train, predict, evaluate on a panel ---------------------------------------
@@ -484,61 +375,6 @@ def test_a_format_1_single_series_directory_still_predicts(cli, tiny_model, tmp_
     b = cli("predict", "--model", zero, "--backtest")
     assert a.exit_code == 0, a.stderr
     assert a.stdout == b.stdout and len(a.stdout.splitlines()) > 100
-
-
-def test_parquet_input_reads_the_same_panel_as_the_csv(tmp_path):
-    from tests.conftest import ROOT
-
-    csv = read_panel([ROOT / "data" / "panel20_long.csv"])
-    frame = pd.read_csv(ROOT / "data" / "panel20_long.csv", parse_dates=["date"])
-    frame.to_parquet(tmp_path / "p.parquet")
-    parquet = read_panel([tmp_path / "p.parquet"])
-    assert parquet.names == csv.names and parquet.layout == "long"
-    np.testing.assert_array_equal(parquet.values, csv.values)
-    assert (parquet.dates == csv.dates).all()
-    wide = pd.read_csv(ROOT / "data" / "panel20_wide.csv", parse_dates=["date"])
-    wide.to_parquet(tmp_path / "w.parquet")
-    from_wide = read_panel([tmp_path / "w.parquet"], wide=True)
-    assert sorted(from_wide.names) == sorted(csv.names)
-    with pytest.raises(DataError, match="cannot be read as Parquet"):
-        (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
-        read_panel([tmp_path / "bad.parquet"])
-
-
-def test_parquet_typed_columns_follow_the_csv_rules(tmp_path):
-    """Parquet date-time and number columns are taken as typed (no text round trip), with
-    the answers a CSV of the same cells gets: wall-clock times, NaN as a missing cell,
-    inf and a missing date as errors naming the line, --decimal irrelevant to numbers."""
-    dates = pd.date_range("2020-01-06 09:30", periods=4, freq="D", tz="Asia/Tokyo")
-    frame = pd.DataFrame({"date": dates, "close": [1.5, np.nan, 3.0, 4.0],
-                          "volume": np.array([10, 20, 30, 40], dtype=np.int64)})
-    frame.to_parquet(tmp_path / "p.parquet")
-    notes = []
-    panel = read_panel([tmp_path / "p.parquet"], features=["volume"], warn=notes.append)
-    assert [str(d) for d in panel.dates] == [f"2020-01-{d:02d} 09:30:00" for d in (6, 7, 8, 9)]
-    np.testing.assert_array_equal(panel.values, [[1.5, 10], [1.5, 20], [3, 30], [4, 40]])
-    assert "filled 1 empty cell" in " ".join(notes)
-    comma = read_panel([tmp_path / "p.parquet"], decimal=",", warn=lambda m: None)
-    np.testing.assert_array_equal(comma.values[:, 0], [1.5, 1.5, 3, 4])
-    frame.loc[2, "close"] = np.inf
-    frame.to_parquet(tmp_path / "inf.parquet")
-    with pytest.raises(DataError, match=r"inf.parquet line 4, column 'close': 'inf' is not a"):
-        read_panel([tmp_path / "inf.parquet"])
-    frame.loc[2, "close"], frame.loc[1, "date"] = 3.0, pd.NaT
-    frame.to_parquet(tmp_path / "nat.parquet")
-    with pytest.raises(DataError, match=r"nat.parquet line 3, column 'date': empty date"):
-        read_panel([tmp_path / "nat.parquet"])
-    # yyyymmdd dates stored as numbers (float when a null made pandas widen them) read as
-    # their digits, as in a CSV; a second date-time column's blanks count as missing
-    numbers = pd.DataFrame({"date": [20200102.0, 20200103.0, 20200106.0],
-                            "close": [1.0, 2.0, 3.0],
-                            "ex": pd.to_datetime(["2020-01-02", None, "2020-01-06"])})
-    numbers.to_parquet(tmp_path / "numbers.parquet")
-    panel = read_panel([tmp_path / "numbers.parquet"], warn=lambda m: None)
-    assert [str(d.date()) for d in panel.dates] == ["2020-01-02", "2020-01-03", "2020-01-06"]
-    table = read_table(tmp_path / "numbers.parquet")
-    values, invalid = parse_numbers(table, "ex")
-    assert np.isnan(values).all() and invalid.tolist() == [True, False, True]
 
 
 def test_predict_out_writes_csv_or_parquet_atomically(cli, panel_model, tmp_path):

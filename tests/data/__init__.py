@@ -1,0 +1,1 @@
+"""Tests of forecast/data/, one module per module of the package."""
