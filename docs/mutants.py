@@ -675,6 +675,23 @@ MUTANTS = [
            '    row = next(csv.reader([text or ""], skipinitialspace=True), [])',
            '    row = (text or "").split(",")',
            "--series cannot choose a ticker named A,B", (N,)),
+    # Issue 22: tail levels and VaR backtests.
+    Mutant("tail-level-unchecked", "forecast/intervals.py",
+           "        if scores < need:\n",
+           "        if scores < 0:\n",
+           "a tail level the validation rows cannot calibrate trains, its band infinite",
+           ("tests/test_intervals.py", "tests/test_cli.py::test_tail_levels_the_validation_rows_"
+            "cannot_calibrate_are_refused_before_training")),
+    Mutant("kupiec-rate-of-null", "forecast/metrics.py",
+           "    phat = x / n\n",
+           "    phat = p\n",
+           "Kupiec's alternative uses the promised rate: LR_pof is always 0",
+           ("tests/test_metrics.py",)),
+    Mutant("christoffersen-unconditional", "forecast/metrics.py",
+           "    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0\n",
+           "    pi11 = pi01\n",
+           "the independence test ignores whether a hit follows a hit: clustering passes",
+           ("tests/test_metrics.py",)),
 ]
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from forecast import metrics
 from forecast.config import GUARD_Z, VOLATILITY_WINDOW, median_index
 from forecast.data import Panel, unique_sorted
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, UsageError
 from forecast.windows import OriginForecasts
 
 
@@ -83,6 +83,29 @@ def conformal_quantile(sorted_scores: np.ndarray, level: float) -> float:
     n = len(sorted_scores)
     rank = math.ceil((n + 1) * level - 1e-9)  # level n / (n + 1) is rank n, not n + 1
     return float(sorted_scores[rank - 1]) if 1 <= rank <= n else float("inf")
+
+
+def scores_needed(level: float) -> int:
+    """The fewest scores with a finite split-conformal quantile at ``level``: the smallest n
+    with ceil((n + 1) level) <= n, that is n >= level / (1 - level) (4 for 80%, 49 for the
+    98% band of the 0.01 and 0.99 quantiles, 199 for 99.5%)."""
+    return max(math.ceil(level / (1.0 - level) - 1e-9), 1)
+
+
+def check_calibratable(levels: list[float], scores: int) -> None:
+    """Refuse (UsageError, before training) quantile levels whose central interval the
+    validation rows cannot calibrate: each trained pair (q, 1 - q) is a band of level
+    1 - 2q, which CQR calibrates only from ``scores_needed`` scores; ``scores`` is the
+    number each step gets, the validation rows pooled over series. Without the check its
+    band would be silently infinite."""
+    for coverage, lower, upper in central_pairs(levels):
+        need = scores_needed(coverage)
+        if scores < need:
+            raise UsageError(
+                f"--quantiles {levels[lower]:g} and {levels[upper]:g} make a {coverage:.4g} "
+                f"band that needs at least {need} validation rows to calibrate (conformal: "
+                f"n >= {coverage:.4g}/{1 - coverage:.4g}); the validation rows give {scores}; "
+                "drop those levels or pass a larger --val-fraction or an earlier --val-start")
 
 
 def band(predicted: np.ndarray, scale: np.ndarray, q: float, space: str

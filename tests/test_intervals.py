@@ -1,11 +1,12 @@
 import io
+import math
 import json
 
 import numpy as np
 import pytest
 
 from forecast import intervals
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, UsageError
 
 
 def test_conformal_quantile_rank():
@@ -362,3 +363,23 @@ def test_interval_guard_on_a_tie_falls_back():
     actual = np.arange(5.0)
     band = (actual - 1, actual + 1)
     assert intervals.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
+
+
+# --- tail levels: how many scores a level needs --------------------------------------------
+@pytest.mark.parametrize("level, need", [(0.8, 4), (0.9, 9), (0.98, 49), (0.99, 99),
+                                         (0.5, 1)])
+def test_scores_needed_is_the_fewest_with_a_finite_conformal_quantile(level, need):
+    assert intervals.scores_needed(level) == need
+    assert math.isfinite(intervals.conformal_quantile(np.arange(need, dtype=float), level))
+    if need > 1:
+        assert intervals.conformal_quantile(np.arange(need - 1, dtype=float), level) == math.inf
+
+
+def test_a_tail_pair_the_validation_rows_cannot_calibrate_is_refused_with_the_count():
+    levels = [0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99]
+    intervals.check_calibratable(levels, 49)
+    with pytest.raises(UsageError, match="0.01 and 0.99 make a 0.98 band that needs at least "
+                                         "49 validation rows.*give 48"):
+        intervals.check_calibratable(levels, 48)
+    intervals.check_calibratable([0.1, 0.5, 0.9], 4)
+    intervals.check_calibratable([0.01, 0.5], 1)   # no pair: nothing calibrated
