@@ -692,6 +692,15 @@ MUTANTS = [
            "    pi11 = pi01\n",
            "the independence test ignores whether a hit follows a hit: clustering passes",
            ("tests/test_metrics.py",)),
+    Mutant("beyond-horizon-unwidened", "forecast/intervals.py",
+           "    grow = math.sqrt(factor)\n", "    grow = 1.0\n",
+           "quantiles beyond the horizon keep the last direct step's spread",
+           ("tests/test_intervals.py::test_widened_quantiles_keep_their_order_and_median",)),
+    Mutant("beyond-horizon-calibrates-on-test", "forecast/predict.py",
+           "        use = (target >= bounds[series, 0]) & (target < bounds[series, 1])\n",
+           "        use = target >= bounds[series, 0]\n",
+           "the CQR beyond the horizon also fits on test rows (leakage)",
+           ("tests/test_predict.py::test_beyond_the_horizon_cqr_fits_on_the_validation_rows_only",)),
 ]
 
 

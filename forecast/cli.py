@@ -257,7 +257,9 @@ def predict(
         raise UsageError("--json writes to stdout and --out to a file; drop one")
     bundle = open_model(model)
     out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
-    data = load_panel(prices, bundle, reading, recent=not backtest)
+    # quantiles beyond the horizon calibrate on the validation rows: the whole data.csv
+    beyond = quantiles and (steps or 0) > bundle.config.model.horizon
+    data = load_panel(prices, bundle, reading, recent=not (backtest or beyond))
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
     write_table(forecaster.backtest(step, interval, quantiles) if backtest
                 else forecaster.future(steps, interval, quantiles), as_json, out)

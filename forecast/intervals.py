@@ -373,6 +373,42 @@ class QuantileIntervals:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
 
 
+def widen(quantiles: np.ndarray, base: int, centre: np.ndarray, factor: float, space: str
+          ) -> np.ndarray:
+    """Quantiles beyond the trained horizon: the spread of the last direct step's quantiles
+    (rows, levels) around their level ``base``, scaled by sqrt(``factor``) (steps / horizon,
+    as a random walk's spread grows), around ``centre`` (rows,), the recursive point
+    forecast; in log-price for ``space == "log"``. Order-preserving: no two levels cross."""
+    q = np.asarray(quantiles, dtype=float)
+    middle, centre = q[:, base:base + 1], np.asarray(centre, dtype=float)[:, None]
+    grow = math.sqrt(factor)
+    if space == "log":
+        return centre * (q / middle) ** grow
+    return centre + (q - middle) * grow
+
+
+def step_intervals(quantile: QuantileIntervals, actual: np.ndarray, raw: np.ndarray,
+                   step: int, what: str) -> QuantileIntervals:
+    """Every central pair of ``quantile`` calibrated by CQR on the validation forecasts of
+    one ``step`` beyond the horizon: ``raw`` (rows, levels) their uncalibrated quantiles,
+    ``actual`` (rows,) the prices they forecast. The result's step 1 is that step.
+    UsageError (naming ``what`` the rows came from) where a pair has too few of them."""
+    pairs = []
+    for p in quantile.pairs:
+        need = scores_needed(p["level"])
+        if len(actual) < need:
+            raise UsageError(
+                f"--quantiles {step} steps ahead (beyond the model's horizon) calibrate on the "
+                f"validation rows of {what}: they give {len(actual)} forecasts, the "
+                f"{p['level']:g} band needs {need}; pass the model's training data, or "
+                f"retrain with `forecast train --horizon {step}`")
+        cal = QuantileCalibration.fit(actual, raw[:, p["lower"]], raw[:, p["upper"]],
+                                      quantile.levels[p["lower"]], quantile.levels[p["upper"]],
+                                      quantile.space)
+        pairs.append({**p, "calibration": cal})
+    return QuantileIntervals(quantile.levels, quantile.space, pairs)
+
+
 def prediction_band(level: float, step: int, point: np.ndarray, scale: np.ndarray,
                     calibration: Calibration, quantile: QuantileIntervals | None = None,
                     quantiles: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

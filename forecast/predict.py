@@ -285,9 +285,9 @@ class Forecaster:
             use (origins,) bool; and for the backtested rows, in the order ``backtest``
             gives them: series (k,) and rows (k,), the price row within each series.
         """
-        if not 1 <= step <= self.horizon:
-            raise UsageError(f"--step must be between 1 and the model's horizon "
-                             f"({self.horizon}); got {step}")
+        if step < 1:
+            raise UsageError(f"--step must be at least 1, got {step}")
+        self._check_recursive(step, "--step")
         _, series, rows = self.origins
         target_rows = rows + step - 1
         use = target_rows < self.prices.lengths[series]
@@ -308,18 +308,75 @@ class Forecaster:
         self._check_quantiles(quantiles)
         use, series, rows = self.backtest_rows(step)
         at = self.prices.offsets[series] + rows
-        prices = self.prices_from(use)[:, step - 1]
-        predicted = self.point(prices)
+        predicted, raw = self.ahead(step, use)
         out = pd.DataFrame({"date": self.prices.dates[at], "actual": self.target[at],
                             "predicted": predicted})
         if self.prices.multi:
             out.insert(0, "series", np.asarray(self.prices.names, dtype=object)[series])
-        raw = prices if self.levels else None
         if level is not None:
             out["lower"], out["upper"] = self._band(predicted, at - step, level, step, raw)
         if quantiles:
-            self._add_quantiles(out, self.bundle.quantile.calibrated(raw, step))
+            self._add_quantiles(out, self.published(raw, step))
         return out
+
+    def ahead(self, step: int, use: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forecasts ``step`` ahead from the origins selected by ``use`` (origins,), in
+        price units: the point forecasts (k,) and a quantile model's uncalibrated
+        quantiles (k, levels) (None for a point model). Direct up to the horizon; beyond
+        it the point forecast is fed back (``_recurse``) and the quantiles are the last
+        direct step's, their spread widened by sqrt(step / horizon) around that point
+        forecast (``intervals.widen``; docs/quantiles.md says why)."""
+        direct = self.prices_from(use)
+        if step <= self.horizon:
+            prices = direct[:, step - 1]
+            return self.point(prices), (prices if self.levels else None)
+        starts, series, rows = (a[use] for a in self.origins)
+        anchor = self.target[self.prices.offsets[series] + rows - 1]
+        path = self._recurse(self.prepared.inputs(starts), self.point(self.outputs[use]),
+                             step, series, anchor)
+        point = self.checked_prices(outputs_to_prices, path[:, :step], series, self.scaler,
+                                    self.kind, anchor)[:, step - 1]
+        if not self.levels:
+            return point, None
+        return point, intervals.widen(direct[:, -1], self.median_index, point,
+                                      step / self.horizon, self.bundle.quantile.space)
+
+    def published(self, raw: np.ndarray, step: int) -> np.ndarray:
+        """(k, levels) published quantiles ``step`` ahead from the uncalibrated ``raw``:
+        CQR-calibrated per step, by the model's own calibration up to the horizon and,
+        beyond it, by one fit now on this step's forecasts of the validation rows."""
+        if step <= self.horizon:
+            return self.bundle.quantile.calibrated(raw, step)
+        return self.step_calibration(step).calibrated(raw, 1)
+
+    @functools.lru_cache(maxsize=None)
+    def step_calibration(self, step: int) -> intervals.QuantileIntervals:
+        """The CQR of every trained central pair for forecasts ``step`` (beyond the
+        horizon) ahead, from the ``step``-ahead forecasts of the model's validation rows
+        (dated from its validation start to its test start; never a test row), pooled over
+        series, as training calibrates the steps up to the horizon."""
+        _, series, rows = self.origins
+        target = rows + step - 1
+        bounds = np.array([self.split_rows(s) for s in range(self.prices.n_series)])
+        use = (target >= bounds[series, 0]) & (target < bounds[series, 1])
+        if use.any():
+            _, raw = self.ahead(step, use)
+        else:
+            raw = np.empty((0, len(self.levels)))
+        actual = self.target[self.prices.offsets[series[use]] + target[use]]
+        return intervals.step_intervals(self.bundle.quantile, actual, raw, step,
+                                        self.prices.source)
+
+    def _check_recursive(self, steps: int, flag: str) -> None:
+        """Refuse forecasts beyond the horizon for a model that reads inputs other than the
+        target and its derived volatility: their future values are unknown."""
+        features = self.prices.input_columns[1:]
+        if steps > self.horizon and features:
+            raise UsageError(f"{flag} {steps} is beyond the model's horizon ({self.horizon}) "
+                             f"and the model also reads {', '.join(features)}, "
+                             f"whose future values are unknown; use {flag} "
+                             f"{self.horizon} or retrain with a longer horizon "
+                             "(`forecast train --horizon N`)")
 
     def future(self, steps: int | None = None, level: float | None = None,
                quantiles: bool = False) -> pd.DataFrame:
@@ -336,17 +393,7 @@ class Forecaster:
         if steps < 1:
             raise UsageError(f"--steps must be at least 1, got {steps}")
         self._check_quantiles(quantiles)
-        features = self.prices.input_columns[1:]
-        if steps > self.horizon and features:
-            raise UsageError(f"--steps {steps} is beyond the model's horizon ({self.horizon}) "
-                             f"and the model also reads {', '.join(features)}, "
-                             "whose future values are unknown; use --steps "
-                             f"{self.horizon} or retrain with a longer horizon "
-                             "(`forecast train --horizon N`)")
-        if steps > self.horizon and quantiles:
-            raise UsageError(f"--quantiles gives the model's {self.horizon}-step horizon "
-                             f"only; use --steps {self.horizon} (or fewer), or retrain with "
-                             f"a longer horizon (`forecast train --horizon {steps}`)")
+        self._check_recursive(steps, "--steps")
         if level is not None:
             check_level(self.bundle.calibration, level, steps)
         # Each series' last rows only (``recent_of``): the direct forecast (steps
@@ -371,11 +418,15 @@ class Forecaster:
         if panel.multi:
             out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
         qprices = None
-        if self.levels:   # (series * steps, levels); NaN beyond the horizon
+        if self.levels:   # (series * steps, levels); widened beyond the horizon
             direct = self.checked_prices(outputs_to_prices, raw, series, self.scaler,
                                          self.kind, anchor)
             qprices = np.full((panel.n_series, steps, len(self.levels)), np.nan)
             qprices[:, :min(steps, self.horizon)] = direct[:, :steps]
+            for k in range(self.horizon + 1, steps + 1 if quantiles else 0):
+                qprices[:, k - 1] = intervals.widen(direct[:, -1], self.median_index,
+                                                    predicted[:, k - 1], k / self.horizon,
+                                                    self.bundle.quantile.space)
             qprices = qprices.reshape(-1, len(self.levels))
         ahead = np.tile(np.arange(1, steps + 1), panel.n_series)
         if level is not None:
@@ -385,7 +436,7 @@ class Forecaster:
         if quantiles:
             published = np.empty_like(qprices)
             for k in range(1, steps + 1):
-                published[ahead == k] = self.bundle.quantile.calibrated(qprices[ahead == k], k)
+                published[ahead == k] = self.published(qprices[ahead == k], k)
             self._add_quantiles(out, published)
         return out
 

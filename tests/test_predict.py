@@ -67,8 +67,14 @@ def test_step_k_is_the_forecast_made_k_rows_earlier(prices):
         np.testing.assert_allclose(table["predicted"],
                                    close[2:-k] + 0.01 * (k - 1) / bundle.scaler.scale_[0],
                                    rtol=1e-12)
-    with pytest.raises(UsageError, match="--step must be between 1"):
-        Forecaster(bundle, prices, last_plus).backtest(step=4)
+    # beyond the horizon the forecasts are fed back: step 4 forecasts from a window ending
+    # in the step-3 forecast (its last value plus 0.02), plus column 0's nothing
+    table = Forecaster(bundle, prices, last_plus).backtest(step=4)
+    np.testing.assert_allclose(table["actual"], close[6:])
+    np.testing.assert_allclose(table["predicted"], close[2:-4] + 0.02 / bundle.scaler.scale_[0],
+                               rtol=1e-12)
+    with pytest.raises(UsageError, match="--step must be at least 1"):
+        Forecaster(bundle, prices, last_plus).backtest(step=0)
 
 
 #: changed column -> the last forecast row (after t) whose window holds a changed input
@@ -273,7 +279,7 @@ PREDICT_ERRORS = [
     (["--model", "nowhere"], "model directory nowhere does not exist"),
     (["--steps", "0"], "--steps must be at least 1"),
     (["--interval", "1.5"], "--interval must be between 0 and 1"),
-    (["--backtest", "--step", "2"], "--step must be between 1 and the model's horizon (1)"),
+    (["--backtest", "--step", "0"], "--step must be at least 1, got 0"),
     (["--steps", "3", "--backtest"], "--steps is for future forecasts and --backtest forecasts "
                                      "every row instead; drop one"),
     (["--step", "3"], "--step applies only with --backtest"),
@@ -592,9 +598,28 @@ def test_predict_quantiles_writes_one_column_per_level_in_price_units(cli, tiny_
     assert (np.abs(table["q0.1"] / table["actual"] - 1) < 0.1).all()     # price units
     result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--interval", "0.8")
     assert result.stdout.splitlines()[0] == "date,predicted,lower,upper,q0.1,q0.5,q0.9"
-    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--steps", "3")
-    assert result.exit_code == 2 and "--quantiles gives the model's 1-step horizon" \
-        in result.stderr
+
+
+
+def test_quantiles_beyond_the_horizon_are_calibrated_per_step_and_never_cross(
+        cli, tiny_quantile_model):
+    # horizon 1: steps 2 and 3 feed the median back and widen the last direct spread
+    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--steps", "3",
+                 "--interval", "0.8")
+    assert result.exit_code == 0, result.stderr
+    table = read_table_output(result.stdout)
+    q = table[["q0.1", "q0.5", "q0.9"]].to_numpy()
+    assert len(table) == 3 and np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+    np.testing.assert_allclose(table["q0.5"], table["predicted"], rtol=1e-9)
+    for step in (2, 3):
+        result = cli("predict", "--model", tiny_quantile_model, "--backtest", "--step", step,
+                     "--quantiles", "--interval", "0.8")
+        assert result.exit_code == 0, result.stderr
+        back = read_table_output(result.stdout)
+        q = back[["q0.1", "q0.5", "q0.9"]].to_numpy()
+        assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+        np.testing.assert_allclose(back["q0.5"], back["predicted"], rtol=1e-9)
+        assert (back["lower"] <= back["predicted"]).all()
 
 
 def test_predict_quantiles_for_a_panel_follow_the_series_column(cli, tiny_panel_model):
@@ -807,3 +832,22 @@ def test_a_future_forecast_reads_only_the_recent_rows(cli, tiny_panel_model, tmp
     backtest = cli("predict", edited, "--model", tiny_panel_model, "--backtest")
     assert backtest.exit_code == 2
     assert "line 7, column 'Close': value -1 is not positive" in backtest.stderr
+
+
+def test_beyond_the_horizon_cqr_fits_on_the_validation_rows_only(tiny_quantile_model):
+    from forecast import intervals
+
+    bundle = read_bundle(tiny_quantile_model)
+    forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    val_start, test_start = forecaster.split_rows(0)
+    for step in (2, 4):
+        pair = forecaster.step_calibration(step).pairs[0]
+        scores = pair["calibration"].step_scores[0]
+        assert len(scores) == test_start - val_start == 30     # every validation row, no more
+        table = forecaster.backtest(step, quantiles=True)
+        rows = table["date"].isin(bundle.data().dates[val_start:test_start])
+        use = table[rows]
+        raw = forecaster.ahead(step, forecaster.backtest_rows(step)[0])[1][rows.to_numpy()]
+        expected = np.sort(intervals.cqr_scores(use["actual"].to_numpy(), raw[:, 0],
+                                                raw[:, 2], "log"))
+        np.testing.assert_allclose(scores, expected)
