@@ -142,8 +142,8 @@ MUTANTS = [
            "volatility at row r includes the step into row r + 1", (I,)),
     # Predict.
     Mutant("step-column", "forecast/predict.py",
-           'prices = self.prices_from(use)[:, step - 1]',
-           'prices = self.prices_from(use)[:, 0]',
+           'prices = direct[:, step - 1]',
+           'prices = direct[:, 0]',
            "--step k reads the first output column", (P,)),
     Mutant("window-holds-target", "forecast/predict.py",
            'self.outputs[use], series, rows)',
