@@ -701,6 +701,16 @@ MUTANTS = [
            "        use = target >= bounds[series, 0]\n",
            "the CQR beyond the horizon also fits on test rows (leakage)",
            ("tests/test_predict.py::test_beyond_the_horizon_cqr_fits_on_the_validation_rows_only",)),
+    Mutant("var-overlapping-tested", "forecast/metrics.py",
+           "    tested = hits[::-1][::step][::-1]\n", "    tested = hits\n",
+           "k-step VaR hits are tested on overlapping rows: clustered by construction",
+           ("tests/test_metrics.py::test_var_backtest_tests_non_overlapping_rows_beyond_one_step",)),
+    Mutant("garch-variance-flat", "forecast/baselines.py",
+           "        ahead = w + (a + b) * ahead          # E[sigma2[h]] from sigma2[h - 1]\n",
+           "        ahead = ahead\n",
+           "GARCH's k-step quantile holds the one-step variance instead of arch's forecast",
+           ("tests/test_baselines.py::test_garch_quantiles_at_step_1_are_its_band_and_at_step_k_"
+            "sum_arch_variances",)),
 ]
 
 

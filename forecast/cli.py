@@ -278,24 +278,40 @@ def evaluate(
     reading: Reading = None,
     per_series: Annotated[bool, typer.Option(
         "--per-series", help="For a panel, also one row per series.")] = False,
+    var: Annotated[bool, typer.Option(
+        "--var", help="Also backtest every tail quantile as a Value at Risk: exceedance rate, "
+                      "Kupiec's and Christoffersen's tests, pinball loss and Basel's traffic "
+                      "light, beside GARCH(1,1)-t and the rolling conformal band.")] = False,
+    var_steps: Annotated[Optional[list[int]], typer.Option(
+        "--step", help="With --var: the steps ahead backtested (repeat it: --step 1 --step "
+                       "5; default 1).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
-    from forecast.report import format_segment, single_series_view
+    from forecast.report import format_segment, format_var, single_series_view
 
+    if var_steps and not var:
+        raise UsageError("--step applies only with --var (the steps its VaR backtests cover)")
+    if var_steps and min(var_steps) < 1:
+        raise UsageError(f"--step must be at least 1, got {min(var_steps)}")
     check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, reading)
     level = default_level(bundle.calibration) if interval is None else interval
-    result = Forecaster(bundle, data, load_predictor(bundle, reading.engine)).evaluate(level)
+    forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
+    result = forecaster.evaluate(level)
+    if var:
+        result["var"] = forecaster.var_backtests(sorted(set(var_steps or [1])))
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
               "validation": "validation rows (used for early stopping and intervals)",
               "test": "test rows (never seen in training)"}
 
     def text(res: dict) -> str:
-        return "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
+        text = "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
                             for name in ("all", *SEGMENTS) if name in res)
+        return text + ("\n\n" + format_var(res["var"], data.multi, per_series)
+                       if "var" in res else "")
     if as_json:
         emit(single_series_view(result, data.multi), True, str)
     else:

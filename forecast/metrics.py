@@ -379,15 +379,22 @@ def traffic_light(hits: np.ndarray, days: int = TRAFFIC_LIGHT_DAYS) -> dict | No
     return {"days": days, "exceptions": count, "zone": zone}
 
 
-def var_backtest(actual: np.ndarray, quantile: np.ndarray, level: float) -> dict:
-    """Every VaR backtest of one quantile forecast (rows,) at ``level`` of rows in date
-    order: the exceedance rate beside the promised one, Kupiec's and Christoffersen's
-    tests, the pinball loss and, at the 1% tails (0.01 and 0.99), Basel's traffic light."""
+def var_backtest(actual: np.ndarray, quantile: np.ndarray, level: float, step: int = 1
+                 ) -> dict:
+    """Every VaR backtest of one ``step``-ahead quantile forecast (rows,) at ``level`` of
+    consecutive rows in date order: the exceedance rate and pinball loss over every row;
+    Kupiec's and Christoffersen's tests on non-overlapping forecasts (every ``step``-th
+    row, ending at the last: overlapping ones share steps, so their hits cluster by
+    construction); and for one-step forecasts at the 1% tails (0.01, 0.99) Basel's traffic
+    light (which judges the one-day VaR)."""
     actual, quantile = np.asarray(actual, dtype=float), np.asarray(quantile, dtype=float)
     p = tail_probability(level)
     hits = exceedances(actual, quantile, level)
-    out = {"level": float(level), "expected_rate": p, **christoffersen(hits, p)}
+    tested = hits[::-1][::step][::-1]
+    out = {"level": float(level), "expected_rate": p, **christoffersen(tested, p)}
+    out.update(rows=int(hits.size), exceedances=int(hits.sum()), tested_rows=int(tested.size),
+               rate=float(hits.mean()) if hits.size else float("nan"))
     out["pinball"] = float(pinball_rows(actual, quantile[:, None], [level]).mean()) \
         if actual.size else float("nan")
-    out["traffic_light"] = traffic_light(hits) if abs(p - 0.01) < 1e-9 else None
+    out["traffic_light"] = traffic_light(hits) if abs(p - 0.01) < 1e-9 and step == 1 else None
     return out

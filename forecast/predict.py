@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast import baselines, intervals, metrics
+from forecast import baselines, evaluation, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval, median_index
 from forecast.calendar import future_dates_of_series
@@ -561,6 +561,53 @@ class Forecaster:
                                band))
             result[name] = pooled(per_series)
         return result
+
+    def var_backtests(self, steps: Sequence[int]) -> dict:
+        """VaR backtests of every tail level (the trained levels but the median) ``step``
+        ahead for each of ``steps``: the model's published quantiles beside GARCH(1,1)-t's
+        and the rolling-volatility conformal band's on exactly the same rows, per series and
+        pooled (``evaluation.var_pooled``), on all rows and per segment.
+
+        Returns:
+            {"levels", "note", "steps": {"1": {segment: {"series": {name: ...},
+            "pooled": ...}}}} (``evaluation.var_series`` per series).
+        """
+        if not self.levels:
+            raise UsageError(f"--var backtests quantiles; the model in {self.bundle.path} has "
+                             "none (it was trained with --no-quantiles); retrain it with "
+                             "--quantiles 0.01,0.05,0.5,0.95,0.99")
+        tails = [q for q in self.levels if q != 0.5]
+        columns = [metrics.quantile_name(q) for q in self.levels]
+        tail_cols = [self.levels.index(q) for q in tails]
+        facts = self.bundle.config.facts
+        out: dict = {"levels": tails, "note": evaluation.VAR_POOLED_NOTE, "steps": {}}
+        for step in steps:
+            table = self.backtest(step, quantiles=True)
+            _, series, rows = self.backtest_rows(step)
+            published = table[columns].to_numpy()[:, tail_cols]
+            segment = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
+            by_segment: dict = {}
+            for s in unique_sorted(series):
+                mine = series == s
+                prices, r = self.prices.target_of(int(s)), rows[mine]
+                garch = self.garches[s]
+                methods = {
+                    "model": published[mine],
+                    "garch": None if garch is None else baselines.garch_quantiles(
+                        garch, prices, r, step, tails),
+                    "rolling_conformal": baselines.rolling_conformal_quantiles(
+                        prices, r, np.arange(*self.split_rows(int(s))), step, tails)}
+                for name, mask in [("all", np.ones(len(r), bool))] + [
+                        (g, segment[mine] == g) for g in SEGMENTS]:
+                    if mask.any():
+                        by_segment.setdefault(name, {})[self.prices.names[s]] = \
+                            evaluation.var_series(prices[r[mask]], {
+                                k: None if v is None else v[mask] for k, v in methods.items()},
+                                tails, self.naive_scale(int(s)), step)
+            out["steps"][str(step)] = {
+                name: {"pooled": evaluation.var_pooled(per), "series": per}
+                for name, per in by_segment.items()}
+        return out
 
     def _band(self, predicted, origins, level, steps, quantiles=None, volatility=None):
         """(lower, upper) for forecasts made at ``origins`` (rows of the panel, or of the

@@ -193,3 +193,14 @@ def test_var_backtest_sides_and_pinball():
     assert low["pinball"] == pytest.approx(np.mean([0.95 * 0.5, 0.05 * 0.5, 0.05 * 1.5,
                                                     0.05 * 2.5]))
     assert low["traffic_light"] is None
+
+
+def test_var_backtest_tests_non_overlapping_rows_beyond_one_step():
+    actual = np.zeros(12)
+    quantile = np.where(np.arange(12) % 3 == 2, 1.0, -1.0)     # hits at rows 2, 5, 8, 11
+    out = metrics.var_backtest(actual, quantile, 0.05, step=3)
+    assert out["rows"] == 12 and out["exceedances"] == 4 and out["rate"] == pytest.approx(1 / 3)
+    assert out["tested_rows"] == 4                             # rows 2, 5, 8, 11: all hits
+    assert out["transitions"] == [0, 0, 0, 3]
+    assert out["lr_pof"] == pytest.approx(-2 * 4 * math.log(0.05))
+    assert metrics.var_backtest(actual, quantile, 0.01, step=1)["traffic_light"] is None

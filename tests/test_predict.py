@@ -851,3 +851,51 @@ def test_beyond_the_horizon_cqr_fits_on_the_validation_rows_only(tiny_quantile_m
         expected = np.sort(intervals.cqr_scores(use["actual"].to_numpy(), raw[:, 0],
                                                 raw[:, 2], "log"))
         np.testing.assert_allclose(scores, expected)
+
+
+def test_evaluate_var_backtests_every_tail_level_beside_garch_and_the_rolling_band(
+        cli, tiny_panel_model):
+    result = cli("evaluate", "--model", tiny_panel_model, "--var", "--step", "1", "--step", "2",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    out = strict_json(result.stdout)
+    var = out["var"]
+    assert var["levels"] == [0.1, 0.9] and "not independent" in var["note"]
+    assert set(var["steps"]) == {"1", "2"}
+    for step, by_segment in var["steps"].items():
+        assert set(by_segment) >= {"all", "test"}
+        for name, segment in by_segment.items():
+            assert set(segment) == {"pooled", "series"}
+            for series, levels in segment["series"].items():
+                for key, methods in levels.items():
+                    scored = {m: f for m, f in methods.items() if f}
+                    assert {"model", "rolling_conformal"} <= set(scored)
+                    # the same rows for every method
+                    assert len({f["rows"] for f in scored.values()}) == 1
+                    assert 0 <= scored["model"]["p_pof"] <= 1
+    # BBB is too short for a GARCH fit: its GARCH figures are null, AAA's are not
+    test = var["steps"]["1"]["test"]["series"]
+    assert test["BBB"]["q0.1"]["garch"] is None and test["AAA"]["q0.1"]["garch"]
+    assert var["steps"]["1"]["test"]["pooled"]["q0.1"]["garch"]["series"] == 1
+    # the rest of evaluate's output is as without --var
+    plain = strict_json(cli("evaluate", "--model", tiny_panel_model, "--json").stdout)
+    assert {k: v for k, v in out.items() if k != "var"} == plain
+    text = cli("evaluate", "--model", tiny_panel_model, "--var", "--per-series")
+    assert text.exit_code == 0, text.stderr
+    assert "VaR backtests, 1 step ahead, test rows, over 2 series" in text.stdout
+    assert "VaR backtests, 1 step ahead, test rows, AAA:" in text.stdout
+    assert "GARCH(1,1)-t" in text.stdout and "rolling conformal" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--step", "2"], "--step applies only with --var"),
+    (["--var", "--step", "0"], "--step must be at least 1, got 0"),
+])
+def test_evaluate_var_options_are_checked(cli, tiny_quantile_model, args, message):
+    result = cli("evaluate", "--model", tiny_quantile_model, *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_evaluate_var_needs_a_quantile_model(cli, tiny_model):
+    result = cli("evaluate", "--model", tiny_model, "--var")
+    assert result.exit_code == 2 and "--var backtests quantiles" in result.stderr
