@@ -711,6 +711,12 @@ MUTANTS = [
            "GARCH's k-step quantile holds the one-step variance instead of arch's forecast",
            ("tests/test_baselines.py::test_garch_quantiles_at_step_1_are_its_band_and_at_step_k_"
             "sum_arch_variances",)),
+    Mutant("mcs-keeps-all", "forecast/evaluation.py",
+           '"included": [n for n in names if n in set(mcs.included)],',
+           '"included": names,',
+           "the Model Confidence Set reports every method as kept",
+           ("tests/test_evaluation.py::test_var_mcs_drops_a_clearly_worse_method_and_averages_a_"
+            "panel_per_date",)),
 ]
 
 

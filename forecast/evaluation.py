@@ -18,7 +18,7 @@ import numpy as np
 from forecast import baselines, intervals, metrics
 from forecast.baselines import drift_forecast, naive_forecast
 from forecast.config import DEFAULT_INTERVAL
-from forecast.data import Panel
+from forecast.data import Panel, unique_sorted
 from forecast.metrics import mae, score, up_share
 from forecast.windows import OriginForecasts
 
@@ -231,3 +231,41 @@ def _median(values: list[float]) -> float:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     return float(np.median(v)) if v.size else float("nan")
+
+
+#: The Model Confidence Set's size (a 90% MCS), bootstrap repetitions and seed.
+MCS_SIZE, MCS_REPS, MCS_SEED = 0.1, 1000, 0
+
+
+def var_mcs(losses: dict[str, np.ndarray], dates: np.ndarray, size: float = MCS_SIZE,
+            reps: int = MCS_REPS, seed: int = MCS_SEED) -> dict[str, Any] | None:
+    """Hansen, Lunde & Nason's Model Confidence Set (``arch.bootstrap.MCS``, stationary
+    block bootstrap over dates) of the methods' pinball losses: which stay in the
+    (1 - ``size``) MCS. A panel's rows are averaged date by date first (one date's series
+    move together, as the interval guard treats them).
+
+    Args:
+        losses: method -> (rows,) per-row losses, every method on the same rows.
+        dates: (rows,) the date of each row (any sortable stamps).
+    Returns:
+        {"size", "dates", "included": [methods], "pvalues": {method: p}}, or None with
+        fewer than 10 dates or fewer than 2 methods.
+    """
+    import pandas as pd
+    from arch.bootstrap import MCS
+
+    names = list(losses)
+    if len(names) < 2 or len(dates) == 0:
+        return None
+    _, inverse = unique_sorted(np.asarray(dates), return_inverse=True)
+    counts = np.bincount(inverse)
+    frame = pd.DataFrame({name: np.bincount(inverse, weights=losses[name]) / counts
+                          for name in names})
+    if len(frame) < 10 or not np.isfinite(frame.to_numpy()).all():
+        return None
+    mcs = MCS(frame, size=size, reps=reps, seed=seed)
+    mcs.compute()
+    pvalues = mcs.pvalues.iloc[:, 0]
+    return {"size": size, "dates": int(len(frame)),
+            "included": [n for n in names if n in set(mcs.included)],
+            "pvalues": {n: float(pvalues[n]) for n in names}}

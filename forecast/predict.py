@@ -587,6 +587,7 @@ class Forecaster:
             published = table[columns].to_numpy()[:, tail_cols]
             segment = segments(table["date"], facts.get("val_start"), facts.get("test_start"))
             by_segment: dict = {}
+            losses: dict = {}     # segment -> (dates, {method: (rows, tails)} pinball / scale)
             for s in unique_sorted(series):
                 mine = series == s
                 prices, r = self.prices.target_of(int(s)), rows[mine]
@@ -597,6 +598,7 @@ class Forecaster:
                         garch, prices, r, step, tails),
                     "rolling_conformal": baselines.rolling_conformal_quantiles(
                         prices, r, np.arange(*self.split_rows(int(s))), step, tails)}
+                dates = table["date"].to_numpy()[mine]
                 for name, mask in [("all", np.ones(len(r), bool))] + [
                         (g, segment[mine] == g) for g in SEGMENTS]:
                     if mask.any():
@@ -604,10 +606,27 @@ class Forecaster:
                             evaluation.var_series(prices[r[mask]], {
                                 k: None if v is None else v[mask] for k, v in methods.items()},
                                 tails, self.naive_scale(int(s)), step)
+                        if all(v is not None for v in methods.values()):
+                            losses.setdefault(name, []).append((dates[mask], {
+                                k: metrics.pinball_rows(prices[r[mask]], v[mask], tails)
+                                / self.naive_scale(int(s)) for k, v in methods.items()}))
             out["steps"][str(step)] = {
-                name: {"pooled": evaluation.var_pooled(per), "series": per}
+                name: {"pooled": evaluation.var_pooled(per), "series": per,
+                       "mcs": self._mcs(losses.get(name, []), tails)}
                 for name, per in by_segment.items()}
         return out
+
+    @staticmethod
+    def _mcs(parts: list, tails: list[float]) -> dict:
+        """Per tail level, the 90% Model Confidence Set of model, GARCH-t and rolling
+        conformal on the pinball losses of the series that have all three
+        (``evaluation.var_mcs``)."""
+        if not parts:
+            return {metrics.quantile_name(q): None for q in tails}
+        dates = np.concatenate([d for d, _ in parts])
+        return {metrics.quantile_name(q): evaluation.var_mcs(
+            {k: np.concatenate([m[k][:, j] for _, m in parts]) for k in parts[0][1]}, dates)
+            for j, q in enumerate(tails)}
 
     def _band(self, predicted, origins, level, steps, quantiles=None, volatility=None):
         """(lower, upper) for forecasts made at ``origins`` (rows of the panel, or of the

@@ -235,7 +235,24 @@ def format_var(var: dict, multi: bool, per_series: bool = False) -> str:
                 for series, levels in segment["series"].items():
                     head = f"{title}{f', {series}' if multi else ''}:"
                     blocks.append(_var_series_table(levels, VAR_METHODS, head))
+            if segment.get("mcs"):
+                blocks.append(_var_mcs_lines(segment["mcs"], VAR_METHODS))
     return "\n\n".join(blocks)
+
+
+def _var_mcs_lines(mcs: dict, methods: dict) -> str:
+    found = next((m for m in mcs.values() if m), None)
+    if found is None:
+        return "  Model Confidence Set: too few dates"
+    lines = [f"  {1 - found['size']:.0%} Model Confidence Set of the pinball loss (block "
+             f"bootstrap over {found['dates']} dates; MCS p-values):"]
+    for key, m in mcs.items():
+        if m:
+            kept = ", ".join(f"{methods[n]} ({m['pvalues'][n]:.2f})" for n in m["included"])
+            out = ", ".join(f"{methods[n]} ({m['pvalues'][n]:.2f})" for n in methods
+                            if n not in m["included"])
+            lines.append(f"  {key:<7}in: {kept}{f'; out: {out}' if out else ''}")
+    return "\n".join(lines)
 
 
 def _var_series_table(levels: dict, methods: dict, title: str) -> str:

@@ -49,3 +49,19 @@ def test_var_series_and_pooled_figures():
     assert pooled["q0.1"]["garch"]["series"] == 1                  # B only
     assert pooled["q0.9"]["rolling_conformal"]["exceedances"] == 10 + 1
     assert pooled["q0.9"]["rolling_conformal"]["share_rejected_pof"] == 0.5
+
+
+def test_var_mcs_drops_a_clearly_worse_method_and_averages_a_panel_per_date():
+    from forecast import evaluation
+
+    rng = np.random.default_rng(0)
+    dates = np.tile(np.arange(300), 2)                 # two series on the same 300 dates
+    good = rng.exponential(1.0, 600)
+    losses = {"model": good, "garch": good + rng.normal(0, 0.01, 600),
+              "rolling_conformal": good + 0.5}
+    out = evaluation.var_mcs(losses, dates)
+    assert out["dates"] == 300 and out["size"] == 0.1
+    assert "rolling_conformal" not in out["included"] and "model" in out["included"]
+    assert out["pvalues"]["rolling_conformal"] < 0.1
+    assert evaluation.var_mcs(losses, dates, reps=200) is not None
+    assert evaluation.var_mcs({k: v[:5] for k, v in losses.items()}, dates[:5]) is None

@@ -865,7 +865,7 @@ def test_evaluate_var_backtests_every_tail_level_beside_garch_and_the_rolling_ba
     for step, by_segment in var["steps"].items():
         assert set(by_segment) >= {"all", "test"}
         for name, segment in by_segment.items():
-            assert set(segment) == {"pooled", "series"}
+            assert set(segment) == {"pooled", "series", "mcs"}
             for series, levels in segment["series"].items():
                 for key, methods in levels.items():
                     scored = {m: f for m, f in methods.items() if f}
@@ -877,6 +877,8 @@ def test_evaluate_var_backtests_every_tail_level_beside_garch_and_the_rolling_ba
     test = var["steps"]["1"]["test"]["series"]
     assert test["BBB"]["q0.1"]["garch"] is None and test["AAA"]["q0.1"]["garch"]
     assert var["steps"]["1"]["test"]["pooled"]["q0.1"]["garch"]["series"] == 1
+    mcs = var["steps"]["1"]["all"]["mcs"]["q0.1"]      # over AAA, the series with all three
+    assert mcs["included"] and set(mcs["pvalues"]) == {"model", "garch", "rolling_conformal"}
     # the rest of evaluate's output is as without --var
     plain = strict_json(cli("evaluate", "--model", tiny_panel_model, "--json").stdout)
     assert {k: v for k, v in out.items() if k != "var"} == plain
@@ -885,6 +887,7 @@ def test_evaluate_var_backtests_every_tail_level_beside_garch_and_the_rolling_ba
     assert "VaR backtests, 1 step ahead, test rows, over 2 series" in text.stdout
     assert "VaR backtests, 1 step ahead, test rows, AAA:" in text.stdout
     assert "GARCH(1,1)-t" in text.stdout and "rolling conformal" in text.stdout
+    assert "90% Model Confidence Set of the pinball loss" in text.stdout
 
 
 @pytest.mark.parametrize("args, message", [
