@@ -717,6 +717,11 @@ MUTANTS = [
            "the Model Confidence Set reports every method as kept",
            ("tests/test_evaluation.py::test_var_mcs_drops_a_clearly_worse_method_and_averages_a_"
             "panel_per_date",)),
+    Mutant("var-plot-marks-the-rest", "forecast/plotting.py",
+           '"hits": metrics.exceedances(prices[r], q[:, j], level)}',
+           '"hits": ~metrics.exceedances(prices[r], q[:, j], level)}',
+           "plot --var marks the rows inside the band as exceedances",
+           ("tests/test_plotting.py::test_plot_var_marks_the_exceedances_of_model_and_garch",)),
 ]
 
 

@@ -334,11 +334,15 @@ def plot(
     dpi: Annotated[int, typer.Option(
         min=DPI_RANGE[0], max=DPI_RANGE[1],
         help="Resolution: 100 gives 1400x1100 pixels.")] = DEFAULT_DPI,
+    var: Annotated[bool, typer.Option(
+        "--var", help="Draw the VaR figure instead: the test rows' one-step returns against "
+                      "the model's and GARCH(1,1)-t's 1% and 5% quantiles, exceedances "
+                      "marked, rates and Kupiec p-values in the titles.")] = False,
     reading: Reading = None,
 ) -> None:
     """Draw actual vs predicted prices, the test segment, errors and loss curves to a figure
     (for a panel: small multiples of the test segment and the spread of MAE / naive)."""
-    from forecast.plotting import check_out, draw_figure
+    from forecast.plotting import check_out, draw_figure, draw_var, var_plot_data
     from forecast.predict import Forecaster, default_level, load_predictor
 
     check_interval(interval)
@@ -349,6 +353,11 @@ def plot(
     level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
         if interval is None else interval
     source = bundle.config.facts.get("source", data.source) if not prices else data.source
+    if var:
+        written = draw_var(var_plot_data(forecaster), f"{source}: one-step VaR on the test rows "
+                           "(exceedances marked)", out, dpi)
+        print(f"forecast: wrote {written}", file=sys.stderr)
+        return
     written = draw_figure(forecaster, source, out, level, steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 
