@@ -902,3 +902,29 @@ def test_evaluate_var_options_are_checked(cli, tiny_quantile_model, args, messag
 def test_evaluate_var_needs_a_quantile_model(cli, tiny_model):
     result = cli("evaluate", "--model", tiny_model, "--var")
     assert result.exit_code == 2 and "--var backtests quantiles" in result.stderr
+
+
+def test_step_k_quantiles_beyond_the_horizon_match_the_future_forecast_k_rows_earlier(
+        cli, tiny_quantile_model, tmp_path):
+    frame = price_frame(300)
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    k, r = 3, 299
+    result = cli("predict", "all.csv", "--model", tiny_quantile_model, "--backtest", "--step",
+                 k, "--quantiles")
+    assert result.exit_code == 0, result.stderr
+    backtest = backtest_frame(result.stdout).set_index("date")
+    # the head still holds every validation row: the same per-step CQR
+    frame.iloc[:r - k + 1].to_csv(tmp_path / "head.csv", index=False)
+    result = cli("predict", "head.csv", "--model", tiny_quantile_model, "--steps", k,
+                 "--quantiles")
+    assert result.exit_code == 0, result.stderr
+    future = backtest_frame(result.stdout)
+    date = future["date"].iloc[k - 1]
+    assert date == pd.Timestamp(frame["Date"].iloc[r])
+    for column in ("predicted", "q0.1", "q0.5", "q0.9"):
+        assert future[column].iloc[k - 1] == pytest.approx(backtest.loc[date, column], rel=1e-9)
+    # a file without the validation rows cannot calibrate beyond the horizon: refused
+    frame.iloc[-40:].to_csv(tmp_path / "tail.csv", index=False)
+    result = cli("predict", "tail.csv", "--model", tiny_quantile_model, "--steps", k,
+                 "--quantiles")
+    assert result.exit_code == 2 and "calibrate on the validation rows of" in result.stderr
