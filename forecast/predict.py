@@ -33,6 +33,8 @@ SEGMENTS = ("train", "validation", "test")
 #: The network's outputs are scaled steps (or levels) of its training data, about -1..1,
 #: or of its inputs' size: outputs beyond this many times that are a damaged model's.
 OUTPUT_LIMIT = 1e6
+#: Origins fed back beyond the horizon at a time (their windows are copied: memory bound).
+RECURSE_CHUNK = 65536
 
 
 def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
@@ -332,10 +334,14 @@ class Forecaster:
             return self.point(prices), (prices if self.levels else None)
         starts, series, rows = (a[use] for a in self.origins)
         anchor = self.target[self.prices.offsets[series] + rows - 1]
-        path = self._recurse(self.prepared.inputs(starts), self.point(self.outputs[use]),
-                             step, series, anchor)
-        point = self.checked_prices(outputs_to_prices, path[:, :step], series, self.scaler,
-                                    self.kind, anchor)[:, step - 1]
+        outputs = self.point(self.outputs[use])
+        point = np.empty(len(starts))
+        for at in range(0, len(starts), RECURSE_CHUNK):   # windows of a chunk at a time
+            part = slice(at, at + RECURSE_CHUNK)
+            path = self._recurse(self.prepared.inputs(starts[part]), outputs[part], step,
+                                 series[part], anchor[part])
+            point[part] = self.checked_prices(outputs_to_prices, path[:, :step], series[part],
+                                              self.scaler, self.kind, anchor[part])[:, step - 1]
         if not self.levels:
             return point, None
         return point, intervals.widen(direct[:, -1], self.median_index, point,

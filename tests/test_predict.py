@@ -928,3 +928,16 @@ def test_step_k_quantiles_beyond_the_horizon_match_the_future_forecast_k_rows_ea
     result = cli("predict", "tail.csv", "--model", tiny_quantile_model, "--steps", k,
                  "--quantiles")
     assert result.exit_code == 2 and "calibrate on the validation rows of" in result.stderr
+
+
+def test_forecasts_beyond_the_horizon_are_the_same_in_chunks(tiny_quantile_model, monkeypatch):
+    import forecast.predict
+
+    bundle = read_bundle(tiny_quantile_model)
+    whole = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    use = whole.backtest_rows(3)[0]
+    point, quantiles = whole.ahead(3, use)
+    monkeypatch.setattr(forecast.predict, "RECURSE_CHUNK", 7)
+    chunked = Forecaster(bundle, bundle.data(), load_predictor(bundle)).ahead(3, use)
+    np.testing.assert_array_equal(chunked[0], point)
+    np.testing.assert_array_equal(chunked[1], quantiles)
