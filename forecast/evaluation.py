@@ -248,7 +248,9 @@ def var_mcs(losses: dict[str, np.ndarray], dates: np.ndarray, size: float = MCS_
         losses: method -> (rows,) per-row losses, every method on the same rows.
         dates: (rows,) the date of each row (any sortable stamps).
     Returns:
-        {"size", "dates", "included": [methods], "pvalues": {method: p}}, or None with
+        {"size", "dates", "included": [methods], "pvalues": {method: p}, "mean_loss":
+        {method: the mean over dates of the date-averaged loss, what the MCS compares}}, or
+        None with
         fewer than 10 dates or fewer than 2 methods.
     """
     import pandas as pd
@@ -268,4 +270,5 @@ def var_mcs(losses: dict[str, np.ndarray], dates: np.ndarray, size: float = MCS_
     pvalues = mcs.pvalues.iloc[:, 0]
     return {"size": size, "dates": int(len(frame)),
             "included": [n for n in names if n in set(mcs.included)],
-            "pvalues": {n: float(pvalues[n]) for n in names}}
+            "pvalues": {n: float(pvalues[n]) for n in names},
+            "mean_loss": {n: float(frame[n].mean()) for n in names}}

@@ -245,12 +245,14 @@ def _var_mcs_lines(mcs: dict, methods: dict) -> str:
     if found is None:
         return "  Model Confidence Set: too few dates"
     lines = [f"  {1 - found['size']:.0%} Model Confidence Set of the pinball loss (block "
-             f"bootstrap over {found['dates']} dates; MCS p-values):"]
+             f"bootstrap over {found['dates']} dates; MCS p-value, mean date-averaged "
+             "relative loss):"]
     for key, m in mcs.items():
         if m:
-            kept = ", ".join(f"{methods[n]} ({m['pvalues'][n]:.2f})" for n in m["included"])
-            out = ", ".join(f"{methods[n]} ({m['pvalues'][n]:.2f})" for n in methods
-                            if n not in m["included"])
+            def shown(n: str) -> str:
+                return f"{methods[n]} ({m['pvalues'][n]:.2f}, {_fmt(m['mean_loss'][n])})"
+            kept = ", ".join(shown(n) for n in m["included"])
+            out = ", ".join(shown(n) for n in methods if n not in m["included"])
             lines.append(f"  {key:<7}in: {kept}{f'; out: {out}' if out else ''}")
     return "\n".join(lines)
 

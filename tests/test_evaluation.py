@@ -63,5 +63,6 @@ def test_var_mcs_drops_a_clearly_worse_method_and_averages_a_panel_per_date():
     assert out["dates"] == 300 and out["size"] == 0.1
     assert "rolling_conformal" not in out["included"] and "model" in out["included"]
     assert out["pvalues"]["rolling_conformal"] < 0.1
+    assert out["mean_loss"]["rolling_conformal"] == pytest.approx(good.mean() + 0.5)
     assert evaluation.var_mcs(losses, dates, reps=200) is not None
     assert evaluation.var_mcs({k: v[:5] for k, v in losses.items()}, dates[:5]) is None
