@@ -332,3 +332,56 @@ def fit_garches(panel: Panel, train_end: np.ndarray) -> list[Garch | None]:
     too few training returns or the fit fails)."""
     return [fit_garch(panel.target_of(s)[:int(train_end[s])])[0]
             for s in range(panel.n_series)]
+
+
+def garch_quantiles(garch: Garch, prices: np.ndarray, rows: np.ndarray, step: int,
+                    levels: list[float]) -> np.ndarray:
+    """GARCH(1,1)'s ``step``-ahead quantiles (k, levels) of the prices at ``rows`` (k,),
+    each from its origin ``row - step``: the origin's price moved by the innovation's
+    quantile times the sd of the summed steps, whose variances follow the GARCH recursion
+    forward from the origin (as arch's ``forecast(horizon=step)``: sigma2[h] = vbar +
+    (alpha + beta)^(h - 1) (sigma2[1] - vbar)), parameters fit on training rows only and
+    filtered, never refit. For step > 1 the sum of Student-t steps is not itself Student-t:
+    its quantile is taken as the t's times that sd (exact for step 1)."""
+    prices = np.asarray(prices, dtype=float)
+    origin = np.asarray(rows) - step
+    sigma = garch.volatility(steps(prices, garch.space))[origin]          # step 1's sd
+    var1 = (sigma * garch.scale) ** 2
+    a, b, w = garch.params["alpha[1]"], garch.params["beta[1]"], garch.params["omega"]
+    total, ahead = var1.copy(), var1.copy()
+    for _ in range(2, step + 1):
+        ahead = w + (a + b) * ahead          # E[sigma2[h]] from sigma2[h - 1]
+        total += ahead
+    sd = np.sqrt(total) / garch.scale
+    z = np.array([garch.innovation_quantile(q) for q in levels])
+    moved = sd[:, None] * z[None, :]
+    last = prices[origin][:, None]
+    return last * np.exp(moved) if garch.space == "log" else last + moved
+
+
+def rolling_conformal_quantiles(prices: np.ndarray, rows: np.ndarray,
+                                calibration_rows: np.ndarray, step: int, levels: list[float],
+                                window: int = VOLATILITY_WINDOW) -> np.ndarray:
+    """The rolling-volatility conformal band's ``step``-ahead quantiles (k, levels) of the
+    prices at ``rows``: around the origin's price (``row - step``), the level-tau quantile
+    is the lower end of the central (1 - 2 tau) band below the median and the upper end of
+    the (2 tau - 1) band above it; scores |move over step rows| / volatility at the origin,
+    on ``calibration_rows`` (validation rows, never test rows). Infinite where too few."""
+    prices = np.asarray(prices, dtype=float)
+    rows, calibration_rows = np.asarray(rows), np.asarray(calibration_rows)
+    calibration_rows = calibration_rows[calibration_rows >= step]
+    space = intervals.error_space(prices)
+    vol = intervals.volatility(prices, space, window)
+    scores = np.sort(intervals.scores(prices[calibration_rows],
+                                      prices[calibration_rows - step],
+                                      vol[calibration_rows - step], space))
+    origin = rows - step
+    out = np.empty((len(rows), len(levels)))
+    for j, q in enumerate(levels):
+        if q == 0.5:
+            out[:, j] = prices[origin]
+            continue
+        half = intervals.conformal_quantile(scores, abs(1 - 2 * q))
+        lower, upper = intervals.band(prices[origin], vol[origin], half, space)
+        out[:, j] = lower if q < 0.5 else upper
+    return out

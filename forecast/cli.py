@@ -251,7 +251,9 @@ def predict(
         raise UsageError("--json writes to stdout and --out to a file; drop one")
     bundle = open_model(model)
     out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
-    data = load_panel(prices, bundle, reading, recent=not backtest)
+    # quantiles beyond the horizon calibrate on the validation rows: the whole data.csv
+    beyond = quantiles and (steps or 0) > bundle.config.model.horizon
+    data = load_panel(prices, bundle, reading, recent=not (backtest or beyond))
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
     write_table(forecaster.backtest(step, interval, quantiles) if backtest
                 else forecaster.future(steps, interval, quantiles), as_json, out)
@@ -270,24 +272,40 @@ def evaluate(
     reading: Reading = None,
     per_series: Annotated[bool, typer.Option(
         "--per-series", help="For a panel, also one row per series.")] = False,
+    var: Annotated[bool, typer.Option(
+        "--var", help="Also backtest every tail quantile as a Value at Risk: exceedance rate, "
+                      "Kupiec's and Christoffersen's tests, pinball loss and Basel's traffic "
+                      "light, beside GARCH(1,1)-t and the rolling conformal band.")] = False,
+    var_steps: Annotated[Optional[list[int]], typer.Option(
+        "--step", help="With --var: the steps ahead backtested (repeat it: --step 1 --step "
+                       "5; default 1).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
-    from forecast.report import format_segment, single_series_view
+    from forecast.report import format_segment, format_var, single_series_view
 
+    if var_steps and not var:
+        raise UsageError("--step applies only with --var (the steps its VaR backtests cover)")
+    if var_steps and min(var_steps) < 1:
+        raise UsageError(f"--step must be at least 1, got {min(var_steps)}")
     check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, reading)
     level = default_level(bundle.calibration) if interval is None else interval
-    result = Forecaster(bundle, data, load_predictor(bundle, reading.engine)).evaluate(level)
+    forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
+    result = forecaster.evaluate(level)
+    if var:
+        result["var"] = forecaster.var_backtests(sorted(set(var_steps or [1])))
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
               "validation": "validation rows (used for early stopping and intervals)",
               "test": "test rows (never seen in training)"}
 
     def text(res: dict) -> str:
-        return "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
+        text = "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
                             for name in ("all", *SEGMENTS) if name in res)
+        return text + ("\n\n" + format_var(res["var"], data.multi, per_series)
+                       if "var" in res else "")
     if as_json:
         emit(single_series_view(result, data.multi), True, str)
     else:
@@ -310,11 +328,15 @@ def plot(
     dpi: Annotated[int, typer.Option(
         min=DPI_RANGE[0], max=DPI_RANGE[1],
         help="Resolution: 100 gives 1400x1100 pixels.")] = DEFAULT_DPI,
+    var: Annotated[bool, typer.Option(
+        "--var", help="Draw the VaR figure instead: the test rows' one-step returns against "
+                      "the model's and GARCH(1,1)-t's 1% and 5% quantiles, exceedances "
+                      "marked, rates and Kupiec p-values in the titles.")] = False,
     reading: Reading = None,
 ) -> None:
     """Draw actual vs predicted prices, the test segment, errors and loss curves to a figure
     (for a panel: small multiples of the test segment and the spread of MAE / naive)."""
-    from forecast.plotting import check_out, draw_figure
+    from forecast.plotting import check_out, draw_figure, draw_var, var_plot_data
     from forecast.predict import Forecaster, default_level, load_predictor
 
     check_interval(interval)
@@ -325,6 +347,11 @@ def plot(
     level = default_level(bundle.calibration, max(steps or 20, bundle.config.model.horizon)) \
         if interval is None else interval
     source = (bundle.config.facts.source or data.source) if not prices else data.source
+    if var:
+        written = draw_var(var_plot_data(forecaster), f"{source}: one-step VaR on the test rows "
+                           "(exceedances marked)", out, dpi)
+        print(f"forecast: wrote {written}", file=sys.stderr)
+        return
     written = draw_figure(forecaster, source, out, level, steps, dpi)
     print(f"forecast: wrote {written}", file=sys.stderr)
 

@@ -18,7 +18,7 @@ import numpy as np
 from forecast import baselines, intervals, metrics
 from forecast.baselines import drift_forecast, naive_forecast
 from forecast.config import DEFAULT_INTERVAL
-from forecast.data import Panel
+from forecast.data import Panel, unique_sorted
 from forecast.metrics import mae, score, up_share
 from forecast.windows import OriginForecasts
 
@@ -152,3 +152,123 @@ def score_segment(panel: Panel, forecasts: OriginForecasts, lo: np.ndarray, hi: 
         per_series[name] = score_series(prices, rows[use], predicted[use, 0],
                                         float(scales[s]), band)
     return pooled(per_series)
+
+
+# --- VaR backtests (evaluate --var) ------------------------------------------------------
+#: The methods whose quantiles are backtested, as the tables name them.
+VAR_METHODS = {"model": "model", "garch": "GARCH(1,1)-t", "rolling_conformal": "rolling conformal"}
+#: The pooled figures' caveat (in --json and under the table).
+VAR_POOLED_NOTE = ("series are not independent (one date's returns move together): the tests "
+                   "are run per series; pooled figures are the exceedance rate over every row, "
+                   "the share of series each test rejects at 5% and the median pinball loss")
+#: The significance level of the shares rejected.
+VAR_TEST_LEVEL = 0.05
+
+
+def var_series(actual: np.ndarray, quantiles: dict[str, np.ndarray | None],
+               levels: list[float], scale: float, step: int = 1) -> dict[str, dict]:
+    """One series' VaR backtests of rows (k,) in date order: for each tail level, each
+    method's ``metrics.var_backtest`` (None where the method has no quantiles, e.g. GARCH
+    on a series too short to fit), with its pinball loss also in units of ``scale`` (the
+    series' naive MAE on its training rows) as ``rel_pinball``.
+
+    Args:
+        quantiles: method -> (k, levels) quantile forecasts of ``actual``, or None.
+    """
+    out: dict[str, dict] = {}
+    for j, level in enumerate(levels):
+        per: dict[str, Any] = {}
+        for method, q in quantiles.items():
+            if q is None:
+                per[method] = None
+                continue
+            with np.errstate(invalid="ignore"):
+                figures = metrics.var_backtest(actual, q[:, j], level, step)
+            figures["rel_pinball"] = figures["pinball"] / scale if scale > 0 else float("nan")
+            per[method] = figures
+        out[metrics.quantile_name(level)] = per
+    return out
+
+
+def var_pooled(per_series: dict[str, dict]) -> dict[str, dict]:
+    """A segment's VaR figures over series (see ``VAR_POOLED_NOTE``): per level and method,
+    rows, exceedances and their rate over every row beside the promised rate, the share of
+    series Kupiec's, Christoffersen's independence and conditional-coverage tests reject at
+    5%, the median relative pinball loss, and at the 1% tails the series per Basel zone."""
+    out: dict[str, dict] = {}
+    names = list(per_series)
+    if not names:
+        return out
+    for key in per_series[names[0]]:
+        per: dict[str, Any] = {}
+        for method in VAR_METHODS:
+            found = [per_series[n][key][method] for n in names if per_series[n][key].get(method)]
+            if not found:
+                per[method] = None
+                continue
+            rows = sum(f["rows"] for f in found)
+            hits = sum(f["exceedances"] for f in found)
+
+            def share(p_key: str) -> float:
+                p = np.array([f[p_key] for f in found], dtype=float)
+                p = p[np.isfinite(p)]
+                return float(np.mean(p < VAR_TEST_LEVEL)) if p.size else float("nan")
+            zones = [f["traffic_light"]["zone"] for f in found if f["traffic_light"]]
+            per[method] = {
+                "series": len(found), "rows": rows, "exceedances": hits,
+                "rate": hits / rows if rows else float("nan"),
+                "expected_rate": found[0]["expected_rate"],
+                "share_rejected_pof": share("p_pof"), "share_rejected_ind": share("p_ind"),
+                "share_rejected_cc": share("p_cc"),
+                "median_rel_pinball": _median([f["rel_pinball"] for f in found]),
+                "traffic_light": ({z: zones.count(z) for z in ("green", "yellow", "red")}
+                                  if zones else None)}
+        out[key] = per
+    return out
+
+
+def _median(values: list[float]) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+#: The Model Confidence Set's size (a 90% MCS), bootstrap repetitions and seed.
+MCS_SIZE, MCS_REPS, MCS_SEED = 0.1, 1000, 0
+
+
+def var_mcs(losses: dict[str, np.ndarray], dates: np.ndarray, size: float = MCS_SIZE,
+            reps: int = MCS_REPS, seed: int = MCS_SEED) -> dict[str, Any] | None:
+    """Hansen, Lunde & Nason's Model Confidence Set (``arch.bootstrap.MCS``, stationary
+    block bootstrap over dates) of the methods' pinball losses: which stay in the
+    (1 - ``size``) MCS. A panel's rows are averaged date by date first (one date's series
+    move together, as the interval guard treats them).
+
+    Args:
+        losses: method -> (rows,) per-row losses, every method on the same rows.
+        dates: (rows,) the date of each row (any sortable stamps).
+    Returns:
+        {"size", "dates", "included": [methods], "pvalues": {method: p}, "mean_loss":
+        {method: the mean over dates of the date-averaged loss, what the MCS compares}}, or
+        None with
+        fewer than 10 dates or fewer than 2 methods.
+    """
+    import pandas as pd
+    from arch.bootstrap import MCS
+
+    names = list(losses)
+    if len(names) < 2 or len(dates) == 0:
+        return None
+    _, inverse = unique_sorted(np.asarray(dates), return_inverse=True)
+    counts = np.bincount(inverse)
+    frame = pd.DataFrame({name: np.bincount(inverse, weights=losses[name]) / counts
+                          for name in names})
+    if len(frame) < 10 or not np.isfinite(frame.to_numpy()).all():
+        return None
+    mcs = MCS(frame, size=size, reps=reps, seed=seed)
+    mcs.compute()
+    pvalues = mcs.pvalues.iloc[:, 0]
+    return {"size": size, "dates": int(len(frame)),
+            "included": [n for n in names if n in set(mcs.included)],
+            "pvalues": {n: float(pvalues[n]) for n in names},
+            "mean_loss": {n: float(frame[n].mean()) for n in names}}

@@ -26,7 +26,7 @@ import numpy as np
 from forecast import metrics
 from forecast.config import GUARD_Z, VOLATILITY_WINDOW, median_index
 from forecast.data import Panel, unique_sorted
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, UsageError
 from forecast.windows import OriginForecasts
 
 
@@ -83,6 +83,29 @@ def conformal_quantile(sorted_scores: np.ndarray, level: float) -> float:
     n = len(sorted_scores)
     rank = math.ceil((n + 1) * level - 1e-9)  # level n / (n + 1) is rank n, not n + 1
     return float(sorted_scores[rank - 1]) if 1 <= rank <= n else float("inf")
+
+
+def scores_needed(level: float) -> int:
+    """The fewest scores with a finite split-conformal quantile at ``level``: the smallest n
+    with ceil((n + 1) level) <= n, that is n >= level / (1 - level) (4 for 80%, 49 for the
+    98% band of the 0.01 and 0.99 quantiles, 199 for 99.5%)."""
+    return max(math.ceil(level / (1.0 - level) - 1e-9), 1)
+
+
+def check_calibratable(levels: list[float], scores: int) -> None:
+    """Refuse (UsageError, before training) quantile levels whose central interval the
+    validation rows cannot calibrate: each trained pair (q, 1 - q) is a band of level
+    1 - 2q, which CQR calibrates only from ``scores_needed`` scores; ``scores`` is the
+    number each step gets, the validation rows pooled over series. Without the check its
+    band would be silently infinite."""
+    for coverage, lower, upper in central_pairs(levels):
+        need = scores_needed(coverage)
+        if scores < need:
+            raise UsageError(
+                f"--quantiles {levels[lower]:g} and {levels[upper]:g} make a {coverage:.4g} "
+                f"band that needs at least {need} validation rows to calibrate (conformal: "
+                f"n >= {coverage:.4g}/{1 - coverage:.4g}); the validation rows give {scores}; "
+                "drop those levels or pass a larger --val-fraction or an earlier --val-start")
 
 
 def band(predicted: np.ndarray, scale: np.ndarray, q: float, space: str
@@ -356,6 +379,42 @@ class QuantileIntervals:
             return cls(levels, space, pairs)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelDirError(f"{source} is damaged ({exc}); retrain the model") from None
+
+
+def widen(quantiles: np.ndarray, base: int, centre: np.ndarray, factor: float, space: str
+          ) -> np.ndarray:
+    """Quantiles beyond the trained horizon: the spread of the last direct step's quantiles
+    (rows, levels) around their level ``base``, scaled by sqrt(``factor``) (steps / horizon,
+    as a random walk's spread grows), around ``centre`` (rows,), the recursive point
+    forecast; in log-price for ``space == "log"``. Order-preserving: no two levels cross."""
+    q = np.asarray(quantiles, dtype=float)
+    middle, centre = q[:, base:base + 1], np.asarray(centre, dtype=float)[:, None]
+    grow = math.sqrt(factor)
+    if space == "log":
+        return centre * (q / middle) ** grow
+    return centre + (q - middle) * grow
+
+
+def step_intervals(quantile: QuantileIntervals, actual: np.ndarray, raw: np.ndarray,
+                   step: int, what: str) -> QuantileIntervals:
+    """Every central pair of ``quantile`` calibrated by CQR on the validation forecasts of
+    one ``step`` beyond the horizon: ``raw`` (rows, levels) their uncalibrated quantiles,
+    ``actual`` (rows,) the prices they forecast. The result's step 1 is that step.
+    UsageError (naming ``what`` the rows came from) where a pair has too few of them."""
+    pairs = []
+    for p in quantile.pairs:
+        need = scores_needed(p["level"])
+        if len(actual) < need:
+            raise UsageError(
+                f"--quantiles {step} steps ahead (beyond the model's horizon) calibrate on the "
+                f"validation rows of {what}: they give {len(actual)} forecasts, the "
+                f"{p['level']:g} band needs {need}; pass the model's training data, or "
+                f"retrain with `forecast train --horizon {step}`")
+        cal = QuantileCalibration.fit(actual, raw[:, p["lower"]], raw[:, p["upper"]],
+                                      quantile.levels[p["lower"]], quantile.levels[p["upper"]],
+                                      quantile.space)
+        pairs.append({**p, "calibration": cal})
+    return QuantileIntervals(quantile.levels, quantile.space, pairs)
 
 
 def prediction_band(level: float, step: int, point: np.ndarray, scale: np.ndarray,

@@ -278,3 +278,126 @@ def aggregate_intervals(compared: list[dict]) -> dict:
 def _finite_median(values: np.ndarray) -> float:
     values = values[np.isfinite(values)]
     return float(np.median(values)) if values.size else float("nan")
+
+
+# --- Value-at-Risk backtests -------------------------------------------------------------
+#: Basel's traffic light for a 99% VaR over 250 days: green up to 4 exceptions, yellow 5-9,
+#: red 10 or more (Basel Committee, "Supervisory framework for the use of backtesting", 1996).
+TRAFFIC_LIGHT_DAYS = 250
+TRAFFIC_LIGHT_ZONES = ((4, "green"), (9, "yellow"))
+
+
+def exceedances(actual: np.ndarray, quantile: np.ndarray, level: float) -> np.ndarray:
+    """Hits (rows,) bool of a quantile forecast at ``level``: for a lower tail (level < 0.5)
+    the actual fell below the quantile, for an upper tail (level > 0.5) above it. A hit's
+    expected rate is ``tail_probability(level)``."""
+    actual, quantile = np.asarray(actual, dtype=float), np.asarray(quantile, dtype=float)
+    return actual < quantile if level < 0.5 else actual > quantile
+
+
+def tail_probability(level: float) -> float:
+    """The promised exceedance rate of a quantile at ``level``: level below the median,
+    1 - level above it (0.01 and 0.99 both promise 1%)."""
+    return float(level) if level < 0.5 else 1.0 - float(level)
+
+
+def _xlogy(x: float, y: float) -> float:
+    """x * log(y) with 0 * log(0) = 0 (the likelihoods' convention)."""
+    return 0.0 if x == 0 else x * math.log(y)
+
+
+def _chi2_sf(stat: float, df: int) -> float:
+    from scipy.stats import chi2
+
+    return float(chi2.sf(stat, df)) if math.isfinite(stat) else float("nan")
+
+
+def kupiec(hits: np.ndarray, p: float) -> dict[str, float]:
+    """Kupiec's (1995) proportion-of-failures test: are the hits (n,) bool at rate ``p``?
+
+    LR_pof = -2 log[(1 - p)^(n - x) p^x] + 2 log[(1 - x/n)^(n - x) (x/n)^x] for x hits,
+    chi-squared with 1 degree of freedom under the null.
+
+    Returns:
+        ``{"rows", "exceedances", "rate", "lr_pof", "p_pof"}`` (NaN for no rows).
+    """
+    hits = np.asarray(hits, dtype=bool)
+    n, x = int(hits.size), int(hits.sum())
+    if n == 0:
+        return {"rows": 0, "exceedances": 0, "rate": float("nan"), "lr_pof": float("nan"),
+                "p_pof": float("nan")}
+    phat = x / n
+    null = _xlogy(n - x, 1 - p) + _xlogy(x, p)
+    alt = _xlogy(n - x, 1 - phat) + _xlogy(x, phat)
+    stat = max(-2.0 * (null - alt), 0.0)
+    return {"rows": n, "exceedances": x, "rate": phat, "lr_pof": stat,
+            "p_pof": _chi2_sf(stat, 1)}
+
+
+def christoffersen(hits: np.ndarray, p: float) -> dict[str, float]:
+    """Christoffersen's (1998) independence and conditional-coverage tests of hits (n,).
+
+    From the transitions of consecutive hits (n_ij: a state i followed by j; pi01 =
+    n01 / (n00 + n01), pi11 = n11 / (n10 + n11), pi = (n01 + n11) / (n - 1)):
+    LR_ind = -2 log[(1 - pi)^(n00 + n10) pi^(n01 + n11)]
+             + 2 log[(1 - pi01)^n00 pi01^n01 (1 - pi11)^n10 pi11^n11],  chi2(1);
+    LR_cc = LR_pof + LR_ind (Kupiec's on all n rows), chi2(2). NaN for fewer than 2 rows.
+
+    Returns:
+        ``kupiec(...)`` and ``{"lr_ind", "p_ind", "lr_cc", "p_cc", "transitions":
+        [n00, n01, n10, n11]}``.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    out: dict = dict(kupiec(hits, p))
+    if hits.size < 2:
+        out.update(lr_ind=float("nan"), p_ind=float("nan"), lr_cc=float("nan"),
+                   p_cc=float("nan"), transitions=[0, 0, 0, 0])
+        return out
+    before, after = hits[:-1], hits[1:]
+    n00 = int(np.sum(~before & ~after))
+    n01 = int(np.sum(~before & after))
+    n10 = int(np.sum(before & ~after))
+    n11 = int(np.sum(before & after))
+    pi01 = n01 / (n00 + n01) if n00 + n01 else 0.0
+    pi11 = n11 / (n10 + n11) if n10 + n11 else 0.0
+    pi = (n01 + n11) / (n00 + n01 + n10 + n11)
+    null = _xlogy(n00 + n10, 1 - pi) + _xlogy(n01 + n11, pi)
+    alt = (_xlogy(n00, 1 - pi01) + _xlogy(n01, pi01) + _xlogy(n10, 1 - pi11)
+           + _xlogy(n11, pi11))
+    ind = max(-2.0 * (null - alt), 0.0)
+    cc = out["lr_pof"] + ind
+    out.update(lr_ind=ind, p_ind=_chi2_sf(ind, 1), lr_cc=cc, p_cc=_chi2_sf(cc, 2),
+               transitions=[n00, n01, n10, n11])
+    return out
+
+
+def traffic_light(hits: np.ndarray, days: int = TRAFFIC_LIGHT_DAYS) -> dict | None:
+    """Basel's traffic-light zone of a 99% VaR from its hits (n,) over the last ``days``
+    rows: green for 0-4 exceptions, yellow 5-9, red 10+; None with fewer rows than that."""
+    hits = np.asarray(hits, dtype=bool)
+    if hits.size < days:
+        return None
+    count = int(hits[-days:].sum())
+    zone = next((name for most, name in TRAFFIC_LIGHT_ZONES if count <= most), "red")
+    return {"days": days, "exceptions": count, "zone": zone}
+
+
+def var_backtest(actual: np.ndarray, quantile: np.ndarray, level: float, step: int = 1
+                 ) -> dict:
+    """Every VaR backtest of one ``step``-ahead quantile forecast (rows,) at ``level`` of
+    consecutive rows in date order: the exceedance rate and pinball loss over every row;
+    Kupiec's and Christoffersen's tests on non-overlapping forecasts (every ``step``-th
+    row, ending at the last: overlapping ones share steps, so their hits cluster by
+    construction); and for one-step forecasts at the 1% tails (0.01, 0.99) Basel's traffic
+    light (which judges the one-day VaR)."""
+    actual, quantile = np.asarray(actual, dtype=float), np.asarray(quantile, dtype=float)
+    p = tail_probability(level)
+    hits = exceedances(actual, quantile, level)
+    tested = hits[::-1][::step][::-1]
+    out = {"level": float(level), "expected_rate": p, **christoffersen(tested, p)}
+    out.update(rows=int(hits.size), exceedances=int(hits.sum()), tested_rows=int(tested.size),
+               rate=float(hits.mean()) if hits.size else float("nan"))
+    out["pinball"] = float(pinball_rows(actual, quantile[:, None], [level]).mean()) \
+        if actual.size else float("nan")
+    out["traffic_light"] = traffic_light(hits) if abs(p - 0.01) < 1e-9 and step == 1 else None
+    return out

@@ -403,3 +403,81 @@ def title_for(bundle: Bundle, source: str, scores: dict[str, float],
                  f"drift {scores['drift']:.2f} (model / naive {ratio})")
     line = interval_line(figures)
     return text + (f"\n{line}" if line else "")
+
+
+# --- plot --var: one-step returns against the model's and GARCH's lower tails -----------------
+#: The lower-tail levels drawn, where trained (else every trained level below the median).
+VAR_LEVELS = (0.01, 0.05)
+#: At most this many series drawn (a panel: the first ones; --series picks others).
+VAR_SERIES = 6
+
+
+def var_plot_data(forecaster: Forecaster) -> list[dict[str, Any]]:
+    """Per series (up to ``VAR_SERIES``): the test rows' one-step log-returns and, at each
+    lower-tail level drawn, the model's and GARCH(1,1)-t's quantiles as returns from the
+    previous price, their exceedances, rates and Kupiec p-values."""
+    levels = [q for q in VAR_LEVELS if q in forecaster.levels] or \
+        [q for q in forecaster.levels if q < 0.5]
+    if not levels:
+        from forecast.errors import UsageError
+        raise UsageError(f"plot --var draws lower-tail quantiles; the model in "
+                         f"{forecaster.bundle.path} has none below 0.5; retrain it with "
+                         "--quantiles 0.01,0.05,0.5,0.95,0.99")
+    table = forecaster.backtest(1, quantiles=True)
+    _, series, rows = forecaster.backtest_rows(1)
+    facts = forecaster.bundle.config.facts
+    segment = segments(table["date"], facts.val_start, facts.test_start)
+    out = []
+    for s in np.unique(series)[:VAR_SERIES]:
+        use = (series == s) & (segment == "test")
+        if not use.any():
+            use = series == s
+        prices, r = forecaster.prices.target_of(int(s)), rows[use]
+        previous = prices[r - 1]
+        bands = {"model": table[[metrics.quantile_name(q) for q in levels]].to_numpy()[use]}
+        garch = forecaster.garches[s]
+        if garch is not None:
+            bands["GARCH(1,1)-t"] = baselines.garch_quantiles(garch, prices, r, 1, levels)
+        entry = {"name": forecaster.prices.names[s], "date": table["date"].to_numpy()[use],
+                 "returns": np.log(prices[r] / previous), "levels": levels, "bands": {}}
+        for method, q in bands.items():
+            for j, level in enumerate(levels):
+                test = metrics.var_backtest(prices[r], q[:, j], level)
+                entry["bands"][(method, level)] = {
+                    "returns": np.log(q[:, j] / previous), "rate": test["rate"],
+                    "p_pof": test["p_pof"],
+                    "hits": metrics.exceedances(prices[r], q[:, j], level)}
+        out.append(entry)
+    return out
+
+
+def draw_var(data: list[dict[str, Any]], title: str, out: Path, dpi: int = 100) -> Path:
+    """One panel per series: returns (grey), the model's (red) and GARCH-t's (blue) lower
+    tails as returns, exceedances marked (the model's: red dots, GARCH's: blue crosses); each
+    panel's title gives every band's exceedance rate and Kupiec p-value."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(data), 1, figsize=(14, 3.2 * len(data) + 1),
+                             layout="constrained", squeeze=False)
+    fig.suptitle(title, fontsize=13)
+    styles = {"model": (COLORS["model"], "o"), "GARCH(1,1)-t": (COLORS["naive"], "x")}
+    for ax, entry in zip(axes[:, 0], data):
+        ax.plot(entry["date"], entry["returns"], color=COLORS["test"], lw=0.6, label="return")
+        parts = []
+        for (method, level), band in entry["bands"].items():
+            color, marker = styles[method]
+            dashed = "-" if level == entry["levels"][0] else "--"
+            ax.plot(entry["date"], band["returns"], color=color, lw=0.8, ls=dashed,
+                    label=f"{method} {level:g}")
+            hits = band["hits"]
+            ax.scatter(entry["date"][hits], entry["returns"][hits], color=color, marker=marker,
+                       s=14, zorder=3)
+            parts.append(f"{method} {level:g}: {band['rate']:.1%} (Kupiec p {band['p_pof']:.2f})")
+        ax.set_title(f"{entry['name']}: " + "; ".join(parts), fontsize=9)
+        ax.legend(loc="lower left", fontsize=8, ncol=4)
+        ax.grid(alpha=0.25, lw=0.5)
+        ax.spines[["top", "right"]].set_visible(False)
+    return save_figure(fig, out, dpi)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast import baselines, intervals, metrics
+from forecast import baselines, evaluation, intervals, metrics
 from forecast.bundle import Bundle
 from forecast.config import DEFAULT_INTERVAL, ENGINES, check_interval, median_index
 from forecast.calendar import future_dates_of_series
@@ -33,6 +33,8 @@ SEGMENTS = ("train", "validation", "test")
 #: The network's outputs are scaled steps (or levels) of its training data, about -1..1,
 #: or of its inputs' size: outputs beyond this many times that are a damaged model's.
 OUTPUT_LIMIT = 1e6
+#: Origins fed back beyond the horizon at a time (their windows are copied: memory bound).
+RECURSE_CHUNK = 65536
 
 
 def load_predictor(bundle: Bundle, engine: str = "auto") -> Predictor:
@@ -285,9 +287,9 @@ class Forecaster:
             use (origins,) bool; and for the backtested rows, in the order ``backtest``
             gives them: series (k,) and rows (k,), the price row within each series.
         """
-        if not 1 <= step <= self.horizon:
-            raise UsageError(f"--step must be between 1 and the model's horizon "
-                             f"({self.horizon}); got {step}")
+        if step < 1:
+            raise UsageError(f"--step must be at least 1, got {step}")
+        self._check_recursive(step, "--step")
         _, series, rows = self.origins
         target_rows = rows + step - 1
         use = target_rows < self.prices.lengths[series]
@@ -308,18 +310,79 @@ class Forecaster:
         self._check_quantiles(quantiles)
         use, series, rows = self.backtest_rows(step)
         at = self.prices.offsets[series] + rows
-        prices = self.prices_from(use)[:, step - 1]
-        predicted = self.point(prices)
+        predicted, raw = self.ahead(step, use)
         out = pd.DataFrame({"date": self.prices.dates[at], "actual": self.target[at],
                             "predicted": predicted})
         if self.prices.multi:
             out.insert(0, "series", np.asarray(self.prices.names, dtype=object)[series])
-        raw = prices if self.levels else None
         if level is not None:
             out["lower"], out["upper"] = self._band(predicted, at - step, level, step, raw)
         if quantiles:
-            self._add_quantiles(out, self.bundle.quantile.calibrated(raw, step))
+            self._add_quantiles(out, self.published(raw, step))
         return out
+
+    def ahead(self, step: int, use: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forecasts ``step`` ahead from the origins selected by ``use`` (origins,), in
+        price units: the point forecasts (k,) and a quantile model's uncalibrated
+        quantiles (k, levels) (None for a point model). Direct up to the horizon; beyond
+        it the point forecast is fed back (``_recurse``) and the quantiles are the last
+        direct step's, their spread widened by sqrt(step / horizon) around that point
+        forecast (``intervals.widen``; docs/quantiles.md says why)."""
+        direct = self.prices_from(use)
+        if step <= self.horizon:
+            prices = direct[:, step - 1]
+            return self.point(prices), (prices if self.levels else None)
+        starts, series, rows = (a[use] for a in self.origins)
+        anchor = self.target[self.prices.offsets[series] + rows - 1]
+        outputs = self.point(self.outputs[use])
+        point = np.empty(len(starts))
+        for at in range(0, len(starts), RECURSE_CHUNK):   # windows of a chunk at a time
+            part = slice(at, at + RECURSE_CHUNK)
+            path = self._recurse(self.prepared.inputs(starts[part]), outputs[part], step,
+                                 series[part], anchor[part])
+            point[part] = self.checked_prices(outputs_to_prices, path[:, :step], series[part],
+                                              self.scaler, self.kind, anchor[part])[:, step - 1]
+        if not self.levels:
+            return point, None
+        return point, intervals.widen(direct[:, -1], self.median_index, point,
+                                      step / self.horizon, self.bundle.quantile.space)
+
+    def published(self, raw: np.ndarray, step: int) -> np.ndarray:
+        """(k, levels) published quantiles ``step`` ahead from the uncalibrated ``raw``:
+        CQR-calibrated per step, by the model's own calibration up to the horizon and,
+        beyond it, by one fit now on this step's forecasts of the validation rows."""
+        if step <= self.horizon:
+            return self.bundle.quantile.calibrated(raw, step)
+        return self.step_calibration(step).calibrated(raw, 1)
+
+    @functools.lru_cache(maxsize=None)
+    def step_calibration(self, step: int) -> intervals.QuantileIntervals:
+        """The CQR of every trained central pair for forecasts ``step`` (beyond the
+        horizon) ahead, from the ``step``-ahead forecasts of the model's validation rows
+        (dated from its validation start to its test start; never a test row), pooled over
+        series, as training calibrates the steps up to the horizon."""
+        _, series, rows = self.origins
+        target = rows + step - 1
+        bounds = np.array([self.split_rows(s) for s in range(self.prices.n_series)])
+        use = (target >= bounds[series, 0]) & (target < bounds[series, 1])
+        if use.any():
+            _, raw = self.ahead(step, use)
+        else:
+            raw = np.empty((0, len(self.levels)))
+        actual = self.target[self.prices.offsets[series[use]] + target[use]]
+        return intervals.step_intervals(self.bundle.quantile, actual, raw, step,
+                                        self.prices.source)
+
+    def _check_recursive(self, steps: int, flag: str) -> None:
+        """Refuse forecasts beyond the horizon for a model that reads inputs other than the
+        target and its derived volatility: their future values are unknown."""
+        features = self.prices.input_columns[1:]
+        if steps > self.horizon and features:
+            raise UsageError(f"{flag} {steps} is beyond the model's horizon ({self.horizon}) "
+                             f"and the model also reads {', '.join(features)}, "
+                             f"whose future values are unknown; use {flag} "
+                             f"{self.horizon} or retrain with a longer horizon "
+                             "(`forecast train --horizon N`)")
 
     def future(self, steps: int | None = None, level: float | None = None,
                quantiles: bool = False) -> pd.DataFrame:
@@ -336,17 +399,7 @@ class Forecaster:
         if steps < 1:
             raise UsageError(f"--steps must be at least 1, got {steps}")
         self._check_quantiles(quantiles)
-        features = self.prices.input_columns[1:]
-        if steps > self.horizon and features:
-            raise UsageError(f"--steps {steps} is beyond the model's horizon ({self.horizon}) "
-                             f"and the model also reads {', '.join(features)}, "
-                             "whose future values are unknown; use --steps "
-                             f"{self.horizon} or retrain with a longer horizon "
-                             "(`forecast train --horizon N`)")
-        if steps > self.horizon and quantiles:
-            raise UsageError(f"--quantiles gives the model's {self.horizon}-step horizon "
-                             f"only; use --steps {self.horizon} (or fewer), or retrain with "
-                             f"a longer horizon (`forecast train --horizon {steps}`)")
+        self._check_recursive(steps, "--steps")
         if level is not None:
             check_level(self.bundle.calibration, level, steps)
         # Each series' last rows only (``recent_of``): the direct forecast (steps
@@ -371,11 +424,15 @@ class Forecaster:
         if panel.multi:
             out.insert(0, "series", np.repeat(np.asarray(panel.names, dtype=object), steps))
         qprices = None
-        if self.levels:   # (series * steps, levels); NaN beyond the horizon
+        if self.levels:   # (series * steps, levels); widened beyond the horizon
             direct = self.checked_prices(outputs_to_prices, raw, series, self.scaler,
                                          self.kind, anchor)
             qprices = np.full((panel.n_series, steps, len(self.levels)), np.nan)
             qprices[:, :min(steps, self.horizon)] = direct[:, :steps]
+            for k in range(self.horizon + 1, steps + 1 if quantiles else 0):
+                qprices[:, k - 1] = intervals.widen(direct[:, -1], self.median_index,
+                                                    predicted[:, k - 1], k / self.horizon,
+                                                    self.bundle.quantile.space)
             qprices = qprices.reshape(-1, len(self.levels))
         ahead = np.tile(np.arange(1, steps + 1), panel.n_series)
         if level is not None:
@@ -385,7 +442,7 @@ class Forecaster:
         if quantiles:
             published = np.empty_like(qprices)
             for k in range(1, steps + 1):
-                published[ahead == k] = self.bundle.quantile.calibrated(qprices[ahead == k], k)
+                published[ahead == k] = self.published(qprices[ahead == k], k)
             self._add_quantiles(out, published)
         return out
 
@@ -510,6 +567,72 @@ class Forecaster:
                                band))
             result[name] = pooled(per_series)
         return result
+
+    def var_backtests(self, steps: Sequence[int]) -> dict:
+        """VaR backtests of every tail level (the trained levels but the median) ``step``
+        ahead for each of ``steps``: the model's published quantiles beside GARCH(1,1)-t's
+        and the rolling-volatility conformal band's on exactly the same rows, per series and
+        pooled (``evaluation.var_pooled``), on all rows and per segment.
+
+        Returns:
+            {"levels", "note", "steps": {"1": {segment: {"series": {name: ...},
+            "pooled": ...}}}} (``evaluation.var_series`` per series).
+        """
+        if not self.levels:
+            raise UsageError(f"--var backtests quantiles; the model in {self.bundle.path} has "
+                             "none (it was trained with --no-quantiles); retrain it with "
+                             "--quantiles 0.01,0.05,0.5,0.95,0.99")
+        tails = [q for q in self.levels if q != 0.5]
+        columns = [metrics.quantile_name(q) for q in self.levels]
+        tail_cols = [self.levels.index(q) for q in tails]
+        facts = self.bundle.config.facts
+        out: dict = {"levels": tails, "note": evaluation.VAR_POOLED_NOTE, "steps": {}}
+        for step in steps:
+            table = self.backtest(step, quantiles=True)
+            _, series, rows = self.backtest_rows(step)
+            published = table[columns].to_numpy()[:, tail_cols]
+            segment = segments(table["date"], facts.val_start, facts.test_start)
+            by_segment: dict = {}
+            losses: dict = {}     # segment -> (dates, {method: (rows, tails)} pinball / scale)
+            for s in unique_sorted(series):
+                mine = series == s
+                prices, r = self.prices.target_of(int(s)), rows[mine]
+                garch = self.garches[s]
+                methods = {
+                    "model": published[mine],
+                    "garch": None if garch is None else baselines.garch_quantiles(
+                        garch, prices, r, step, tails),
+                    "rolling_conformal": baselines.rolling_conformal_quantiles(
+                        prices, r, np.arange(*self.split_rows(int(s))), step, tails)}
+                dates = table["date"].to_numpy()[mine]
+                for name, mask in [("all", np.ones(len(r), bool))] + [
+                        (g, segment[mine] == g) for g in SEGMENTS]:
+                    if mask.any():
+                        by_segment.setdefault(name, {})[self.prices.names[s]] = \
+                            evaluation.var_series(prices[r[mask]], {
+                                k: None if v is None else v[mask] for k, v in methods.items()},
+                                tails, self.naive_scale(int(s)), step)
+                        if all(v is not None for v in methods.values()):
+                            losses.setdefault(name, []).append((dates[mask], {
+                                k: metrics.pinball_rows(prices[r[mask]], v[mask], tails)
+                                / self.naive_scale(int(s)) for k, v in methods.items()}))
+            out["steps"][str(step)] = {
+                name: {"pooled": evaluation.var_pooled(per), "series": per,
+                       "mcs": self._mcs(losses.get(name, []), tails)}
+                for name, per in by_segment.items()}
+        return out
+
+    @staticmethod
+    def _mcs(parts: list, tails: list[float]) -> dict:
+        """Per tail level, the 90% Model Confidence Set of model, GARCH-t and rolling
+        conformal on the pinball losses of the series that have all three
+        (``evaluation.var_mcs``)."""
+        if not parts:
+            return {metrics.quantile_name(q): None for q in tails}
+        dates = np.concatenate([d for d, _ in parts])
+        return {metrics.quantile_name(q): evaluation.var_mcs(
+            {k: np.concatenate([m[k][:, j] for _, m in parts]) for k in parts[0][1]}, dates)
+            for j, q in enumerate(tails)}
 
     def _band(self, predicted, origins, level, steps, quantiles=None, volatility=None):
         """(lower, upper) for forecasts made at ``origins`` (rows of the panel, or of the

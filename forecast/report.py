@@ -208,3 +208,90 @@ def dated(table: Any) -> Any:
 def csv_text(table: Any, path: Optional[str] = None) -> Optional[str]:
     """The CSV of a forecast table (10 significant digits, \\n line ends), or into ``path``."""
     return table.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+
+
+#: Segment titles of the VaR tables.
+VAR_SEGMENTS = {"all": "all rows", "train": "training rows", "validation": "validation rows",
+                "test": "test rows"}
+
+
+def format_var(var: dict, multi: bool, per_series: bool = False) -> str:
+    """``Forecaster.var_backtests`` as text: per step and segment, a row per tail level and
+    method. One series: exceedance rate, each test's LR and p-value, pinball loss and the
+    Basel zone; a panel: the pooled rate, the share of series each test rejects at 5%, the
+    median relative pinball and the series per Basel zone (``per_series``: then one series
+    at a time, as for one series)."""
+    from forecast.evaluation import VAR_METHODS
+
+    blocks = []
+    for step, by_segment in var["steps"].items():
+        ahead = f"{step} step{'s' if step != '1' else ''} ahead"
+        for name, segment in by_segment.items():
+            title = f"VaR backtests, {ahead}, {VAR_SEGMENTS[name]}"
+            if multi:
+                blocks.append(_var_pooled_table(segment["pooled"], VAR_METHODS,
+                                                f"{title}, over {len(segment['series'])} "
+                                                f"series ({var['note']}):"))
+            if per_series or not multi:
+                for series, levels in segment["series"].items():
+                    head = f"{title}{f', {series}' if multi else ''}:"
+                    blocks.append(_var_series_table(levels, VAR_METHODS, head))
+            if segment.get("mcs"):
+                blocks.append(_var_mcs_lines(segment["mcs"], VAR_METHODS))
+    return "\n\n".join(blocks)
+
+
+def _var_mcs_lines(mcs: dict, methods: dict) -> str:
+    found = next((m for m in mcs.values() if m), None)
+    if found is None:
+        return "  Model Confidence Set: too few dates"
+    lines = [f"  {1 - found['size']:.0%} Model Confidence Set of the pinball loss (block "
+             f"bootstrap over {found['dates']} dates; MCS p-value, mean date-averaged "
+             "relative loss):"]
+    for key, m in mcs.items():
+        if m:
+            def shown(n: str) -> str:
+                return f"{methods[n]} ({m['pvalues'][n]:.2f}, {_fmt(m['mean_loss'][n])})"
+            kept = ", ".join(shown(n) for n in m["included"])
+            out = ", ".join(shown(n) for n in methods if n not in m["included"])
+            lines.append(f"  {key:<7}in: {kept}{f'; out: {out}' if out else ''}")
+    return "\n".join(lines)
+
+
+def _var_series_table(levels: dict, methods: dict, title: str) -> str:
+    lines = [title, f"  {'level':<7}{'method':<20}{'rate':>7}{'expected':>9}"
+                    f"{'Kupiec LR (p)':>17}{'indep. LR (p)':>17}{'cond. LR (p)':>17}"
+                    f"{'pinball':>10}  Basel 250d"]
+    for key, per in levels.items():
+        for method, label in methods.items():
+            f = per.get(method)
+            if not f:
+                continue
+            zone = f["traffic_light"]
+            basel = f"{zone['zone']} ({zone['exceptions']})" if zone else "-"
+            lines.append(f"  {key:<7}{label:<20}{_pct(f['rate']):>7}{_pct(f['expected_rate']):>9}"
+                         f"{_lr(f['lr_pof'], f['p_pof']):>17}{_lr(f['lr_ind'], f['p_ind']):>17}"
+                         f"{_lr(f['lr_cc'], f['p_cc']):>17}{_fmt(f['pinball']):>10}  {basel}")
+    return "\n".join(lines)
+
+
+def _var_pooled_table(levels: dict, methods: dict, title: str) -> str:
+    lines = [title, f"  {'level':<7}{'method':<20}{'rate':>7}{'expected':>9}"
+                    f"{'rejected: Kupiec':>18}{'indep.':>8}{'cond.':>8}"
+                    f"{'rel pinball':>13}  Basel green/yellow/red"]
+    for key, per in levels.items():
+        for method, label in methods.items():
+            f = per.get(method)
+            if not f:
+                continue
+            zones = f["traffic_light"]
+            basel = "/".join(str(zones[z]) for z in ("green", "yellow", "red")) if zones else "-"
+            lines.append(f"  {key:<7}{label:<20}{_pct(f['rate']):>7}{_pct(f['expected_rate']):>9}"
+                         f"{_pct(f['share_rejected_pof']):>18}{_pct(f['share_rejected_ind']):>8}"
+                         f"{_pct(f['share_rejected_cc']):>8}{_fmt(f['median_rel_pinball']):>13}"
+                         f"  {basel}")
+    return "\n".join(lines)
+
+
+def _lr(stat: float | None, p: float | None) -> str:
+    return "-" if _undefined(stat) else f"{stat:.2f} ({p:.3f})"

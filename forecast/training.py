@@ -413,6 +413,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
     warn = console.warn if stream is None else \
         (lambda message: print(f"forecast: warning: {message}", file=stream))
     prepared, split, panel, config = prepare_training(panel, config, warn)
+    intervals.check_calibratable(m.quantiles, int((prepared.val_end - prepared.train_end).sum()))
     progress(f"scaled and windowed {len(panel.values):,} rows of {panel.n_series:,} series",
              started, stream)
     setup = setup_devices(t.device, t.strategy, t.precision)

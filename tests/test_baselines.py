@@ -1,6 +1,7 @@
 """The baselines: naive and drift forecasts, and the interval baselines (rolling-volatility
 conformal, GARCH(1,1))."""
 
+import math
 import subprocess
 import sys
 
@@ -152,3 +153,39 @@ def test_a_fit_that_does_not_converge_prints_no_warning(simulated, monkeypatch):
         warnings.simplefilter("default")
         baselines.Garch.fit_steps(simulated[:600])
     assert not [w for w in caught if "optimizer" in str(w.message)]
+
+
+def test_garch_quantiles_at_step_1_are_its_band_and_at_step_k_sum_arch_variances(simulated):
+    prices = 100 * np.exp(np.cumsum(simulated[:1800]))
+    garch = baselines.Garch.fit(prices[:1501])
+    rows = np.arange(1600, 1700)
+    q = baselines.garch_quantiles(garch, prices, rows, 1, [0.1, 0.5, 0.9])
+    lower, upper = garch.band(prices, rows, 0.8)
+    np.testing.assert_allclose(q[:, 0], lower, rtol=1e-10)
+    np.testing.assert_allclose(q[:, 2], upper, rtol=1e-10)
+    np.testing.assert_allclose(q[:, 1], prices[rows - 1], rtol=1e-10)
+    # step 5: the sd of the summed steps from arch's own horizon-5 variance forecasts
+    import warnings
+
+    step, origin = 5, 1650
+    scaled = np.diff(np.log(prices)) * garch.scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = baselines._arch_model(scaled[:origin], garch.dist).fix(garch.param_vector())
+        variance = fixed.forecast(horizon=step, start=origin - 1, reindex=False).variance
+    sd = math.sqrt(float(variance.to_numpy()[-1].sum())) / garch.scale
+    q5 = baselines.garch_quantiles(garch, prices, np.array([origin + step]), step, [0.01])
+    assert q5[0, 0] == pytest.approx(prices[origin] * math.exp(
+        garch.innovation_quantile(0.01) * sd), rel=1e-8)
+
+
+def test_rolling_conformal_quantiles_are_its_central_bands_ends(simulated):
+    prices = 100 * np.exp(np.cumsum(simulated[:600]))
+    rows, calibration = np.arange(500, 600), np.arange(300, 500)
+    q = baselines.rolling_conformal_quantiles(prices, rows, calibration, 1, [0.1, 0.5, 0.9])
+    lower, upper = baselines.rolling_conformal_band(prices, rows, calibration, 0.8)
+    np.testing.assert_allclose(q[:, 0], lower)
+    np.testing.assert_allclose(q[:, 2], upper)
+    assert (np.diff(q, axis=1) > 0).all()
+    q3 = baselines.rolling_conformal_quantiles(prices, rows, calibration, 3, [0.1, 0.9])
+    assert np.median(q3[:, 1] / q3[:, 0]) > np.median(q[:, 2] / q[:, 0])   # wider at step 3

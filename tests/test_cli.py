@@ -1,15 +1,18 @@
 """The command line as users and scripts see it."""
 
+import io
+import json
 import os
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from forecast.cli import app
-from tests.conftest import run_forecast
+from tests.conftest import TINY, run_forecast
 
 
 def test_import_does_not_load_tensorflow_or_matplotlib():
@@ -512,3 +515,25 @@ def test_ctrl_c_in_process_is_one_line_exit_130(cli, prices_csv, monkeypatch):
     monkeypatch.setattr("forecast.data.describe.describe_file", press_ctrl_c)
     result = cli("inspect", prices_csv)
     assert (result.exit_code, result.stderr) == (130, "forecast: interrupted\n")
+
+
+def test_tail_levels_the_validation_rows_cannot_calibrate_are_refused_before_training(
+        cli, prices_csv, tmp_path):
+    # 300 rows: 30 validation rows, and the 98% band of 0.01 and 0.99 needs 49
+    result = cli("train", prices_csv, *TINY, "--model-dir", tmp_path / "m",
+                 "--quantiles", "0.01,0.05,0.1,0.5,0.9,0.95,0.99")
+    assert result.exit_code == 2, result.stderr
+    assert "needs at least 49 validation rows" in result.stderr
+    assert "give 30" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()[-1]) <= 300
+    assert "training on" not in result.stderr and not (tmp_path / "m").exists()
+    # 60 validation rows calibrate every level: each published quantile finite, in order
+    result = cli("train", prices_csv, *TINY, "--model-dir", tmp_path / "m",
+                 "--quantiles", "0.01,0.05,0.1,0.5,0.9,0.95,0.99", "--val-fraction", "0.2")
+    assert result.exit_code == 0, result.stderr
+    pairs = json.loads((tmp_path / "m" / "intervals.json").read_text())["pairs"]
+    assert [p["level"] for p in pairs] == [0.98, 0.9, 0.8]
+    result = cli("predict", "--model", tmp_path / "m", "--backtest", "--quantiles")
+    assert result.exit_code == 0, result.stderr
+    q = pd.read_csv(io.StringIO(result.stdout)).filter(like="q0").to_numpy()
+    assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()

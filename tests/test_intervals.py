@@ -1,11 +1,12 @@
 import io
+import math
 import json
 
 import numpy as np
 import pytest
 
 from forecast import intervals
-from forecast.errors import ModelDirError
+from forecast.errors import ModelDirError, UsageError
 
 
 def test_conformal_quantile_rank():
@@ -362,3 +363,81 @@ def test_interval_guard_on_a_tie_falls_back():
     actual = np.arange(5.0)
     band = (actual - 1, actual + 1)
     assert intervals.interval_guard(actual, band, band, 0.8)["kept"] == "baseline"
+
+
+# --- tail levels: how many scores a level needs --------------------------------------------
+@pytest.mark.parametrize("level, need", [(0.8, 4), (0.9, 9), (0.98, 49), (0.99, 99),
+                                         (0.5, 1)])
+def test_scores_needed_is_the_fewest_with_a_finite_conformal_quantile(level, need):
+    assert intervals.scores_needed(level) == need
+    assert math.isfinite(intervals.conformal_quantile(np.arange(need, dtype=float), level))
+    if need > 1:
+        assert intervals.conformal_quantile(np.arange(need - 1, dtype=float), level) == math.inf
+
+
+def test_a_tail_pair_the_validation_rows_cannot_calibrate_is_refused_with_the_count():
+    levels = [0.01, 0.05, 0.1, 0.5, 0.9, 0.95, 0.99]
+    intervals.check_calibratable(levels, 49)
+    with pytest.raises(UsageError, match="0.01 and 0.99 make a 0.98 band that needs at least "
+                                         "49 validation rows.*give 48"):
+        intervals.check_calibratable(levels, 48)
+    intervals.check_calibratable([0.1, 0.5, 0.9], 4)
+    intervals.check_calibratable([0.01, 0.5], 1)   # no pair: nothing calibrated
+
+
+# --- per-step CQR on simulated GARCH paths ----------------------------------------------------
+def garch_prices(series: int, rows: int, seed: int = 0) -> np.ndarray:
+    """(series, rows) prices whose log-returns follow a GARCH(1,1) with Student-t(6)
+    innovations (unit variance): volatility clusters, as in daily returns."""
+    rng = np.random.default_rng(seed)
+    omega, alpha, beta = 2e-6, 0.08, 0.9
+    var = np.full(series, omega / (1 - alpha - beta))
+    z = rng.standard_t(6, size=(rows, series)) / math.sqrt(6 / 4)
+    steps = np.empty((rows, series))
+    for t in range(rows):
+        steps[t] = np.sqrt(var) * z[t]
+        var = omega + alpha * steps[t] ** 2 + beta * var
+    return 100 * np.exp(np.cumsum(steps.T, axis=1))
+
+
+@pytest.mark.parametrize("step", [1, 5])
+def test_per_step_cqr_covers_within_sampling_error_on_garch_paths(step):
+    # A one-step quantile forecaster whose band is half as wide as it should be (the last
+    # price times exp(+-1.28 * 0.5 * rolling volatility)), taken `step` ahead as predict does
+    # beyond the horizon (intervals.widen: sqrt(step) times the spread), then calibrated by
+    # CQR on validation rows of that step: the test rows' coverage is 80% within error.
+    prices = garch_prices(200, 420)
+    val, test = range(120, 270), range(270, 420)
+    def forecasts(rows):
+        actual, raw = [], []
+        for p in prices:
+            vol = intervals.volatility(p, "log")
+            origin = np.asarray(rows) - step          # the last price known k rows before
+            half = 1.2816 * 0.5 * vol[origin]
+            one = np.stack([p[origin] * np.exp(-half), p[origin], p[origin] * np.exp(half)], 1)
+            raw.append(intervals.widen(one, 1, p[origin], step, "log"))
+            actual.append(p[np.asarray(rows)])
+        return np.concatenate(actual), np.concatenate(raw)
+    quantile = intervals.QuantileIntervals([0.1, 0.5, 0.9], "log", [
+        {"level": 0.8, "lower": 0, "upper": 2, "band": "quantiles", "guard": {},
+         "calibration": None}])
+    fitted = intervals.step_intervals(quantile, *forecasts(val), step, "simulated")
+    actual, raw = forecasts(test)
+    band = fitted.calibrated(raw, 1)
+    inside = (band[:, 0] <= actual) & (actual <= band[:, 2])
+    # 200 independent series; within one, overlapping step-ahead forecasts and clustered
+    # volatility: an effective sample near 200 * 150 / (2 * step) gives sd <= 0.012
+    assert abs(inside.mean() - 0.8) < 0.035, inside.mean()
+    uncalibrated = (raw[:, 0] <= actual) & (actual <= raw[:, 2])
+    assert uncalibrated.mean() < 0.6                 # the test can fail: CQR did the work
+    assert (np.diff(band, axis=1) >= 0).all()
+
+
+def test_widened_quantiles_keep_their_order_and_median():
+    q = np.array([[90.0, 100.0, 112.0], [99.0, 100.0, 100.5]])
+    out = intervals.widen(q, 1, np.array([101.0, 98.0]), 4.0, "log")
+    np.testing.assert_allclose(out[:, 1], [101.0, 98.0])
+    np.testing.assert_allclose(out[0], 101.0 * (q[0] / 100.0) ** 2)
+    assert (np.diff(out, axis=1) > 0).all()
+    np.testing.assert_allclose(intervals.widen(q, 1, np.array([0.0, 0.0]), 9.0, "abs")[0],
+                               [-30.0, 0.0, 36.0])

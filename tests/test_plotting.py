@@ -230,3 +230,25 @@ def test_panel_figure_title_compares_the_intervals_with_garch(tiny_panel_model, 
     assert "model beats GARCH on" in title and "pooled coverage" in title
     out = draw_figure(forecaster, "panel.csv", tmp_path / "p.png")
     assert png_size(out)[0] > 0
+
+
+def test_plot_var_marks_the_exceedances_of_model_and_garch(cli, tiny_panel_model, tiny_model,
+                                                           tmp_path):
+    from forecast import metrics
+    from forecast.plotting import var_plot_data
+
+    bundle = read_bundle(tiny_panel_model)
+    data = var_plot_data(Forecaster(bundle, bundle.data(), load_predictor(bundle)))
+    assert [d["name"] for d in data] == ["AAA", "BBB"] and data[0]["levels"] == [0.1]
+    aaa = data[0]["bands"]
+    assert set(aaa) == {("model", 0.1), ("GARCH(1,1)-t", 0.1)}       # BBB: no GARCH fit
+    assert set(data[1]["bands"]) == {("model", 0.1)}
+    band = aaa[("model", 0.1)]
+    assert band["hits"].mean() == band["rate"]
+    np.testing.assert_array_equal(band["hits"], data[0]["returns"] < band["returns"])
+    assert band["p_pof"] == metrics.kupiec(band["hits"], 0.1)["p_pof"]
+    result = cli("plot", "--model", tiny_panel_model, "--var", "--out", tmp_path / "var.png")
+    assert result.exit_code == 0, result.stderr
+    assert png_size(tmp_path / "var.png")[0] == 1400
+    result = cli("plot", "--model", tiny_model, "--var", "--out", tmp_path / "p.png")
+    assert result.exit_code == 2 and "plot --var draws lower-tail quantiles" in result.stderr

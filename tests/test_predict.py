@@ -67,8 +67,14 @@ def test_step_k_is_the_forecast_made_k_rows_earlier(prices):
         np.testing.assert_allclose(table["predicted"],
                                    close[2:-k] + 0.01 * (k - 1) / bundle.scaler.scale_[0],
                                    rtol=1e-12)
-    with pytest.raises(UsageError, match="--step must be between 1"):
-        Forecaster(bundle, prices, last_plus).backtest(step=4)
+    # beyond the horizon the forecasts are fed back: step 4 forecasts from a window ending
+    # in the step-3 forecast (its last value plus 0.02), plus column 0's nothing
+    table = Forecaster(bundle, prices, last_plus).backtest(step=4)
+    np.testing.assert_allclose(table["actual"], close[6:])
+    np.testing.assert_allclose(table["predicted"], close[2:-4] + 0.02 / bundle.scaler.scale_[0],
+                               rtol=1e-12)
+    with pytest.raises(UsageError, match="--step must be at least 1"):
+        Forecaster(bundle, prices, last_plus).backtest(step=0)
 
 
 #: changed column -> the last forecast row (after t) whose window holds a changed input
@@ -273,7 +279,7 @@ PREDICT_ERRORS = [
     (["--model", "nowhere"], "model directory nowhere does not exist"),
     (["--steps", "0"], "--steps must be at least 1"),
     (["--interval", "1.5"], "--interval must be between 0 and 1"),
-    (["--backtest", "--step", "2"], "--step must be between 1 and the model's horizon (1)"),
+    (["--backtest", "--step", "0"], "--step must be at least 1, got 0"),
     (["--steps", "3", "--backtest"], "--steps is for future forecasts and --backtest forecasts "
                                      "every row instead; drop one"),
     (["--step", "3"], "--step applies only with --backtest"),
@@ -592,9 +598,28 @@ def test_predict_quantiles_writes_one_column_per_level_in_price_units(cli, tiny_
     assert (np.abs(table["q0.1"] / table["actual"] - 1) < 0.1).all()     # price units
     result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--interval", "0.8")
     assert result.stdout.splitlines()[0] == "date,predicted,lower,upper,q0.1,q0.5,q0.9"
-    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--steps", "3")
-    assert result.exit_code == 2 and "--quantiles gives the model's 1-step horizon" \
-        in result.stderr
+
+
+
+def test_quantiles_beyond_the_horizon_are_calibrated_per_step_and_never_cross(
+        cli, tiny_quantile_model):
+    # horizon 1: steps 2 and 3 feed the median back and widen the last direct spread
+    result = cli("predict", "--model", tiny_quantile_model, "--quantiles", "--steps", "3",
+                 "--interval", "0.8")
+    assert result.exit_code == 0, result.stderr
+    table = read_table_output(result.stdout)
+    q = table[["q0.1", "q0.5", "q0.9"]].to_numpy()
+    assert len(table) == 3 and np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+    np.testing.assert_allclose(table["q0.5"], table["predicted"], rtol=1e-9)
+    for step in (2, 3):
+        result = cli("predict", "--model", tiny_quantile_model, "--backtest", "--step", step,
+                     "--quantiles", "--interval", "0.8")
+        assert result.exit_code == 0, result.stderr
+        back = read_table_output(result.stdout)
+        q = back[["q0.1", "q0.5", "q0.9"]].to_numpy()
+        assert np.isfinite(q).all() and (np.diff(q, axis=1) >= 0).all()
+        np.testing.assert_allclose(back["q0.5"], back["predicted"], rtol=1e-9)
+        assert (back["lower"] <= back["predicted"]).all()
 
 
 def test_predict_quantiles_for_a_panel_follow_the_series_column(cli, tiny_panel_model):
@@ -808,3 +833,112 @@ def test_a_future_forecast_reads_only_the_recent_rows(cli, tiny_panel_model, tmp
     backtest = cli("predict", edited, "--model", tiny_panel_model, "--backtest")
     assert backtest.exit_code == 2
     assert "line 7, column 'Close': value -1 is not positive" in backtest.stderr
+
+
+def test_beyond_the_horizon_cqr_fits_on_the_validation_rows_only(tiny_quantile_model):
+    from forecast import intervals
+
+    bundle = read_bundle(tiny_quantile_model)
+    forecaster = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    val_start, test_start = forecaster.split_rows(0)
+    for step in (2, 4):
+        pair = forecaster.step_calibration(step).pairs[0]
+        scores = pair["calibration"].step_scores[0]
+        assert len(scores) == test_start - val_start == 30     # every validation row, no more
+        table = forecaster.backtest(step, quantiles=True)
+        rows = table["date"].isin(bundle.data().dates[val_start:test_start])
+        use = table[rows]
+        raw = forecaster.ahead(step, forecaster.backtest_rows(step)[0])[1][rows.to_numpy()]
+        expected = np.sort(intervals.cqr_scores(use["actual"].to_numpy(), raw[:, 0],
+                                                raw[:, 2], "log"))
+        np.testing.assert_allclose(scores, expected)
+
+
+def test_evaluate_var_backtests_every_tail_level_beside_garch_and_the_rolling_band(
+        cli, tiny_panel_model):
+    result = cli("evaluate", "--model", tiny_panel_model, "--var", "--step", "1", "--step", "2",
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    out = strict_json(result.stdout)
+    var = out["var"]
+    assert var["levels"] == [0.1, 0.9] and "not independent" in var["note"]
+    assert set(var["steps"]) == {"1", "2"}
+    for step, by_segment in var["steps"].items():
+        assert set(by_segment) >= {"all", "test"}
+        for name, segment in by_segment.items():
+            assert set(segment) == {"pooled", "series", "mcs"}
+            for series, levels in segment["series"].items():
+                for key, methods in levels.items():
+                    scored = {m: f for m, f in methods.items() if f}
+                    assert {"model", "rolling_conformal"} <= set(scored)
+                    # the same rows for every method
+                    assert len({f["rows"] for f in scored.values()}) == 1
+                    assert 0 <= scored["model"]["p_pof"] <= 1
+    # BBB is too short for a GARCH fit: its GARCH figures are null, AAA's are not
+    test = var["steps"]["1"]["test"]["series"]
+    assert test["BBB"]["q0.1"]["garch"] is None and test["AAA"]["q0.1"]["garch"]
+    assert var["steps"]["1"]["test"]["pooled"]["q0.1"]["garch"]["series"] == 1
+    mcs = var["steps"]["1"]["all"]["mcs"]["q0.1"]      # over AAA, the series with all three
+    assert mcs["included"] and set(mcs["pvalues"]) == {"model", "garch", "rolling_conformal"}
+    # the rest of evaluate's output is as without --var
+    plain = strict_json(cli("evaluate", "--model", tiny_panel_model, "--json").stdout)
+    assert {k: v for k, v in out.items() if k != "var"} == plain
+    text = cli("evaluate", "--model", tiny_panel_model, "--var", "--per-series")
+    assert text.exit_code == 0, text.stderr
+    assert "VaR backtests, 1 step ahead, test rows, over 2 series" in text.stdout
+    assert "VaR backtests, 1 step ahead, test rows, AAA:" in text.stdout
+    assert "GARCH(1,1)-t" in text.stdout and "rolling conformal" in text.stdout
+    assert "90% Model Confidence Set of the pinball loss" in text.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--step", "2"], "--step applies only with --var"),
+    (["--var", "--step", "0"], "--step must be at least 1, got 0"),
+])
+def test_evaluate_var_options_are_checked(cli, tiny_quantile_model, args, message):
+    result = cli("evaluate", "--model", tiny_quantile_model, *args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_evaluate_var_needs_a_quantile_model(cli, tiny_model):
+    result = cli("evaluate", "--model", tiny_model, "--var")
+    assert result.exit_code == 2 and "--var backtests quantiles" in result.stderr
+
+
+def test_step_k_quantiles_beyond_the_horizon_match_the_future_forecast_k_rows_earlier(
+        cli, tiny_quantile_model, tmp_path):
+    frame = price_frame(300)
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    k, r = 3, 299
+    result = cli("predict", "all.csv", "--model", tiny_quantile_model, "--backtest", "--step",
+                 k, "--quantiles")
+    assert result.exit_code == 0, result.stderr
+    backtest = backtest_frame(result.stdout).set_index("date")
+    # the head still holds every validation row: the same per-step CQR
+    frame.iloc[:r - k + 1].to_csv(tmp_path / "head.csv", index=False)
+    result = cli("predict", "head.csv", "--model", tiny_quantile_model, "--steps", k,
+                 "--quantiles")
+    assert result.exit_code == 0, result.stderr
+    future = backtest_frame(result.stdout)
+    date = future["date"].iloc[k - 1]
+    assert date == pd.Timestamp(frame["Date"].iloc[r])
+    for column in ("predicted", "q0.1", "q0.5", "q0.9"):
+        assert future[column].iloc[k - 1] == pytest.approx(backtest.loc[date, column], rel=1e-9)
+    # a file without the validation rows cannot calibrate beyond the horizon: refused
+    frame.iloc[-40:].to_csv(tmp_path / "tail.csv", index=False)
+    result = cli("predict", "tail.csv", "--model", tiny_quantile_model, "--steps", k,
+                 "--quantiles")
+    assert result.exit_code == 2 and "calibrate on the validation rows of" in result.stderr
+
+
+def test_forecasts_beyond_the_horizon_are_the_same_in_chunks(tiny_quantile_model, monkeypatch):
+    import forecast.predict
+
+    bundle = read_bundle(tiny_quantile_model)
+    whole = Forecaster(bundle, bundle.data(), load_predictor(bundle))
+    use = whole.backtest_rows(3)[0]
+    point, quantiles = whole.ahead(3, use)
+    monkeypatch.setattr(forecast.predict, "RECURSE_CHUNK", 7)
+    chunked = Forecaster(bundle, bundle.data(), load_predictor(bundle)).ahead(3, use)
+    np.testing.assert_array_equal(chunked[0], point)
+    np.testing.assert_array_equal(chunked[1], quantiles)
