@@ -27,8 +27,9 @@ from forecast.console import (emit, interrupted, leave, note, reopen_closed_stre
 from forecast.errors import UsageError
 from forecast.options import (DATA, DateColumnOpt, DateFormatOpt, DecimalOpt, EncodingOpt, FeaturesOpt,
                               IntervalOpt, JsonOpt, MissingOpt, ModelOpt, OptPricesArg,
-                              PricesArg, QuantilesOpt, Reading, SeriesColumnOpt, SeriesOpt,
-                              TargetOpt, TrainingRequest, WideOpt, reading_options,
+                              PricesArg, QuantilesOpt, Reading, RefitRequest, SeriesColumnOpt,
+                              SeriesOpt, TargetOpt, TrainingRequest, WideOpt, reading_options,
+                              refit_options,
                               split_list, split_names, training_options, with_options)
 from forecast.runtime import Interrupted, import_tensorflow_quietly
 
@@ -227,6 +228,7 @@ def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[i
 
 @app.command()
 @with_options(reading_options, "reading")
+@with_options(refit_options, "refit")
 def predict(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
@@ -241,6 +243,7 @@ def predict(
     interval: IntervalOpt = None,
     quantiles: QuantilesOpt = False,
     reading: Reading = None,
+    refit: RefitRequest = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the table to this file instead of stdout: .csv or "
                             ".parquet, atomically.")] = None,
@@ -252,6 +255,9 @@ def predict(
     from forecast.report import write_table
 
     step = check_predict_options(steps, backtest, step)
+    plan = refit.plan()
+    if plan is not None and not backtest:
+        raise UsageError("--refit-every applies only with --backtest; add --backtest")
     check_interval(interval)
     if out is not None and as_json:
         raise UsageError("--json writes to stdout and --out to a file; drop one")
@@ -259,12 +265,17 @@ def predict(
     out = check_out_file(out, prices, bundle.path)   # refused before any work, if it must be
     data = load_panel(prices, bundle, reading, recent=not backtest)
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
+    if plan is not None:
+        from forecast.refit import refit_backtest
+        write_table(refit_backtest(forecaster, plan, step, interval, quantiles), as_json, out)
+        return
     write_table(forecaster.backtest(step, interval, quantiles) if backtest
                 else forecaster.future(steps, interval, quantiles), as_json, out)
 
 
 @app.command()
 @with_options(reading_options, "reading", after={"per_series": "series"})
+@with_options(refit_options, "refit")
 def evaluate(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
@@ -276,22 +287,39 @@ def evaluate(
     reading: Reading = None,
     per_series: Annotated[bool, typer.Option(
         "--per-series", help="For a panel, also one row per series.")] = False,
+    refit: RefitRequest = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
     from forecast.predict import SEGMENTS, Forecaster, default_level, load_predictor
     from forecast.report import format_segment, single_series_view
 
+    plan = refit.plan()
     check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, reading)
     level = default_level(bundle.calibration) if interval is None else interval
-    result = Forecaster(bundle, data, load_predictor(bundle, reading.engine)).evaluate(level)
+    forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
+    if plan is not None:
+        from forecast.refit import refit_evaluate
+        result = refit_evaluate(forecaster, plan, level)
+    else:
+        result = forecaster.evaluate(level)
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
               "validation": "validation rows (used for early stopping and intervals)",
               "test": "test rows (never seen in training)"}
+    if plan is not None:
+        titles = {"test": "refit backtest, all folds (each fold's model trained on rows "
+                          "before its origin)"}
+        titles.update({f"fold {name}": f"fold from {name}:" for name in result["folds"]})
 
     def text(res: dict) -> str:
+        if plan is not None:
+            parts = [("test", res["test"])] + [(f"fold {k}", v) for k, v in
+                                               res["folds"].items() if v["series"]]
+            return "\n\n".join(format_segment(seg, data.multi, f"{titles[name]}"
+                                                + ("" if name.startswith("fold") else ":"),
+                                                per_series) for name, seg in parts)
         return "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
                             for name in ("all", *SEGMENTS) if name in res)
     if as_json:
