@@ -175,3 +175,31 @@ def test_train_window_and_validation_rule():
     assert first == unique[91 - 40] and val == pd.Timestamp(unique[91 - 10])
     config.training.val_start = "2020-03-01"   # an explicit --val-start: the same 20 dates
     assert fold_split(unique, origin, config, None)[1] == pd.Timestamp(unique[91 - 20])
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_finished_folds(refit_model, tmp_path, jobs):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import interruptible
+    from test_tuning import read_until
+
+    model, _ = refit_model
+    work = tmp_path / "wd"
+    args = [sys.executable, "-m", "forecast", "predict", "-m", str(model), "--backtest",
+            "--refit-every", "10", "--jobs", jobs, "--work-dir", str(work)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=interruptible)
+    try:
+        read_until(proc, b"forecast: fold ")
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest.decode()
+    kept = len(list(work.glob("fold-*/result.pkl")))
+    assert 1 <= kept < 6
+    assert not list(work.glob("fold-*/.result.pkl.*"))   # no half-written fold
