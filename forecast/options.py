@@ -328,6 +328,7 @@ class RefitRequest:
     jobs: int
     work_dir: Optional[Path]
     seed: Optional[int]
+    ray: Optional[str] = None
 
     def plan(self):
         """A ``refit.RefitPlan`` (None without --refit-every); a UsageError names a bad
@@ -335,7 +336,7 @@ class RefitRequest:
         from forecast.refit import check_plan
 
         return check_plan(self.every, self.train_window, self.jobs, self.refit_from,
-                          self.work_dir, self.seed)
+                          self.work_dir, self.seed, self.ray)
 
 
 def refit_options(
@@ -359,6 +360,10 @@ def refit_options(
     seed: Annotated[Optional[int], typer.Option(
         "--seed", help="With --refit-every: the seed each fold's is drawn from with its "
                        "origin (default: the model's).")] = None,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", metavar="local|ADDRESS",
+        help="With --refit-every: run folds as Ray tasks, on a Ray runtime started here "
+             "(local) or on the cluster at ADDRESS (pip install 'forecast[ray]').")] = None,
 ) -> RefitRequest:
     """The refit options of predict and evaluate, declared once (``with_options``)."""
-    return RefitRequest(refit_every, train_window, refit_from, jobs, work_dir, seed)
+    return RefitRequest(refit_every, train_window, refit_from, jobs, work_dir, seed, ray)

@@ -67,6 +67,7 @@ class RefitPlan:
     refit_from: str = "scratch"
     jobs: int = 1
     work_dir: Path | None = None
+    ray: str | None = None                # "local" or a cluster's address
 
 
 def parse_train_window(text: str | None) -> int | None:
@@ -84,12 +85,14 @@ def parse_train_window(text: str | None) -> int | None:
 
 
 def check_plan(every: int | None, train_window: str | None, jobs: int, refit_from: str,
-               work_dir: Path | None, seed: int | None) -> RefitPlan | None:
+               work_dir: Path | None, seed: int | None,
+               ray: str | None = None) -> RefitPlan | None:
     """The refit options as a plan (None: no --refit-every), or a UsageError naming the
     flag; the refit-only options are refused without --refit-every."""
     if every is None:
         given = [flag for flag, value in (("--train-window", train_window),
-                                          ("--work-dir", work_dir), ("--seed", seed))
+                                          ("--work-dir", work_dir), ("--seed", seed),
+                                          ("--ray", ray))
                  if value is not None]
         if jobs != 1:
             given.append("--jobs")
@@ -105,8 +108,11 @@ def check_plan(every: int | None, train_window: str | None, jobs: int, refit_fro
     if refit_from not in REFIT_FROM:
         raise UsageError(f"--refit-from must be one of {', '.join(REFIT_FROM)}; got "
                          f"'{refit_from}'")
+    if ray is not None and jobs != 1:
+        raise UsageError("--jobs runs folds in processes on this machine and --ray as tasks "
+                         "on a Ray cluster; drop one")
     return RefitPlan(every, parse_train_window(train_window), seed, refit_from, jobs,
-                     work_dir)
+                     work_dir, ray)
 
 
 def fold_seed(seed: int, origin: pd.Timestamp) -> int:
@@ -224,9 +230,9 @@ class FoldResult:
     notes: list[str] = field(default_factory=list)
 
 
-def run_fold(job: FoldJob) -> FoldResult:
+def run_fold(job: FoldJob, keep: bool = True) -> FoldResult:
     """Train the fold's model on rows dated before its origin, forecast its rows, score
-    them; with a work directory, the result is kept there (atomically) and reused."""
+    them; the result is kept in the fold's directory (atomically; ``keep``) and reused."""
     done = job.out / "result.pkl"
     if done.exists():
         with open(done, "rb") as handle:
@@ -280,8 +286,15 @@ def run_fold(job: FoldJob) -> FoldResult:
                          for n in names},
                         {n: list(range(*forecaster.split_rows(s))) for s, n in enumerate(names)},
                         time.perf_counter() - started, notes=notes)
-    write_atomically(done, lambda tmp: _dump(result, tmp))
+    if keep:
+        keep_result(job, result)
     return result
+
+
+def keep_result(job: FoldJob, result: FoldResult) -> None:
+    """Write a fold's result into its directory, atomically: a rerun skips the fold."""
+    job.out.mkdir(parents=True, exist_ok=True)
+    write_atomically(job.out / "result.pkl", lambda tmp: _dump(result, tmp))
 
 
 def _dump(result: FoldResult, path: str) -> None:
@@ -334,6 +347,68 @@ def _run_parallel(jobs: list[FoldJob], workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def _bundle_files(path: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in sorted(Path(path).iterdir()) if f.is_file()}
+
+
+def _ray_fold(job: FoldJob, panel: Panel, files: dict[str, bytes], threads: int
+              ) -> FoldResult:
+    """A fold as a Ray task, in a fresh worker process (``max_calls=1``: TensorFlow's
+    memory goes back with it): the saved model is unpacked from the object store into a
+    temporary directory, as is the fold's own, so any node can run it."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with tempfile.TemporaryDirectory(prefix="forecast-fold-") as tmp:
+        saved = Path(tmp) / "saved"
+        saved.mkdir()
+        for name, data in files.items():
+            (saved / name).write_bytes(data)
+        job = dataclasses.replace(job, panel=panel, bundle_path=saved,
+                                  out=Path(tmp) / job.out.name)
+        return run_fold(job, keep=False)
+
+
+def _run_ray(jobs: list[FoldJob], address: str, finished: Callable[[FoldResult], None],
+             cpus_per_fold: int | None = None) -> None:
+    """Run folds as Ray tasks: ``address`` ``local`` starts a Ray runtime on this machine,
+    else it joins that cluster. The panel and the saved model go into the object store
+    once; a task lost with its node is retried elsewhere (``max_retries``)."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--ray needs Ray: pip install 'forecast[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=None if address == "local" else address, log_to_driver=False,
+                 include_dashboard=False, ignore_reinit_error=True, logging_level="warning",
+                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+    try:
+        threads = cpus_per_fold or int(os.environ.get("FORECAST_RAY_CPUS", "1"))
+        task = ray.remote(num_cpus=threads, max_retries=3, max_calls=1,
+                          retry_exceptions=False)(_ray_fold)
+        panel = ray.put(jobs[0].panel)
+        files = ray.put(_bundle_files(jobs[0].bundle_path))
+        pending = {task.remote(dataclasses.replace(job, panel=None), panel, files, threads): job
+                   for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                job = pending.pop(ref)
+                result = ray.get(ref)
+                if job.plan.work_dir is not None:
+                    keep_result(job, result)
+                finished(result)
+            runtime.check_signals()
+    except BaseException:
+        for ref in list(locals().get("pending", {})):
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def work_key(bundle, panel: Panel, plan: RefitPlan, step: int, level: float | None,
@@ -403,7 +478,9 @@ def run_folds(bundle, panel: Panel, plan: RefitPlan, step: int = 1,
                 finished(run_fold(job))
             else:
                 todo.append(job)
-        if plan.jobs == 1 or len(todo) <= 1:
+        if plan.ray is not None and todo:
+            _run_ray(todo, plan.ray, finished)
+        elif plan.jobs == 1 or len(todo) <= 1:
             for job in todo:
                 finished(run_fold(job))
         else:

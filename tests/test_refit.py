@@ -203,3 +203,42 @@ def test_ctrl_c_keeps_finished_folds(refit_model, tmp_path, jobs):
     kept = len(list(work.glob("fold-*/result.pkl")))
     assert 1 <= kept < 6
     assert not list(work.glob("fold-*/.result.pkl.*"))   # no half-written fold
+
+
+def test_a_two_node_ray_cluster_gives_the_same_bytes(refit_model, tmp_path):
+    """Folds as Ray tasks on Ray's own multi-node harness (two nodes on this machine)."""
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    model, _ = refit_model
+    args = ("predict", "-m", model, "--backtest", "--refit-every", "30", "--interval", "0.8")
+    local = invoke(*args)
+    assert local.exit_code == 0, local.stderr
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        result = invoke(*args, "--ray", cluster.address, "--work-dir", tmp_path / "wd")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == local.stdout
+        assert len(list((tmp_path / "wd").glob("fold-*/result.pkl"))) == 2
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+def test_ray_without_ray_installed_is_one_line(refit_model, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    model, _ = refit_model
+    result = invoke("predict", "-m", model, "--backtest", "--refit-every", "30", "--ray",
+                    "local")
+    assert result.exit_code == 2
+    assert "pip install 'forecast[ray]'" in result.stderr
