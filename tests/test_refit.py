@@ -242,3 +242,39 @@ def test_ray_without_ray_installed_is_one_line(refit_model, monkeypatch):
                     "local")
     assert result.exit_code == 2
     assert "pip install 'forecast[ray]'" in result.stderr
+
+
+def test_a_node_lost_mid_run_still_gives_every_fold(refit_model, tmp_path):
+    """The second node is removed while folds run: its task is retried on the head."""
+    import os
+    import subprocess
+    import sys
+
+    ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
+    from test_tuning import read_until
+
+    model, _ = refit_model
+    args = ("predict", "-m", model, "--backtest", "--refit-every", "20")
+    local = invoke(*args)
+    assert local.exit_code == 0, local.stderr
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        worker = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        proc = subprocess.Popen([sys.executable, "-m", "forecast", *map(str, args), "--ray",
+                                 cluster.address], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=dict(os.environ))
+        try:
+            read_until(proc, b"forecast: fold ")   # one done, one running on each node
+            cluster.remove_node(worker)
+            out, err = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err.decode()
+        assert out.decode() == local.stdout
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
