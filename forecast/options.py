@@ -358,7 +358,7 @@ def refit_options(
         "--work-dir", help="With --refit-every: keep each finished fold here; the same "
                            "command again skips them.")] = None,
     seed: Annotated[Optional[int], typer.Option(
-        "--seed", help="With --refit-every: the seed each fold's is drawn from with its "
+        "--seed", help="With --refit-every: the seed each fold draws its own from, with its "
                        "origin (default: the model's).")] = None,
     ray: Annotated[Optional[str], typer.Option(
         "--ray", metavar="local|ADDRESS",
