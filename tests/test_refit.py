@@ -127,6 +127,10 @@ def test_work_dir_resumes_and_refuses_another_run(refit_model, tmp_path):
     assert result["test"]["aggregate"]["rows"] == sum(
         f["aggregate"]["rows"] for f in result["folds"].values())
     assert result["test"]["aggregate"]["intervals"]["garch"]["series"] >= 1
+    text = invoke("evaluate", "-m", model, "--refit-every", "30", "--work-dir", work)
+    assert text.exit_code == 0, text.stderr
+    assert text.stderr.count("kept from the work dir") == 2   # --json is no part of the key
+    assert "refit backtest, all folds" in text.stdout and text.stdout.count("fold from") == 2
     other = invoke(*args[:-2], "--seed", "7", "--work-dir", work)
     assert other.exit_code == 2
     assert "holds folds of another run" in other.stderr
