@@ -108,6 +108,11 @@ def check_plan(every: int | None, train_window: str | None, jobs: int, refit_fro
     if refit_from not in REFIT_FROM:
         raise UsageError(f"--refit-from must be one of {', '.join(REFIT_FROM)}; got "
                          f"'{refit_from}'")
+    if ray is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:   # refused before any work
+            raise UsageError("--ray needs Ray: pip install 'forecast[ray]'")
     if ray is not None and jobs != 1:
         raise UsageError("--jobs runs folds in processes on this machine and --ray as tasks "
                          "on a Ray cluster; drop one")
