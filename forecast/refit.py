@@ -163,6 +163,23 @@ def between(panel: Panel, lo: int | None, hi: int | None) -> Panel:
     return cut.take(np.flatnonzero(lengths > 0))
 
 
+def through(panel: Panel, end: int, extra: int) -> Panel:
+    """Each series' rows dated before ``end`` (int64 ns) and its next ``extra`` rows:
+    the targets of forecasts made before ``end``, ``extra + 1`` steps ahead."""
+    stamps = panel.dates.asi8
+    keep = np.zeros(len(stamps), bool)
+    for s in range(panel.n_series):
+        lo, hi = panel.offsets[s], panel.offsets[s + 1]
+        keep[lo:min(lo + int(np.searchsorted(stamps[lo:hi], end)) + extra, hi)] = True
+    index = np.flatnonzero(keep)
+    lengths = np.bincount(panel.series_of_rows()[keep], minlength=panel.n_series)
+    cut = dataclasses.replace(
+        panel, values=np.ascontiguousarray(panel.values[index]), dates=panel.dates[index],
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        lines=panel.lines[index])
+    return cut.take(np.flatnonzero(lengths > 0))
+
+
 def fold_split(unique: np.ndarray, origin: pd.Timestamp, config: ForecastConfig,
                train_window: int | None) -> tuple[int, pd.Timestamp]:
     """The fold's first training date (int64 ns) and its validation start.
@@ -274,22 +291,29 @@ def run_fold(job: FoldJob, keep: bool = True) -> FoldResult:
     bundle = read_bundle(model_dir)
     notes: list[str] = []
     panel = between(job.panel, None, None if job.end is None else job.end.value)
-    forecaster = Forecaster(bundle, panel, load_predictor(bundle), warn=notes.append)
-    table = forecaster.backtest(job.step, job.level, job.quantiles)
-    use, series, rows = forecaster.backtest_rows(job.step)
-    issued = forecaster.prices.dates.asi8[forecaster.prices.offsets[series] + rows
-                                          - job.step + 1]
+    predictor = load_predictor(bundle)
+    forecaster = Forecaster(bundle, panel, predictor, warn=notes.append)
+    # A forecast belongs to the fold it is made in (the row after its last input row):
+    # with --step K its target may lie up to K - 1 rows past the next origin.
+    ahead = forecaster if job.step == 1 or job.end is None else \
+        Forecaster(bundle, through(job.panel, job.end.value, job.step - 1), predictor,
+                   warn=notes.append)
+    table = ahead.backtest(job.step, job.level, job.quantiles)
+    use, series, rows = ahead.backtest_rows(job.step)
+    issued = ahead.prices.dates.asi8[ahead.prices.offsets[series] + rows - job.step + 1]
     mine = issued >= job.origin.value
+    if job.end is not None:
+        mine &= issued < job.end.value
     table = table[mine].reset_index(drop=True)
     table["fold"] = job.origin
     level = job.level if job.level is not None else default_level(bundle.calibration,
                                                                   warn=notes.append)
     scores = forecaster.evaluate(level).get("test", {"series": {}, "aggregate": {}})
-    names = forecaster.prices.names
+    names = ahead.prices.names
     result = FoldResult(job.index, job.origin, table, rows[mine], scores,
                         {n: bundle.garch[n].to_dict() if bundle.garch.get(n) else None
                          for n in names},
-                        {n: list(range(*forecaster.split_rows(s))) for s, n in enumerate(names)},
+                        {n: list(range(*ahead.split_rows(s))) for s, n in enumerate(names)},
                         time.perf_counter() - started, notes=notes)
     if keep:
         keep_result(job, result)

@@ -193,7 +193,7 @@ def test_ctrl_c_keeps_finished_folds(refit_model, tmp_path, jobs):
     model, _ = refit_model
     work = tmp_path / "wd"
     args = [sys.executable, "-m", "forecast", "predict", "-m", str(model), "--backtest",
-            "--refit-every", "10", "--jobs", jobs, "--work-dir", str(work)]
+            "--refit-every", "2", "--jobs", jobs, "--work-dir", str(work)]   # 30 folds
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=interruptible)
     try:
@@ -205,7 +205,7 @@ def test_ctrl_c_keeps_finished_folds(refit_model, tmp_path, jobs):
             proc.kill()
     assert proc.returncode == 130, rest.decode()
     kept = len(list(work.glob("fold-*/result.pkl")))
-    assert 1 <= kept < 6
+    assert 1 <= kept < 30
     assert not list(work.glob("fold-*/.result.pkl.*"))   # no half-written fold
 
 
@@ -282,3 +282,23 @@ def test_a_node_lost_mid_run_still_gives_every_fold(refit_model, tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_a_step_k_forecast_belongs_to_the_fold_it_is_made_in(tmp_path):
+    """With --step 2 a row's forecast is made from the rows up to two before it: its fold
+    is the one holding the row after those (the row before it), never a later model."""
+    csv = tmp_path / "p.csv"
+    price_frame(300, seed=5).to_csv(csv, index=False)
+    model = tmp_path / "m"
+    assert invoke("train", csv, "--model-dir", model, *TINY, "--horizon", "2").exit_code == 0
+    result = invoke("predict", "-m", model, "--backtest", "--step", "2", "--refit-every", "30")
+    assert result.exit_code == 0, result.stderr
+    refit = table(result.stdout)
+    dates = pd.to_datetime(pd.read_csv(csv)["Date"])
+    previous = dates.shift(1)[dates.isin(refit["date"]).to_numpy()].to_numpy()
+    assert not refit["date"].duplicated().any()
+    assert (previous >= refit["fold"].to_numpy()).all()
+    config = json.loads((model / "config.json").read_text())
+    test_start = pd.Timestamp(config["facts"]["test_start"])
+    expected = dates[dates.shift(1) >= test_start]
+    assert list(refit["date"]) == list(expected)
