@@ -349,11 +349,23 @@ def fold_line(result: FoldResult) -> str:
 
 def _worker_init(threads: int) -> None:
     """A spawned worker: its share of the cores, set before TensorFlow is imported;
-    stdout is stderr (stdout carries data only); Ctrl-C is the parent's to handle."""
+    stdout is stderr (stdout carries data only); Ctrl-C is the parent's to handle, which
+    stops a worker with SIGTERM (``_worker_fold`` unwinds and exits)."""
     os.dup2(2, 1)
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = str(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    runtime.handle_signals((signal.SIGTERM,))
+
+
+def _worker_fold(job: FoldJob) -> FoldResult:
+    """``run_fold`` in a worker; SIGTERM unwinds it (a half-written fold file is removed)
+    and ends the process at once."""
+    try:
+        return run_fold(job)
+    except runtime.Interrupted as exc:
+        sys.stderr.flush()
+        os._exit(exc.code)
 
 
 def _run_parallel(jobs: list[FoldJob], workers: int,
@@ -363,7 +375,7 @@ def _run_parallel(jobs: list[FoldJob], workers: int,
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                                initargs=(threads,))
     try:
-        pending = {pool.submit(run_fold, job) for job in jobs}
+        pending = {pool.submit(_worker_fold, job) for job in jobs}
         while pending:
             done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
