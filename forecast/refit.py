@@ -372,6 +372,21 @@ def _run_parallel(jobs: list[FoldJob], workers: int,
                   finished: Callable[[FoldResult], None]) -> None:
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
+    # The pool's pipes to workers stopped by Ctrl-C must not end this process by SIGPIPE
+    # (the command sets SIG_DFL for `| head`): a write to one raises instead, inside the
+    # pool, while it runs; stdout is written only after.
+    piped = signal.getsignal(signal.SIGPIPE) if hasattr(signal, "SIGPIPE") else None
+    if piped is not None:
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        _pool_folds(jobs, workers, threads, context, finished)
+    finally:
+        if piped is not None:
+            signal.signal(signal.SIGPIPE, piped)
+
+
+def _pool_folds(jobs: list[FoldJob], workers: int, threads: int, context,
+                finished: Callable[[FoldResult], None]) -> None:
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init,
                                initargs=(threads,))
     try:
@@ -382,10 +397,13 @@ def _run_parallel(jobs: list[FoldJob], workers: int,
                 finished(future.result())
             runtime.check_signals()
     except BaseException:
-        for process in list(getattr(pool, "_processes", {}).values()):
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
             if process.is_alive():
                 process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for process in processes:
+            process.join(60)
         raise
     pool.shutdown(wait=True)
 
