@@ -26,8 +26,8 @@ from forecast.console import (emit, interrupted, leave, note, reopen_closed_stre
                               run_guarded)
 from forecast.errors import UsageError
 from forecast.options import (FileOptions, IntervalOpt, JsonOpt, ModelOpt, OptPricesArg, PricesArg,
-                              QuantilesOpt, Reading, TrainingRequest, file_options,
-                              reading_options, training_options, with_options)
+                              QuantilesOpt, Reading, RefitRequest, TrainingRequest, file_options,
+                              reading_options, refit_options, training_options, with_options)
 from forecast.runtime import Interrupted, import_tensorflow_quietly
 
 # TensorFlow's C++ logging writes straight to fd 2; quiet it before anything imports TF.
@@ -221,6 +221,7 @@ def check_predict_options(steps: Optional[int], backtest: bool, step: Optional[i
 
 @app.command()
 @with_options(reading_options, "reading")
+@with_options(refit_options, "refit")
 def predict(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
@@ -235,6 +236,7 @@ def predict(
     interval: IntervalOpt = None,
     quantiles: QuantilesOpt = False,
     reading: Reading = None,
+    refit: RefitRequest = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Write the table to this file instead of stdout: .csv or "
                             ".parquet, atomically.")] = None,
@@ -246,6 +248,9 @@ def predict(
     from forecast.report import write_table
 
     step = check_predict_options(steps, backtest, step)
+    plan = refit.plan()
+    if plan is not None and not backtest:
+        raise UsageError("--refit-every applies only with --backtest; add --backtest")
     check_interval(interval)
     if out is not None and as_json:
         raise UsageError("--json writes to stdout and --out to a file; drop one")
@@ -255,12 +260,17 @@ def predict(
     beyond = quantiles and (steps or 0) > bundle.config.model.horizon
     data = load_panel(prices, bundle, reading, recent=not (backtest or beyond))
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
+    if plan is not None:
+        from forecast.refit import refit_backtest
+        write_table(refit_backtest(forecaster, plan, step, interval, quantiles), as_json, out)
+        return
     write_table(forecaster.backtest(step, interval, quantiles) if backtest
                 else forecaster.future(steps, interval, quantiles), as_json, out)
 
 
 @app.command()
 @with_options(reading_options, "reading", after={"per_series": "series"})
+@with_options(refit_options, "refit")
 def evaluate(
     prices: OptPricesArg = None,
     model: ModelOpt = None,
@@ -279,6 +289,7 @@ def evaluate(
     var_steps: Annotated[Optional[list[int]], typer.Option(
         "--step", help="With --var: the steps ahead backtested (repeat it: --step 1 --step "
                        "5; default 1).")] = None,
+    refit: RefitRequest = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score walk-forward one-step forecasts over PRICES beside the naive and drift forecasts."""
@@ -289,19 +300,37 @@ def evaluate(
         raise UsageError("--step applies only with --var (the steps its VaR backtests cover)")
     if var_steps and min(var_steps) < 1:
         raise UsageError(f"--step must be at least 1, got {min(var_steps)}")
+    plan = refit.plan()
+    if plan is not None and var:
+        raise UsageError("--var scores the saved model's backtest; with --refit-every, drop "
+                         "--var (refit folds have no VaR backtests yet)")
     check_interval(interval)
     bundle = open_model(model)
     data = load_panel(prices, bundle, reading)
     level = default_level(bundle.calibration) if interval is None else interval
     forecaster = Forecaster(bundle, data, load_predictor(bundle, reading.engine))
-    result = forecaster.evaluate(level)
+    if plan is not None:
+        from forecast.refit import refit_evaluate
+        result = refit_evaluate(forecaster, plan, level)
+    else:
+        result = forecaster.evaluate(level)
     if var:
         result["var"] = forecaster.var_backtests(sorted(set(var_steps or [1])))
     titles = {"all": "all rows", "train": "rows the model was trained on (in-sample)",
               "validation": "validation rows (used for early stopping and intervals)",
               "test": "test rows (never seen in training)"}
+    if plan is not None:
+        titles = {"test": "refit backtest, all folds (each fold's model trained on rows "
+                          "before its origin)"}
+        titles.update({f"fold {name}": f"fold from {name}:" for name in result["folds"]})
 
     def text(res: dict) -> str:
+        if plan is not None:
+            parts = [("test", res["test"])] + [(f"fold {k}", v) for k, v in
+                                               res["folds"].items() if v["series"]]
+            return "\n\n".join(format_segment(seg, data.multi, f"{titles[name]}"
+                                                + ("" if name.startswith("fold") else ":"),
+                                                per_series) for name, seg in parts)
         text = "\n\n".join(format_segment(res[name], data.multi, f"{titles[name]}:", per_series)
                             for name in ("all", *SEGMENTS) if name in res)
         return text + ("\n\n" + format_var(res["var"], data.multi, per_series)

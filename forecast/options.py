@@ -368,5 +368,56 @@ def reading_options(
                    date_format, decimal, encoding)
 
 
+@dataclass
+class RefitRequest:
+    """The refit-backtest options of predict and evaluate, as given (``plan`` checks them)."""
+
+    every: Optional[int]
+    train_window: Optional[str]
+    refit_from: str
+    jobs: int
+    work_dir: Optional[Path]
+    seed: Optional[int]
+    ray: Optional[str] = None
+
+    def plan(self):
+        """A ``refit.RefitPlan`` (None without --refit-every); a UsageError names a bad
+        option."""
+        from forecast.refit import check_plan
+
+        return check_plan(self.every, self.train_window, self.jobs, self.refit_from,
+                          self.work_dir, self.seed, self.ray)
+
+
+def refit_options(
+    refit_every: Annotated[Optional[int], typer.Option(
+        "--refit-every", help="With --backtest: retrain the model's configuration at the "
+                              "test start and every K rows of dates after it, each fold on "
+                              "rows dated before its origin only; adds a fold column.")
+    ] = None,
+    train_window: Annotated[Optional[str], typer.Option(
+        "--train-window", help="Rows of dates each refit trains on: expanding (all before "
+                               "the origin; the default) or the last D.")] = None,
+    refit_from: Annotated[str, typer.Option(
+        "--refit-from", help="scratch (each fold trains anew) or saved (from the saved "
+                             "model's weights, a third of the epochs).")] = "scratch",
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="With --refit-every: folds run in this many worker processes "
+                       "(the same bytes for any number).")] = 1,
+    work_dir: Annotated[Optional[Path], typer.Option(
+        "--work-dir", help="With --refit-every: keep each finished fold here; the same "
+                           "command again skips them.")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", help="With --refit-every: the seed each fold draws its own from, with its "
+                       "origin (default: the model's).")] = None,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", metavar="local|ADDRESS",
+        help="With --refit-every: run folds as Ray tasks, on a Ray runtime started here "
+             "(local) or on the cluster at ADDRESS (pip install 'forecast[ray]').")] = None,
+) -> RefitRequest:
+    """The refit options of predict and evaluate, declared once (``with_options``)."""
+    return RefitRequest(refit_every, train_window, refit_from, jobs, work_dir, seed, ray)
+
+
 # train's options end with the file options (as train's and tune's help list them).
 training_options = with_options(file_options, name="file")(training_options)

@@ -215,7 +215,8 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         config: ForecastConfig, setup: DeviceSetup,
         stream: IO[str] | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
-        notes: IO[str] | None = None) -> dict[str, Any]:
+        notes: IO[str] | None = None,
+        initial_weights: list | None = None) -> dict[str, Any]:
     """Train on the training windows with early stopping on the validation windows.
 
     Args:
@@ -224,6 +225,8 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
         stream: where epoch progress goes (default stderr).
         callbacks: more Keras callbacks (e.g. a tuner's pruning), after the tool's own.
         notes: where the guard's verdict goes (default ``stream``).
+        initial_weights: weights to start training from (a refit from a saved model); the
+            baseline guard's start stays the built model's.
 
     Returns:
         history: "loss", "val_loss" and "seconds" per epoch, and "guard" (see ``guard``).
@@ -252,6 +255,8 @@ def fit(model: keras.Model, prepared: Prepared, sample_dates: np.ndarray,
     callbacks = [progress, timer, keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=t.patience, restore_best_weights=True), *callbacks]
     start_weights = model.get_weights()
+    if initial_weights is not None:
+        model.set_weights(initial_weights)
     try:
         result = model.fit(train, validation_data=val, epochs=t.epochs, callbacks=callbacks,
                            shuffle=False, verbose=0)  # the dataset shuffles itself, seeded
@@ -396,7 +401,8 @@ def compile_model(model: keras.Model, learning_rate: float, loss: Any = "mse",
 def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = None,
                  dry_run: bool = False,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
-                 score: bool = True) -> Trained | None:
+                 score: bool = True,
+                 initial_weights: list | None = None) -> Trained | None:
     """The whole train stage: prepare, pick devices, build, fit, score on held-out rows.
 
     Args:
@@ -404,6 +410,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
         score: with False, nothing is forecast after fitting: no validation or test
             scores, no interval calibration (``metrics`` is empty, ``calibration`` None).
             A hyperparameter search sets it so that test rows are never looked at.
+        initial_weights: start fitting from these weights (``fit``).
 
     Returns None for a dry run (after printing the model summary on ``stream``).
     """
@@ -434,7 +441,7 @@ def run_training(panel: Panel, config: ForecastConfig, stream: IO[str] | None = 
           file=notes)
     started = time.perf_counter()
     history = fit(model, prepared, sample_dates(panel, prepared), config, setup, stream,
-                  callbacks, notes)
+                  callbacks, notes, initial_weights)
     seconds = time.perf_counter() - started
 
     train_end = prepared.train_end

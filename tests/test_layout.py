@@ -29,6 +29,7 @@ LAYERS = [
     {"bundle"},
     {"predict"},
     {"report"},
+    {"refit"},
     {"plotting"},
     {"runners"},
     {"tuning"},
