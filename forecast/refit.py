@@ -25,6 +25,7 @@ fold's scores are ``Forecaster.evaluate``'s test segment of that model. A fold's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -441,35 +442,38 @@ def _run_ray(jobs: list[FoldJob], address: str, finished: Callable[[FoldResult],
         import ray
     except ImportError:
         raise UsageError("--ray needs Ray: pip install 'forecast[ray]'") from None
-    started = not ray.is_initialized()
-    if started:
-        ray.init(address=None if address == "local" else address, log_to_driver=False,
-                 include_dashboard=False, ignore_reinit_error=True, logging_level="warning",
-                 runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
-    try:
-        threads = cpus_per_fold or int(os.environ.get("FORECAST_RAY_CPUS", "1"))
-        task = ray.remote(num_cpus=threads, max_retries=3, max_calls=1,
-                          retry_exceptions=False)(_ray_fold)
-        panel = ray.put(jobs[0].panel)
-        files = ray.put(_bundle_files(jobs[0].bundle_path))
-        pending = {task.remote(dataclasses.replace(job, panel=None), panel, files, threads): job
-                   for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in done:
-                job = pending.pop(ref)
-                result = ray.get(ref)
-                if job.plan.work_dir is not None:
-                    keep_result(job, result)
-                finished(result)
-            runtime.check_signals()
-    except BaseException:
-        for ref in list(locals().get("pending", {})):
-            ray.cancel(ref, force=True)
-        raise
-    finally:
+    # Ray prints its own notes (a task retried after its node died, ...) on sys.stdout,
+    # which carries the forecasts only: they go to stderr while Ray runs.
+    with contextlib.redirect_stdout(sys.stderr):
+        started = not ray.is_initialized()
         if started:
-            ray.shutdown()
+            ray.init(address=None if address == "local" else address, log_to_driver=False,
+                     include_dashboard=False, ignore_reinit_error=True, logging_level="warning",
+                     runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+        try:
+            threads = cpus_per_fold or int(os.environ.get("FORECAST_RAY_CPUS", "1"))
+            task = ray.remote(num_cpus=threads, max_retries=3, max_calls=1,
+                              retry_exceptions=False)(_ray_fold)
+            panel = ray.put(jobs[0].panel)
+            files = ray.put(_bundle_files(jobs[0].bundle_path))
+            pending = {task.remote(dataclasses.replace(job, panel=None), panel, files, threads): job
+                       for job in jobs}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                for ref in done:
+                    job = pending.pop(ref)
+                    result = ray.get(ref)
+                    if job.plan.work_dir is not None:
+                        keep_result(job, result)
+                    finished(result)
+                runtime.check_signals()
+        except BaseException:
+            for ref in list(locals().get("pending", {})):
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            if started:
+                ray.shutdown()
 
 
 def work_key(bundle, panel: Panel, plan: RefitPlan, step: int, level: float | None,
