@@ -10,12 +10,13 @@ from typing import IO, Sequence
 import numpy as np
 import pandas as pd
 
+from forecast import console
 from forecast.config import MISSING_POLICIES
 from forecast.errors import DataError, UsageError
 from forecast.data.tables import read_tables
 from forecast.data.dates import describe_spacing
 from forecast.data.numbers import parse_numbers
-from forecast.data.panel import _warn_stderr, panel_from_tables
+from forecast.data.panel import panel_from_tables
 
 
 def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | None = None,
@@ -35,7 +36,7 @@ def describe_file(sources: str | Path | Sequence[str | Path], *, target: str | N
 
     def note(message: str) -> None:
         notes.append(message)
-        _warn_stderr(message)
+        console.warn(message)
 
     panel = panel_from_tables(tables, target=target, features=features,
                               date_column=date_column, series_column=series_column, wide=wide,

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import MISSING_POLICIES
-from forecast.console import progress, warn
+from forecast import console
+from forecast.console import progress
 from forecast.errors import DataError, UsageError
 from forecast.data.sources import quote_cell
 from forecast.data.tables import Table, _listed, read_tables
@@ -276,7 +277,7 @@ def panel_from_tables(tables: Sequence[Table], *, target: str | None = None,
     series are an error naming both lines, and ``missing`` applies within each series only.
     ``extra`` columns (see ``read_panel``) are read after the features.
     """
-    warn = warn or _warn_stderr
+    warn = warn or console.warn
     started = time.perf_counter()
     parts: list[_Rows] = []
     for table in tables:
@@ -364,7 +365,3 @@ def _check_spacing(panel: Panel) -> None:
             f"{describe_spacing(panel.dates[panel.rows(s)])} but series '{panel.names[t]}' is "
             f"spaced {describe_spacing(panel.dates[panel.rows(t)])}; a panel needs one "
             "spacing: resample first or pass --series to choose some")
-
-
-def _warn_stderr(message: str) -> None:
-    warn(message)
