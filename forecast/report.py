@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from forecast.console import emit, note, release_held
 from forecast.errors import OutputError
@@ -259,37 +259,37 @@ def _var_mcs_lines(mcs: dict, methods: dict) -> str:
 
 
 def _var_series_table(levels: dict, methods: dict, title: str) -> str:
-    lines = [title, f"  {'level':<7}{'method':<20}{'rate':>7}{'expected':>9}"
-                    f"{'Kupiec LR (p)':>17}{'indep. LR (p)':>17}{'cond. LR (p)':>17}"
-                    f"{'pinball':>10}  Basel 250d"]
-    for key, per in levels.items():
-        for method, label in methods.items():
-            f = per.get(method)
-            if not f:
-                continue
-            zone = f["traffic_light"]
-            basel = f"{zone['zone']} ({zone['exceptions']})" if zone else "-"
-            lines.append(f"  {key:<7}{label:<20}{_pct(f['rate']):>7}{_pct(f['expected_rate']):>9}"
-                         f"{_lr(f['lr_pof'], f['p_pof']):>17}{_lr(f['lr_ind'], f['p_ind']):>17}"
-                         f"{_lr(f['lr_cc'], f['p_cc']):>17}{_fmt(f['pinball']):>10}  {basel}")
-    return "\n".join(lines)
+    def cells(f: dict) -> str:
+        zone = f["traffic_light"]
+        basel = f"{zone['zone']} ({zone['exceptions']})" if zone else "-"
+        return (f"{_lr(f['lr_pof'], f['p_pof']):>17}{_lr(f['lr_ind'], f['p_ind']):>17}"
+                f"{_lr(f['lr_cc'], f['p_cc']):>17}{_fmt(f['pinball']):>10}  {basel}")
+    return _var_table(levels, methods, title, f"{'Kupiec LR (p)':>17}{'indep. LR (p)':>17}"
+                      f"{'cond. LR (p)':>17}{'pinball':>10}  Basel 250d", cells)
 
 
 def _var_pooled_table(levels: dict, methods: dict, title: str) -> str:
-    lines = [title, f"  {'level':<7}{'method':<20}{'rate':>7}{'expected':>9}"
-                    f"{'rejected: Kupiec':>18}{'indep.':>8}{'cond.':>8}"
-                    f"{'rel pinball':>13}  Basel green/yellow/red"]
+    def cells(f: dict) -> str:
+        zones = f["traffic_light"]
+        basel = "/".join(str(zones[z]) for z in ("green", "yellow", "red")) if zones else "-"
+        return (f"{_pct(f['share_rejected_pof']):>18}{_pct(f['share_rejected_ind']):>8}"
+                f"{_pct(f['share_rejected_cc']):>8}{_fmt(f['median_rel_pinball']):>13}"
+                f"  {basel}")
+    return _var_table(levels, methods, title, f"{'rejected: Kupiec':>18}{'indep.':>8}"
+                      f"{'cond.':>8}{'rel pinball':>13}  Basel green/yellow/red", cells)
+
+
+def _var_table(levels: dict, methods: dict, title: str, header: str,
+               cells: Callable[[dict], str]) -> str:
+    """One VaR table: a row per level and method that has figures, its rate and expected
+    rate, then ``cells`` of its figures under ``header``."""
+    lines = [title, f"  {'level':<7}{'method':<20}{'rate':>7}{'expected':>9}{header}"]
     for key, per in levels.items():
         for method, label in methods.items():
             f = per.get(method)
-            if not f:
-                continue
-            zones = f["traffic_light"]
-            basel = "/".join(str(zones[z]) for z in ("green", "yellow", "red")) if zones else "-"
-            lines.append(f"  {key:<7}{label:<20}{_pct(f['rate']):>7}{_pct(f['expected_rate']):>9}"
-                         f"{_pct(f['share_rejected_pof']):>18}{_pct(f['share_rejected_ind']):>8}"
-                         f"{_pct(f['share_rejected_cc']):>8}{_fmt(f['median_rel_pinball']):>13}"
-                         f"  {basel}")
+            if f:
+                lines.append(f"  {key:<7}{label:<20}{_pct(f['rate']):>7}"
+                             f"{_pct(f['expected_rate']):>9}{cells(f)}")
     return "\n".join(lines)
 
 
